@@ -1,0 +1,26 @@
+"""apollo-fake: a faithful, stateful, deterministic fake of the Apollo time-tracking API."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["Fake", "Settings", "create_app", "__version__"]
+
+if TYPE_CHECKING:
+    from .fake import Fake, Settings
+    from .web import create_app
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so that `apollo-fake --help` and the pytest plugin's
+    # registration do not pay for Flask.
+    if name in ("Fake", "Settings"):
+        from . import fake
+
+        return getattr(fake, name)
+    if name == "create_app":
+        from .web import create_app
+
+        return create_app
+    raise AttributeError(f"module 'apollo_fake' has no attribute {name!r}")

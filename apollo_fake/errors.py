@@ -1,0 +1,117 @@
+"""One exception class per kind of failure, each carrying its HTTP status.
+
+The web layer turns any :class:`ApolloError` into the contract's JSON error shape
+in one place; nothing else builds error bodies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+Detail = dict[str, str]
+
+
+class ApolloError(Exception):
+    """Fail a request with the contract's JSON error."""
+
+    status = 500
+    title = "Internal error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        details: Sequence[Detail] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.title
+        self.details = list(details)
+        self.headers = dict(headers or {})
+        super().__init__(self.message)
+
+    @property
+    def violation(self) -> bool:
+        """Tell whether the client broke the contract (as opposed to, say, a 404 for data)."""
+        return self.status in (400, 405, 413, 422)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the contract's error body."""
+        return {
+            "error": {"status": self.status, "message": self.message, "details": self.details}
+        }
+
+
+class BadRequest(ApolloError):
+    """A malformed request or parameter (400)."""
+
+    status = 400
+    title = "The request is malformed"
+
+
+class Unauthorized(ApolloError):
+    """A missing or unknown token (401); reads the same either way."""
+
+    status = 401
+    title = "Authentication required: HTTP Basic with an API token as the user name"
+
+    def __init__(self) -> None:
+        super().__init__(headers={"WWW-Authenticate": 'Basic realm="Apollo API"'})
+
+
+class NotFound(ApolloError):
+    """An unknown resource (404)."""
+
+    status = 404
+    title = "Not found"
+
+
+class NoRoute(NotFound):
+    """A path that matches no call of the API (404, and a contract violation)."""
+
+    @property
+    def violation(self) -> bool:
+        """Tell that a client calling an undocumented route broke the contract."""
+        return True
+
+
+class MethodNotAllowed(ApolloError):
+    """A method the route does not accept (405, with Allow)."""
+
+    status = 405
+    title = "Method not allowed"
+
+    def __init__(self, message: str, allowed: Sequence[str]) -> None:
+        super().__init__(message, headers={"Allow": ", ".join(allowed)})
+
+
+class PayloadTooLarge(ApolloError):
+    """A body over the limit (413)."""
+
+    status = 413
+    title = "The request body is larger than 1 MiB"
+
+
+class Unprocessable(ApolloError):
+    """A well-formed request with invalid values (422)."""
+
+    status = 422
+    title = "The request has invalid values"
+
+
+class RateLimited(ApolloError):
+    """Too many requests in the window (429, with Retry-After)."""
+
+    status = 429
+    title = "Rate limit exceeded"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class FixtureError(ValueError):
+    """A fixture document that breaks its schema or its reference rules."""
+
+    def __init__(self, problems: Sequence[Detail]) -> None:
+        self.problems = list(problems)
+        lines = [f"{p['field'] or '/'}: {p['message']}" for p in self.problems]
+        super().__init__("invalid fixture data:\n  " + "\n  ".join(lines))

@@ -1,0 +1,166 @@
+"""The JSON Schemas in ``schemas/``: the one source of truth for every body's shape.
+
+Two validators are built from the same files. fastjsonschema compiles each
+schema to Python and answers "valid?" in microseconds, so a good request pays
+almost nothing; only a bad one is run through jsonschema, which lists every
+error with its path, for the ``details`` of a 400/422.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import Detail
+
+BASE_URI = "https://apollo-fake.example/schemas/"
+
+
+def schema_dir() -> Path:
+    """Return the folder holding the schemas: packaged in a wheel, at the root in a checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "schemas"
+    return packaged if packaged.is_dir() else here.parent / "schemas"
+
+
+@functools.cache
+def load(name: str) -> dict[str, Any]:
+    """Return the schema document of that file name (``page-response.schema.json``)."""
+    doc: dict[str, Any] = orjson.loads((schema_dir() / name).read_bytes())
+    return doc
+
+
+def names() -> list[str]:
+    """List the schema files, sorted."""
+    return sorted(p.name for p in schema_dir().glob("*.schema.json"))
+
+
+def _by_uri(uri: str) -> dict[str, Any]:
+    if not uri.startswith(BASE_URI):
+        raise LookupError(f"apollo-fake resolves only its own schemas, not {uri}")
+    return load(uri[len(BASE_URI) :].split("#", 1)[0])
+
+
+@functools.cache
+def fast_validator(name: str) -> Callable[[Any], Any]:
+    """Return a compiled validator that raises on the first error."""
+    import fastjsonschema
+
+    return fastjsonschema.compile(load(name), handlers={"https": _by_uri}, use_formats=True)
+
+
+@functools.cache
+def _ecma_regex(pattern: str) -> re.Pattern[str]:
+    # JSON Schema patterns are ECMA-262, where `$` matches only at the very end;
+    # Python's `$` also matches before a final newline, which would let "3600\n" in.
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
+
+
+@functools.cache
+def full_validator(name: str) -> Any:
+    """Return a jsonschema validator that lists every error."""
+    import jsonschema
+    from jsonschema import validators
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Iterator[Any]:
+        if validator.is_type(instance, "string") and not _ecma_regex(patrn).search(instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    def dialectless(doc: dict[str, Any]) -> dict[str, Any]:
+        # Every file is draft 2020-12; left in, "$schema" makes jsonschema switch
+        # back to its stock class when a $ref enters another file, losing `pattern`.
+        return {k: v for k, v in doc.items() if k != "$schema"}
+
+    spec = DRAFT202012
+    registry: Registry[Any] = Registry().with_resources(
+        (BASE_URI + n, spec.create_resource(dialectless(load(n)))) for n in names()
+    )
+    cls = validators.extend(jsonschema.Draft202012Validator, {"pattern": pattern})
+    return cls(dialectless(load(name)), registry=registry, format_checker=cls.FORMAT_CHECKER)
+
+
+def is_valid(name: str, instance: Any) -> bool:
+    """Tell whether the instance matches the schema, quickly."""
+    try:
+        fast_validator(name)(instance)
+    except Exception:  # fastjsonschema's JsonSchemaValueException and kin
+        return False
+    return True
+
+
+def errors(name: str, instance: Any) -> list[Any]:
+    """Return every jsonschema error of the instance, shallowest first."""
+    found = list(full_validator(name).iter_errors(instance))
+    found.sort(key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    return found
+
+
+def _rule(schema: Any) -> str | None:
+    if isinstance(schema, dict):
+        rule = schema.get("x-rule")
+        if isinstance(rule, str):
+            return rule
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith(("defs.", "time-entry-fields.")):
+            target: Any = _by_uri(BASE_URI + ref)
+            for part in ref.partition("#")[2].strip("/").split("/"):
+                if part:
+                    target = target[part]
+            return _rule(target)
+    return None
+
+
+@functools.cache
+def _property_rules(name: str) -> dict[str, str]:
+    # The rule of each request field, to explain a missing one.
+    props = load(name).get("properties", {})
+    return {key: rule for key, sub in props.items() if (rule := _rule(sub))}
+
+
+_A_TYPE = {
+    "object": "a JSON object",
+    "array": "a JSON array",
+    "string": "a string",
+    "integer": "an integer",
+    "null": "null",
+}
+
+
+def field_name(path: Any, pointer: bool = False) -> str:
+    """Name a place in a document: ``time-entry.billable`` or ``/time-entries/3/seconds``."""
+    parts = [str(p) for p in path]
+    if pointer:
+        return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+    return ".".join(parts)
+
+
+def details(errs: list[Any], pointer: bool = False) -> list[Detail]:
+    """Turn jsonschema errors into the error body's ``details``: one per bad field."""
+    out: list[Detail] = []
+    for err in errs:
+        path = list(err.absolute_path)
+        if err.validator == "required":
+            missing = err.message.split("'")[1] if "'" in err.message else ""
+            rule = _property_rules("time-entry-fields.schema.json").get(missing)
+            text = "is required" + (f": {rule}" if rule and not pointer else "")
+            out.append({"field": field_name([*path, missing], pointer), "message": text})
+        elif err.validator == "additionalProperties":
+            known = err.schema.get("properties", {})
+            text = err.schema.get("x-unknown", "is not a known key")
+            for key in err.instance:
+                if key not in known:
+                    out.append({"field": field_name([*path, key], pointer), "message": text})
+        else:
+            rule = _rule(err.schema) if err.validator != "type" or path else None
+            if rule is None and err.validator == "type":
+                wanted = err.validator_value
+                rule = f"must be {_A_TYPE.get(wanted, wanted) if isinstance(wanted, str) else wanted}"
+            out.append({"field": field_name(path, pointer), "message": rule or err.message})
+    return out

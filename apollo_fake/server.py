@@ -1,0 +1,159 @@
+"""A live HTTP server around a WSGI app, in a thread, on a port of its own."""
+
+from __future__ import annotations
+
+import http.client
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, TextIO
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class ServerError(RuntimeError):
+    """The live server could not be started."""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Keep connections alive, and leave request logging to the app's wrapper."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+    def log_error(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _log_requests(app: WSGIApp, stream: TextIO) -> WSGIApp:
+    """Wrap an app so that it writes one line per request: method, path, status, time."""
+
+    def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        began = time.perf_counter()
+        status = ["-"]
+
+        def capture(code: str, headers: Any, exc_info: Any = None) -> Any:
+            status[0] = code.split(" ", 1)[0]
+            return start_response(code, headers, exc_info)
+
+        body = app(environ, capture)
+        ms = (time.perf_counter() - began) * 1000
+        query = environ.get("QUERY_STRING")
+        path = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+        print(f"{environ.get('REQUEST_METHOD')} {path} {status[0]} {ms:.1f}ms", file=stream)
+        return body
+
+    return logged
+
+
+class LiveServer:
+    """Serve a WSGI app over HTTP from a daemon thread; ``url`` is known once it answers."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log: TextIO | None = None,
+    ) -> None:
+        self.host = host
+        self._probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
+        inner = _log_requests(app, log) if log is not None else app
+        self._app = self._with_probe(inner)
+        self._requested_port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _with_probe(self, app: WSGIApp) -> WSGIApp:
+        probe = self._probe
+
+        def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") == probe:
+                start_response("204 No Content", [])
+                return [b""]
+            return app(environ, start_response)
+
+        return wrapped
+
+    @property
+    def port(self) -> int:
+        """Return the port the server listens on."""
+        if self._server is None:
+            raise ServerError("the server is not started")
+        return int(self._server.server_port)
+
+    @property
+    def url(self) -> str:
+        """Return the base URL, e.g. ``http://127.0.0.1:43125``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 5.0) -> LiveServer:
+        """Bind, serve from a thread, and return once a request is answered."""
+        try:
+            self._server = make_server(
+                self.host,
+                self._requested_port,
+                self._app,  # type: ignore[arg-type]
+                threaded=True,
+                request_handler=_QuietHandler,
+            )
+        except (OSError, SystemExit) as exc:
+            raise ServerError(
+                f"cannot listen on {self.host}:{self._requested_port}: {exc}"
+            ) from None
+        self._server.daemon_threads = True  # type: ignore[attr-defined]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"apollo-fake:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        self._wait_until_answering(timeout)
+        return self
+
+    def _wait_until_answering(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=1)
+                conn.request("GET", self._probe)
+                if conn.getresponse().status == 204:
+                    conn.close()
+                    return
+                conn.close()
+            except OSError as exc:
+                last = exc
+            time.sleep(0.02)
+        self.stop()
+        raise ServerError(f"the server did not answer within {timeout:g} s ({last})")
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end."""
+        server, thread = self._server, self._thread
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._thread = None
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+

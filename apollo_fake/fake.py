@@ -14,11 +14,18 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import fixtures
 from .clock import Clock, ClockState
+from .model import Category, Company, Contact, Entry, Project, Task, User
 from .store import COLLECTIONS, Store, StoreSnapshot
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient
+
+    from .server import LiveServer
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,50 @@ class Fake:
         self._expecting_errors = 0
         self._baseline = Snapshot(self.store.snapshot(), self.clock.state(), {})
         self._snapshots: dict[str, Snapshot] = {}
+        self._app: Flask | None = None
+        self._client: FlaskClient | None = None
+        self._server: LiveServer | None = None
+
+    # --- ways in -----------------------------------------------------------
+
+    @property
+    def app(self) -> Flask:
+        """Return the Flask app serving this fake (made once)."""
+        if self._app is None:
+            from .web import create_app
+
+            self._app = create_app(self)
+        return self._app
+
+    @property
+    def client(self) -> FlaskClient:
+        """Return a Flask test client of the app: requests without a socket."""
+        if self._client is None:
+            self._client = self.app.test_client()
+        return self._client
+
+    @property
+    def url(self) -> str:
+        """Return the base URL of a live server for this fake, starting it on first use."""
+        if self._server is None:
+            from .server import LiveServer
+
+            self._server = LiveServer(self.app).start()
+        return self._server.url
+
+    def stop(self) -> None:
+        """Stop the live server, if one was started."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    @contextlib.contextmanager
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Serve this fake over HTTP for the block; yield its base URL."""
+        from .server import LiveServer
+
+        with LiveServer(self.app, host, port) as server:
+            yield server.url
 
     # --- whole-state operations -------------------------------------------
 
@@ -148,6 +199,103 @@ class Fake:
                     {"before": before.to_fixture(), "after": after.to_fixture()}
                 )
         return out
+
+    # --- arranging and reading data ---------------------------------------
+
+    def _add(self, collection: str, make: Any, **fields: Any) -> Any:
+        with self.store.lock:
+            given = fields.pop("id", None)
+            new_id = given if given is not None else self.store.new_id(collection)
+            return self.store.put(collection, make(id=new_id, **fields))
+
+    def _require(self, name: str, id: int | None) -> None:
+        if id is not None and self.store.get(name, id) is None:
+            raise ValueError(f"there is no {name} record with id {id}")
+
+    def add_user(self, first_name: str = "", last_name: str = "", email: str = "",
+                 id: int | None = None) -> User:
+        """Add a user."""
+        return self._add("users", User, id=id, first_name=first_name, last_name=last_name,
+                         email=email)  # type: ignore[no-any-return]
+
+    def add_category(self, name: str = "", id: int | None = None) -> Category:
+        """Add a time category."""
+        return self._add("time-categories", Category, id=id, name=name)  # type: ignore[no-any-return]
+
+    def add_company(self, name: str = "", id: int | None = None) -> Company:
+        """Add a company."""
+        return self._add("companies", Company, id=id, name=name)  # type: ignore[no-any-return]
+
+    def add_contact(self, name: str = "", kind: str = "contact", company_id: int | None = None,
+                    id: int | None = None) -> Contact:
+        """Add a contact, a case or a deal."""
+        if kind not in ("contact", "case", "deal"):
+            raise ValueError(f"kind must be contact, case or deal, not {kind!r}")
+        self._require("companies", company_id)
+        return self._add("contacts", Contact, id=id, name=name, kind=kind,  # type: ignore[no-any-return]
+                         company_id=company_id)
+
+    def add_project(self, name: str = "", company_id: int | None = None,
+                    id: int | None = None) -> Project:
+        """Add a project."""
+        self._require("companies", company_id)
+        return self._add("projects", Project, id=id, name=name,  # type: ignore[no-any-return]
+                         company_id=company_id)
+
+    def add_task(self, subject: str = "", project_id: int | None = None,
+                 contact_id: int | None = None, id: int | None = None) -> Task:
+        """Add a task on a project or on a contact."""
+        if (project_id is None) == (contact_id is None):
+            raise ValueError("a task names a project or a contact, not both and not neither")
+        self._require("projects", project_id)
+        self._require("contacts", contact_id)
+        return self._add("tasks", Task, id=id, subject=subject, project_id=project_id,  # type: ignore[no-any-return]
+                         contact_id=contact_id)
+
+    def add_entry(self, seconds: int = 3600, date: str | None = None, *,
+                  user_id: int | None = None, project_id: int | None = None,
+                  task_id: int | None = None, contact_id: int | None = None,
+                  category_id: int | None = None, notes: str = "", billable: str = "unset",
+                  id: int | None = None) -> Entry:
+        """Add a time entry (on a task, it takes the task's project or contact)."""
+        from .service import default_user
+
+        with self.store.lock:
+            if task_id is not None:
+                task = self.store.get("tasks", task_id)
+                if task is None:
+                    raise ValueError(f"there is no task with id {task_id}")
+                project_id, contact_id = task.project_id, task.contact_id
+            if project_id is not None and contact_id is not None:
+                raise ValueError("an entry hangs on a project or a contact, not both")
+            self._require("projects", project_id)
+            self._require("contacts", contact_id)
+            self._require("time-categories", category_id)
+            user = user_id if user_id is not None else default_user(self.store)
+            self._require("users", user)
+            stamp = self.clock.timestamp()
+            return self._add(  # type: ignore[no-any-return]
+                "time-entries", Entry, id=id, user_id=user,
+                date=date or self.clock.today().isoformat(), seconds=seconds,
+                category_id=category_id, project_id=project_id, task_id=task_id,
+                contact_id=contact_id, notes=notes, billable=billable,
+                created_at=stamp, updated_at=stamp,
+            )
+
+    def entry(self, id: int) -> Entry | None:
+        """Return one entry, or None."""
+        found: Entry | None = self.store.get("time-entries", id)
+        return found
+
+    def requests(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
+        """Return the recorded requests, oldest first, optionally of one method or path glob."""
+        import fnmatch
+
+        return [
+            r for r in list(self.journal)
+            if (method is None or r["method"] == method.upper())
+            and (path is None or fnmatch.fnmatchcase(r["path"], path))
+        ]
 
     # --- requests ----------------------------------------------------------
 

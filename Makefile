@@ -1,0 +1,38 @@
+# The README's commands. Each creates .venv when it is missing and installs what
+# it needs into it, so a fresh clone needs nothing but Python 3.10+ and make.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: serve test bench lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps re-run the install when pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+serve: $(VENV)/.installed-run  ## Start the fake on 127.0.0.1:8000 with the demo data.
+	$(VENV)/bin/apollo-fake serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-test  ## Run the whole test suite.
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed-test  ## Run the benchmarks (not part of the tests).
+	$(PY) -m bench
+
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check apollo_fake conftest_plugin.py tests bench
+	$(PY) -m mypy
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -1,0 +1,106 @@
+"""What the pytest plugin delegates to: baselines built once, and the contract report."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .fake import Fake, Settings
+
+
+class ContractWarning(UserWarning):
+    """A test's client broke the contract, and strict mode is off."""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The data a fake starts a test with: a fixture file or document, or generated data."""
+
+    fixtures: Path | None = None
+    document: str | None = None  # canonical JSON of an inline fixture document
+    seed: int | None = None
+    entries: int | None = None
+    today: datetime.date | None = None
+    tokens: tuple[tuple[str, int], ...] = field(default=())
+
+    def build(self) -> Fake:
+        """Build the fake this baseline describes."""
+        from . import fixtures as fx
+
+        start = None
+        if self.document is not None:
+            doc: Any = json.loads(self.document)
+        elif self.seed is not None or self.entries is not None:
+            from .generate import generate
+
+            day = self.today or datetime.datetime.now(datetime.timezone.utc).date()
+            doc = generate(self.seed or 0, 500 if self.entries is None else self.entries, day)
+        elif self.fixtures is not None:
+            doc = fx.read(self.fixtures)
+        else:
+            doc = fx.read(fx.demo_path())
+            start = None if self.today is not None else fx.DEMO_TODAY
+        settings = Settings(tokens=dict(self.tokens))
+        return Fake(fx.build(doc), today=self.today, start=start, settings=settings)
+
+
+def baseline(
+    fixtures: Path | str | Mapping[str, Any] | None = None,
+    seed: int | None = None,
+    entries: int | None = None,
+    today: datetime.date | str | None = None,
+    tokens: Mapping[str, int] | None = None,
+) -> Baseline:
+    """Describe a baseline from loosely typed settings (options, ini keys, a marker)."""
+    day = datetime.date.fromisoformat(today) if isinstance(today, str) else today
+    if isinstance(fixtures, Mapping):
+        return Baseline(
+            document=json.dumps(fixtures, sort_keys=True),
+            today=day,
+            tokens=tuple(sorted((tokens or {}).items())),
+        )
+    return Baseline(
+        fixtures=Path(fixtures).resolve() if fixtures is not None else None,
+        seed=seed,
+        entries=entries,
+        today=day,
+        tokens=tuple(sorted((tokens or {}).items())),
+    )
+
+
+class Baselines:
+    """Build each distinct baseline once per session and hand out its fake."""
+
+    def __init__(self) -> None:
+        self._fakes: dict[Baseline, Fake] = {}
+
+    def get(self, spec: Baseline) -> Fake:
+        """Return the session's fake for a baseline, building it on first use."""
+        fake = self._fakes.get(spec)
+        if fake is None:
+            fake = self._fakes[spec] = spec.build()
+        return fake
+
+    def close(self) -> None:
+        """Stop every live server started for these fakes."""
+        for fake in self._fakes.values():
+            fake.stop()
+
+
+def violation_report(records: Iterable[Mapping[str, Any]]) -> str:
+    """Describe contract violations for a person: one block per request."""
+    blocks = []
+    for r in records:
+        query = f"?{r['query']}" if r.get("query") else ""
+        lines = [f"{r['method']} {r['path']}{query} -> {r['status']}: {r.get('message') or ''}"]
+        for v in r["violations"]:
+            where = v["field"] or "(request)"
+            lines.append(f"    {where}: {v['message']}")
+        blocks.append("\n".join(lines))
+    count = len(blocks)
+    head = f"apollo-fake: the client broke the contract in {count} request{'s' * (count != 1)}:"
+    return head + "\n\n" + "\n\n".join(blocks)

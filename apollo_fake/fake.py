@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import fixtures
 from .clock import Clock, ClockState
+from .faults import Faults
 from .model import Category, Company, Contact, Entry, Project, Task, User
 from .store import COLLECTIONS, Store, StoreSnapshot
 
@@ -28,13 +29,18 @@ if TYPE_CHECKING:
     from .server import LiveServer
 
 
+MAX_SNAPSHOTS = 100
+
+
 @dataclass(frozen=True)
 class Settings:
-    """How a fake behaves beyond its data: auth, rate limit, journal size."""
+    """How a fake behaves beyond its data: auth, rate limit, journal, control API."""
 
     tokens: Mapping[str, int] = field(default_factory=dict)
     rate_limit: tuple[int, float] | None = None
     journal_size: int = 10_000
+    control: bool = True  # serve the /_fake/ control API
+    control_token: str | None = None  # required in X-Fake-Control-Token when set
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ class Fake:
         self._lock = threading.RLock()
         self.windows: dict[str, tuple[datetime.datetime, int]] = {}
         self.journal: deque[dict[str, Any]] = deque(maxlen=self.settings.journal_size)
+        self.journal_dropped = 0
+        self.faults = Faults()
         self._expecting_errors = 0
         self._baseline = Snapshot(self.store.snapshot(), self.clock.state(), {})
         self._snapshots: dict[str, Snapshot] = {}
@@ -136,14 +144,31 @@ class Fake:
             self.clock.restore(snap.clock)
             self.windows = dict(snap.windows)
 
-    def reset(self) -> None:
-        """Go back to the loaded data, clock and rate windows, and forget recorded requests."""
+    def reset(self, to: str = "loaded") -> None:
+        """Go back to the loaded data (or to none: ``to="empty"``), clock and rate windows.
+
+        Recorded requests and fault rules are forgotten too: a reset fake is the
+        fake as it started. Snapshots are kept.
+        """
         self._apply(self._baseline, None)
-        self.journal.clear()
+        self.clear_journal()
+        self.faults.clear()
         self._expecting_errors = 0
+        if to == "empty":
+            self.load({"account": self.store.account.to_fixture()})
+        elif to != "loaded":
+            raise ValueError(f'to is "loaded" or "empty", not {to!r}')
+
+    def clear_journal(self) -> None:
+        """Forget the recorded requests."""
+        with self._lock:
+            self.journal.clear()
+            self.journal_dropped = 0
 
     def snapshot(self, name: str) -> None:
-        """Save the current state under a name."""
+        """Save the current state under a name (at most MAX_SNAPSHOTS names)."""
+        if name not in self._snapshots and len(self._snapshots) >= MAX_SNAPSHOTS:
+            raise OverflowError(f"at most {MAX_SNAPSHOTS} snapshots; delete some first")
         self._snapshots[name] = self._capture()
 
     def restore(self, name: str) -> None:
@@ -303,7 +328,10 @@ class Fake:
         """Add a request to the journal, marking expected errors as such."""
         if self._expecting_errors and entry.get("violations"):
             entry["expected"] = True
-        self.journal.append(entry)
+        with self._lock:
+            if len(self.journal) == self.journal.maxlen:
+                self.journal_dropped += 1
+            self.journal.append(entry)
 
     def violations(self) -> list[dict[str, Any]]:
         """Return the recorded requests that broke the contract and were not expected to."""

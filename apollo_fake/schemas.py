@@ -46,12 +46,17 @@ def _by_uri(uri: str) -> dict[str, Any]:
     return load(uri[len(BASE_URI) :].split("#", 1)[0])
 
 
+def _root(name: str) -> dict[str, Any]:
+    # "control.schema.json#/$defs/fault-request" names a definition inside a file.
+    return {"$ref": BASE_URI + name} if "#" in name else load(name)
+
+
 @functools.cache
 def fast_validator(name: str) -> Callable[[Any], Any]:
     """Return a compiled validator that raises on the first error."""
     import fastjsonschema
 
-    return fastjsonschema.compile(load(name), handlers={"https": _by_uri}, use_formats=True)
+    return fastjsonschema.compile(_root(name), handlers={"https": _by_uri}, use_formats=True)
 
 
 @functools.cache
@@ -83,7 +88,7 @@ def full_validator(name: str) -> Any:
         (BASE_URI + n, spec.create_resource(dialectless(load(n)))) for n in names()
     )
     cls = validators.extend(jsonschema.Draft202012Validator, {"pattern": pattern})
-    return cls(dialectless(load(name)), registry=registry, format_checker=cls.FORMAT_CHECKER)
+    return cls(dialectless(_root(name)), registry=registry, format_checker=cls.FORMAT_CHECKER)
 
 
 def is_valid(name: str, instance: Any) -> bool:

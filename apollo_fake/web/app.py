@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import socket
+import time
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +29,7 @@ from ..errors import (
     Unauthorized,
 )
 from ..fake import Fake
-from . import api
+from . import api, control
 
 MAX_BODY = 1024 * 1024
 JSON = "application/json"
@@ -51,14 +55,82 @@ def create_app(fake: Fake | None = None, config: Mapping[str, Any] | None = None
     app.url_map.converters["id"] = IdConverter
     # Werkzeug would answer "//projects" with an HTML redirect; the API has no such route.
     app.url_map.merge_slashes = False
+    fake = fake_of(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(api.bp, url_prefix="/v1", name="api_v1")
+    if fake.settings.control:
+        app.register_blueprint(control.bp)
+    app.wsgi_app = FaultInjector(app.wsgi_app, fake)  # type: ignore[method-assign]
     app.before_request(_guard)
     app.after_request(_journal)
     app.register_error_handler(ApolloError, _apollo_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app
+
+
+class FaultInjector:
+    """Apply the fake's fault rules before a request reaches the app.
+
+    WSGI middleware rather than a Flask hook, because dropping a connection
+    must bypass Flask's error handling entirely.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], fake: Fake) -> None:
+        self.app = app
+        self.fake = fake
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        faults = self.fake.faults
+        path: str = environ.get("PATH_INFO", "")
+        if not faults.rules or path.startswith("/_fake") or path == "/openapi.json":
+            return self.app(environ, start_response)
+        method: str = environ.get("REQUEST_METHOD", "GET")
+        rule = faults.match(method, path[3:] if path.startswith("/v1/") else path)
+        if rule is None:
+            return self.app(environ, start_response)
+        if rule.delay_ms is not None:
+            time.sleep(rule.delay_ms / 1000)
+            return self.app(environ, start_response)
+        status = 0 if rule.drop else rule.status or 500
+        self.fake.record(
+            {
+                "time": self.fake.clock.timestamp(),
+                "method": method,
+                "path": path,
+                "query": environ.get("QUERY_STRING", ""),
+                "user": None,
+                "body": None,
+                "status": status,
+                "message": f"injected by fault rule {rule.id}",
+                "violations": [],
+                "fault": rule.id,
+            }
+        )
+        if rule.drop:
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            # The server treats this as a client that went away: no answer at all.
+            raise ConnectionAbortedError(f"apollo-fake dropped the connection (fault rule {rule.id})")
+        body = rule.body
+        if body is None:
+            body = ApolloError(f"Injected fault (rule {rule.id}).").to_dict()
+            body["error"]["status"] = status
+        headers = [("Content-Type", JSON), *rule.headers.items()]
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Injected"
+        payload = orjson.dumps(body)
+        headers.append(("Content-Length", str(len(payload))))
+        start_response(f"{status} {reason}", headers)
+        return [payload]
 
 
 def fake_of(app: Flask | None = None) -> Fake:
@@ -105,6 +177,7 @@ def _journal(response: Response) -> Response:
     """Record an API request in the fake's journal."""
     if _is_api_request():
         err: ApolloError | None = g.get("error")
+        user = g.get("user_id")
         violations: list[dict[str, str]] = []
         if err is not None and err.violation:
             violations = err.details or [{"field": "", "message": err.message}]
@@ -115,7 +188,7 @@ def _journal(response: Response) -> Response:
                 "method": request.method,
                 "path": request.path,
                 "query": request.query_string.decode("latin-1"),
-                "user": g.get("user_id"),
+                "user": str(user) if user is not None else None,
                 "body": g.get("body"),
                 "status": response.status_code,
                 "message": err.message if err is not None else None,

@@ -1,0 +1,113 @@
+"""Fault injection: rules that make matching requests fail, stall or lose their connection."""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MAX_RULES = 100
+
+
+@dataclass
+class Fault:
+    """One rule: which requests it matches and what it does to them."""
+
+    id: int
+    path: str
+    method: str = "*"
+    after: int = 0
+    times: int | None = 1
+    status: int | None = None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_ms: int | None = None
+    drop: bool = False
+    matched: int = 0
+    applied: int = 0
+
+    @property
+    def remaining(self) -> int | None:
+        """Tell how many more times the rule applies (None: always)."""
+        return None if self.times is None else self.times - self.applied
+
+    def describe(self) -> dict[str, Any]:
+        """Return the rule as the control API lists it."""
+        out = {k: v for k, v in asdict(self).items() if v is not None or k == "times"}
+        if not self.drop:
+            out.pop("drop")
+        if not self.headers:
+            out.pop("headers")
+        out["remaining"] = self.remaining
+        return out
+
+
+class Faults:
+    """The fault rules of one fake, checked in the order they were added."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.rules: list[Fault] = []
+        self._next_id = 1
+
+    def add(
+        self,
+        path: str,
+        method: str = "*",
+        *,
+        after: int = 0,
+        times: int | None = 1,
+        status: int | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        delay_ms: int | None = None,
+        drop: bool = False,
+    ) -> Fault:
+        """Add a rule doing exactly one of: answer ``status``, wait ``delay_ms``, ``drop``."""
+        actions = (status is not None) + (delay_ms is not None) + bool(drop)
+        if actions != 1:
+            raise ValueError("a fault does exactly one of: status, delay_ms, drop")
+        with self._lock:
+            if len(self.rules) >= MAX_RULES:
+                raise OverflowError(f"at most {MAX_RULES} fault rules; clear some first")
+            rule = Fault(
+                id=self._next_id,
+                path=path,
+                method=method.upper(),
+                after=after,
+                times=times,
+                status=status,
+                body=body,
+                headers=dict(headers or {}),
+                delay_ms=delay_ms,
+                drop=drop,
+            )
+            self._next_id += 1
+            self.rules.append(rule)
+            return rule
+
+    def match(self, method: str, path: str) -> Fault | None:
+        """Return the rule that applies to this request, counting it, or None."""
+        with self._lock:
+            for rule in self.rules:
+                if rule.remaining == 0:
+                    continue
+                if rule.method not in ("*", method) or not fnmatch.fnmatchcase(path, rule.path):
+                    continue
+                rule.matched += 1
+                if rule.matched <= rule.after:
+                    continue
+                rule.applied += 1
+                return rule
+        return None
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Describe every rule with what remains of it."""
+        with self._lock:
+            return [rule.describe() for rule in self.rules]
+
+    def clear(self) -> None:
+        """Remove every rule."""
+        with self._lock:
+            self.rules = []

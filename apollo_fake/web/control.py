@@ -1,0 +1,235 @@
+"""The control API under /_fake/: reset, state, snapshots, changes, journal, faults, clock.
+
+Never under /v1, never rate limited, never recorded in the journal.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import orjson
+from flask import Blueprint, Response, current_app, request
+
+from .. import schemas
+from ..clock import parse_moment
+from ..errors import ApolloError, BadRequest, FixtureError, NotFound, Unprocessable
+from ..fake import Fake
+
+bp = Blueprint("control", __name__, url_prefix="/_fake")
+JSON = "application/json"
+SCHEMA = "control.schema.json#/$defs/"
+MAX_STATE = 512 * 1024 * 1024  # a whole state may be far larger than an API body
+
+
+class ControlUnauthorized(ApolloError):
+    """A control call without the right X-Fake-Control-Token (401)."""
+
+    status = 401
+    title = "The control API needs the X-Fake-Control-Token header"
+
+
+def _fake() -> Fake:
+    found: Fake = current_app.extensions["apollo_fake"]
+    return found
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(value), status, mimetype=JSON)
+
+
+@bp.before_request
+def _check() -> None:
+    request.max_content_length = MAX_STATE
+    token = _fake().settings.control_token
+    if token is not None:
+        given = request.headers.get("X-Fake-Control-Token", "")
+        if not hmac.compare_digest(token.encode(), given.encode()):
+            raise ControlUnauthorized()
+
+
+def _body(definition: str, *, optional: bool = False) -> Any:
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        if optional:
+            return {}
+        raise BadRequest("This call needs a JSON body.", [{"field": "", "message": "is empty"}])
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest("The body is not valid JSON.", [{"field": "", "message": str(exc)}]) from None
+    if definition and not schemas.is_valid(SCHEMA + definition, body):
+        details = schemas.details(schemas.errors(SCHEMA + definition, body))
+        raise BadRequest("The body does not fit this call.", details)
+    return body
+
+
+def _name(name: str) -> str:
+    if not schemas.is_valid(SCHEMA + "name", name):
+        raise BadRequest(
+            "Bad snapshot name.",
+            [{"field": "name", "message": "a name is 1 to 64 letters, digits, '_', '.' or '-'"}],
+        )
+    return name
+
+
+def _ok() -> Response:
+    return _json({"ok": True})
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Answer once the fake serves: a readiness probe, with entity counts."""
+    return _json({"status": "ok", "counts": _fake().store.counts()})
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    """Go back to the loaded data, or empty it with {"to": "empty"}."""
+    body = _body("reset-request", optional=True)
+    _fake().reset(body.get("to", "loaded"))
+    return _ok()
+
+
+@bp.get("/state")
+def get_state() -> Response:
+    """Return the whole state in the fixture-file format."""
+    return _json(_fake().state())
+
+
+@bp.put("/state")
+def put_state() -> Response:
+    """Replace the state with a fixture document (checked first; an invalid one changes nothing)."""
+    doc = _body("")
+    try:
+        _fake().load(doc)
+    except FixtureError as exc:
+        raise BadRequest("The fixture document is invalid; nothing was changed.", exc.problems) from None
+    return _ok()
+
+
+@bp.get("/snapshots")
+def list_snapshots() -> Response:
+    """List the saved snapshots."""
+    return _json({"snapshots": _fake().snapshots()})
+
+
+@bp.post("/snapshots/<name>")
+def save_snapshot(name: str) -> Response:
+    """Save the current state under a name."""
+    try:
+        _fake().snapshot(_name(name))
+    except OverflowError as exc:
+        raise Unprocessable(str(exc)) from None
+    return _json({"ok": True}, 201)
+
+
+def _known(name: str) -> str:
+    if name not in _fake().snapshots():
+        raise NotFound(f"There is no snapshot named {name!r}.")
+    return name
+
+
+@bp.post("/snapshots/<name>/restore")
+def restore_snapshot(name: str) -> Response:
+    """Return to a saved snapshot."""
+    _fake().restore(_known(_name(name)))
+    return _ok()
+
+
+@bp.delete("/snapshots/<name>")
+def delete_snapshot(name: str) -> Response:
+    """Delete a saved snapshot."""
+    _fake().forget(_known(_name(name)))
+    return _ok()
+
+
+@bp.get("/changes")
+def changes() -> Response:
+    """Tell what was created, updated and deleted since loading (or ?since=snapshot)."""
+    since = request.args.get("since")
+    if since is not None:
+        _known(_name(since))
+    return _json({"since": since, "changes": _fake().changes(since)})
+
+
+@bp.get("/requests")
+def requests() -> Response:
+    """Return the request journal, oldest first, filtered by method and path glob."""
+    fake = _fake()
+    found = fake.requests(request.args.get("method"), request.args.get("path"))
+    return _json({"requests": found, "dropped": fake.journal_dropped})
+
+
+@bp.delete("/requests")
+def clear_requests() -> Response:
+    """Forget the recorded requests."""
+    _fake().clear_journal()
+    return _ok()
+
+
+@bp.post("/faults")
+def add_fault() -> Response:
+    """Add a fault rule."""
+    body = _body("fault-request")
+    try:
+        rule = _fake().faults.add(**body)
+    except OverflowError as exc:
+        raise Unprocessable(str(exc)) from None
+    return _json(rule.describe(), 201)
+
+
+@bp.get("/faults")
+def list_faults() -> Response:
+    """List the fault rules with what remains of each."""
+    return _json({"faults": _fake().faults.listing()})
+
+
+@bp.delete("/faults")
+def clear_faults() -> Response:
+    """Remove every fault rule."""
+    _fake().faults.clear()
+    return _ok()
+
+
+def _clock() -> Response:
+    clock = _fake().clock
+    now = clock.now()
+    return _json(
+        {"now": now.strftime("%Y-%m-%d %H:%M:%S"), "today": now.date().isoformat(),
+         "frozen": clock.frozen}
+    )
+
+
+@bp.get("/clock")
+def get_clock() -> Response:
+    """Tell the fake clock's time."""
+    return _clock()
+
+
+@bp.put("/clock")
+def set_clock() -> Response:
+    """Freeze the clock at a time ({"now": ...}), or freeze/unfreeze it ({"frozen": bool})."""
+    body = _body("clock-request")
+    clock = _fake().clock
+    if "now" in body:
+        try:
+            moment = parse_moment(body["now"])
+        except ValueError as exc:
+            raise BadRequest("Bad clock setting.", [{"field": "now", "message": str(exc)}]) from None
+        clock.freeze(moment)
+        if body.get("frozen") is False:
+            clock.unfreeze()
+    elif body["frozen"]:
+        clock.freeze()
+    else:
+        clock.unfreeze()
+    return _clock()
+
+
+@bp.post("/clock/advance")
+def advance_clock() -> Response:
+    """Move the clock forward by some seconds."""
+    body = _body("advance-request")
+    _fake().clock.advance(body["seconds"])
+    return _clock()

@@ -1,0 +1,550 @@
+"""The ``apollo-fake`` command line, run as a user runs it: in a subprocess.
+
+Covers ``serve`` (the ready line, signals, request logging, default and generated
+data, the frozen clock, tokens, the rate limit, bad option values, a busy port),
+``--help``, ``validate`` (one line per problem, with its JSON pointer) and
+``generate`` (byte-identical output, and the packaged demo is reproducible).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import http.client
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from apollo_fake.generate import generate
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ROOT / "fixtures" / "small.json"
+DEMO = ROOT / "fixtures" / "demo.json"
+MODULE = [sys.executable, "-m", "apollo_fake"]
+SCRIPT = [str(Path(sys.executable).parent / "apollo-fake")]
+READY = re.compile(r"apollo-fake listening on (http://127\.0\.0\.1:(\d+))")
+LOG_LINE = re.compile(r"(GET|POST|PUT|DELETE) (\S+) (\d{3}) \d+(\.\d+)?ms")
+DEADLINE = 15.0  # seconds to wait for the ready line: never hang the suite
+SMALL_ARGS = ["--fixtures", "fixtures/small.json", "--today", "2012-07-31"]
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Any:
+    """Run the CLI to its end and return the completed process (text mode)."""
+    return subprocess.run(
+        [*MODULE, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def run_bytes(*args: str, env: dict[str, str] | None = None) -> Any:
+    """Run the CLI to its end and return the completed process (stdout as bytes)."""
+    return subprocess.run([*MODULE, *args], cwd=ROOT, capture_output=True, timeout=30, env=env)
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+class Served:
+    """A running ``apollo-fake serve``: its process, base URL and output streams."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.stdout: queue.Queue[str | None] = queue.Queue()
+        self.stderr: queue.Queue[str | None] = queue.Queue()
+        self.readers: list[threading.Thread] = []
+        # Threads, so that reading the ready line can time out instead of hanging.
+        for stream, lines in ((proc.stdout, self.stdout), (proc.stderr, self.stderr)):
+            assert stream is not None
+            reader = threading.Thread(target=_pump, args=(stream, lines), daemon=True)
+            reader.start()
+            self.readers.append(reader)
+        self.first_line = self._first_line()
+        match = READY.fullmatch(self.first_line.rstrip("\n"))
+        assert match, f"the first line on stdout is not the ready line: {self.first_line!r}"
+        self.url = match.group(1)
+        self.port = int(match.group(2))
+
+    def _first_line(self) -> str:
+        try:
+            line = self.stdout.get(timeout=DEADLINE)
+        except queue.Empty:
+            raise AssertionError(f"no line on stdout within {DEADLINE:g} s") from None
+        if line is None:
+            self.proc.wait(timeout=5)
+            raise AssertionError(
+                f"serve ended (exit {self.proc.returncode}) before printing a line; "
+                f"stderr: {self.drain(self.stderr)!r}"
+            )
+        return line
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
+        """Send one request; return status, headers (lower-case) and the decoded JSON body."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            payload = None if body is None else json.dumps(body).encode()
+            conn.request(method, path, body=payload, headers=headers or {})
+            resp = conn.getresponse()
+            raw = resp.read()
+            got = {k.lower(): v for k, v in resp.getheaders()}
+        finally:
+            conn.close()
+        return resp.status, got, json.loads(raw)
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Signal the server and return its exit code (it must stop within 5 s)."""
+        self.proc.send_signal(signum)
+        return self.proc.wait(timeout=5)
+
+    @staticmethod
+    def drain(lines: queue.Queue[str | None], timeout: float = 5.0) -> str:
+        """Return what a stream printed up to its end (call once the process ended)."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while True:
+            line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            if line is None:
+                return "".join(out)
+            out.append(line)
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """Start ``apollo-fake serve`` with some arguments; kill what is left at the end."""
+    started: list[tuple[subprocess.Popen[str], list[Served]]] = []
+
+    def start(*args: str, launcher: list[str] = MODULE) -> Served:
+        proc = subprocess.Popen(
+            [*launcher, "serve", "--port", "0", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        made: list[Served] = []
+        started.append((proc, made))
+        made.append(Served(proc))
+        return made[0]
+
+    yield start
+    for proc, made in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=5)
+        for served in made:
+            for reader in served.readers:
+                reader.join(timeout=5)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def basic(token: str) -> dict[str, str]:
+    """Return the Authorization header of HTTP Basic with the token as user name."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{token}:x".encode()).decode()}
+
+
+# --- serve: the ready line, stopping, logging ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "launcher",
+    [pytest.param(MODULE, id="python-m"), pytest.param(SCRIPT, id="console-script")],
+)
+def test_ready_line_comes_first_and_only_once_the_server_answers(
+    serve: Any, launcher: list[str]
+) -> None:
+    server = serve("--quiet", *SMALL_ARGS, launcher=launcher)
+    # Read from a pipe while the process still runs: the line was flushed, not buffered.
+    assert server.proc.poll() is None
+    # No retry: a client that connects on seeing the line must be served at once.
+    status, _, body = server.request("GET", "/account")
+    assert status == 200
+    assert body["account"]["name"] == "Acme Ltd"
+    assert server.stop() == 0
+    assert server.drain(server.stdout) == ""
+
+
+@pytest.mark.parametrize(
+    "signum",
+    [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM, id="SIGTERM")],
+)
+def test_a_signal_stops_the_server_with_exit_code_0(serve: Any, signum: int) -> None:
+    server = serve("--quiet", *SMALL_ARGS)
+    assert server.request("GET", "/account")[0] == 200
+    began = time.monotonic()
+    assert server.stop(signum) == 0
+    assert time.monotonic() - began < 5
+    assert "Traceback" not in server.drain(server.stderr)
+
+
+def test_each_request_logs_one_line_to_stderr(serve: Any) -> None:
+    server = serve(*SMALL_ARGS)
+    calls = [
+        ("GET", "/account", 200),
+        ("GET", "/projects/51/timeEntries", 200),
+        ("GET", "/timeEntries/9999", 404),
+        ("DELETE", "/timeEntries/80", 200),
+    ]
+    for method, path, status in calls:
+        assert server.request(method, path)[0] == status
+    assert server.stop() == 0
+    lines = server.drain(server.stderr).splitlines()
+    assert len(lines) == len(calls), lines
+    for line, (method, path, status) in zip(lines, calls, strict=True):
+        match = LOG_LINE.fullmatch(line)
+        assert match, line
+        assert match.group(1, 2, 3) == (method, path, str(status))
+
+
+def test_quiet_logs_nothing_per_request(serve: Any) -> None:
+    server = serve("--quiet", *SMALL_ARGS)
+    for path in ("/account", "/projects/51/timeEntries", "/timeEntries/9999"):
+        server.request("GET", path)
+    assert server.stop() == 0
+    assert server.drain(server.stderr) == ""
+
+
+# --- serve: the data -----------------------------------------------------------
+
+
+def test_default_data_is_the_demo_with_its_clock_and_a_non_empty_report(serve: Any) -> None:
+    demo = json.loads(DEMO.read_text())
+    server = serve("--quiet")
+    status, _, body = server.request("GET", "/account")
+    assert status == 200
+    assert body["account"]["id"] == demo["account"]["id"]
+    assert body["account"]["name"] == demo["account"]["name"]
+    assert body["account"]["time-categories"] == demo["time-categories"]
+    # The demo ends on its reference date; a clock left at the real today would
+    # make the default six-month report of a user trying the fake empty.
+    status, _, report = server.request("GET", "/report/timeEntries")
+    assert status == 200
+    assert len(report["time-entries"]) > 0
+    assert server.stop() == 0
+    stderr = server.drain(server.stderr)
+    assert "2026-06-30" in stderr
+    assert len(stderr.splitlines()) == 1, stderr
+
+
+def test_today_freezes_the_clock(serve: Any) -> None:
+    server = serve("--quiet", "--today", "2026-06-30")
+    project = json.loads(DEMO.read_text())["projects"][0]["id"]
+    body = {"time-entry": {"seconds": "60"}}
+    status, headers, created = server.request("POST", f"/projects/{project}/timeEntries", body)
+    assert status == 201
+    status, _, got = server.request("GET", headers["location"])
+    assert status == 200
+    entry = got["time-entry"]
+    assert entry["id"] == created["time-entry-id"]
+    # Frozen at a date: at its midnight, and it stays there.
+    assert entry["created-at"] == "2026-06-30 00:00:00"
+    assert entry["updated-at"] == "2026-06-30 00:00:00"
+    assert entry["date"] == "2026-06-30"
+
+
+def test_seed_and_entries_serve_generated_data(serve: Any) -> None:
+    day = datetime.date(2012, 7, 31)
+    expected = generate(7, 300, day)
+    server = serve("--quiet", "--seed", "7", "--entries", "300", "--today", day.isoformat())
+    status, _, account = server.request("GET", "/account")
+    assert status == 200
+    assert account["account"]["name"] == expected["account"]["name"]
+    # Every kind of entry, over four adjacent six-month windows (the report's
+    # maximum) reaching two years back: the generator spans less than that.
+    windows = [
+        ("2012-02-01", "2012-07-31"),
+        ("2011-08-01", "2012-01-31"),
+        ("2011-02-01", "2011-07-31"),
+        ("2010-08-01", "2011-01-31"),
+    ]
+    kinds = "include_personal=1&include_projects=1&include_contacts=1&include_cases=1"
+    seen: list[str] = []
+    for first, last in windows:
+        path = f"/report/timeEntries?{kinds}&include_deals=1&from={first}&to={last}"
+        status, _, report = server.request("GET", path)
+        assert status == 200, report
+        seen += [e["id"] for e in report["time-entries"]]
+    assert len(seen) == 300
+    assert sorted(seen) == sorted(e["id"] for e in expected["time-entries"])
+
+
+# --- serve: auth and rate limit ------------------------------------------------
+
+
+def test_token_turns_auth_on(serve: Any) -> None:
+    server = serve("--quiet", *SMALL_ARGS, "--token", "tok:11")
+    status, headers, body = server.request("GET", "/account")
+    assert status == 401
+    assert headers["www-authenticate"] == 'Basic realm="Apollo API"'
+    assert body["error"]["status"] == 401
+    assert server.request("GET", "/account", headers=basic("other"))[0] == 401
+    assert server.request("GET", "/account", headers=basic("tok"))[0] == 200
+
+
+def test_token_of_a_user_not_in_the_data_is_a_one_line_error() -> None:
+    result = run("serve", "--port", "0", "--quiet", *SMALL_ARGS, "--token", "tok:99")
+    assert result.returncode in (1, 2)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("apollo-fake: error:")
+    assert "99" in lines[0]
+
+
+def test_rate_limit_answers_429_past_the_limit(serve: Any) -> None:
+    server = serve("--quiet", *SMALL_ARGS, "--rate-limit", "2/60")
+    assert server.request("GET", "/account")[0] == 200
+    assert server.request("GET", "/account")[0] == 200
+    status, headers, body = server.request("GET", "/account")
+    assert status == 429
+    assert body["error"]["status"] == 429
+    assert int(headers["retry-after"]) >= 1
+
+
+# --- serve: bad options --------------------------------------------------------
+
+
+def _invalid_fixture(tmp_path: Path) -> str:
+    path = tmp_path / "invalid.json"
+    path.write_text(json.dumps({"users": [{"id": "1", "nick": "x"}]}))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--port", "abc"], id="port-not-a-number"),
+        pytest.param(["--port", "70000"], id="port-too-large"),
+        pytest.param(["--today", "2012-13-01"], id="today-impossible"),
+        pytest.param(["--rate-limit", "x"], id="rate-limit-malformed"),
+        pytest.param(["--token", "nocolon"], id="token-without-user"),
+        pytest.param(["--fixtures", "/no/such/file"], id="fixtures-missing"),
+        pytest.param(["--fixtures", "INVALID"], id="fixtures-invalid"),
+    ],
+)
+def test_bad_option_value_is_a_one_line_error(tmp_path: Path, args: list[str]) -> None:
+    args = [_invalid_fixture(tmp_path) if a == "INVALID" else a for a in args]
+    result = run("serve", "--quiet", *args, timeout=15)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("apollo-fake: error:")
+
+
+def test_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("serve", "--port", str(port), "--quiet", *SMALL_ARGS, timeout=15)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("apollo-fake: error:")
+    assert str(port) in lines[0]
+    assert "in use" in lines[0]
+
+
+# --- help ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "usage"),
+    [
+        pytest.param([], "Usage: apollo-fake [OPTIONS] COMMAND [ARGS]...", id="group"),
+        pytest.param(["serve"], "Usage: apollo-fake serve [OPTIONS]", id="serve"),
+        pytest.param(["generate"], "Usage: apollo-fake generate [OPTIONS]", id="generate"),
+        pytest.param(["validate"], "Usage: apollo-fake validate [OPTIONS] FILE", id="validate"),
+    ],
+)
+def test_help(args: list[str], usage: str) -> None:
+    result = run(*args, "--help")
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert result.stdout.startswith(usage + "\n")
+    if not args:
+        for command in ("serve", "generate", "validate"):
+            assert re.search(rf"^\s+{command}\s", result.stdout, re.M), result.stdout
+
+
+# --- validate ------------------------------------------------------------------
+
+
+def test_validate_accepts_the_small_fixture() -> None:
+    result = run("validate", "fixtures/small.json")
+    assert result.returncode == 0
+    assert result.stdout.startswith("fixtures/small.json: ok")
+    assert result.stderr == ""
+
+
+def _small() -> dict[str, Any]:
+    return json.loads(SMALL.read_text())
+
+
+def _unknown_top_level_key() -> dict[str, Any]:
+    doc = _small()
+    doc["people"] = []
+    return doc
+
+
+def _duplicate_id() -> dict[str, Any]:
+    doc = _small()
+    doc["projects"].append({"id": "52", "name": "Again"})
+    return doc
+
+
+def _missing_user() -> dict[str, Any]:
+    doc = _small()
+    doc["time-entries"][0]["user-id"] = "99"
+    return doc
+
+
+def _task_with_both() -> dict[str, Any]:
+    doc = _small()
+    doc["tasks"][1]["project-id"] = "51"
+    return doc
+
+
+def _entry_disagreeing_with_its_task() -> dict[str, Any]:
+    doc = _small()
+    doc["time-entries"][0]["project-id"] = "52"  # entry 71 is on task 61 of project 51
+    return doc
+
+
+def _bad_billable() -> dict[str, Any]:
+    doc = _small()
+    doc["time-entries"][2]["billable"] = "yes"
+    return doc
+
+
+def _impossible_date() -> dict[str, Any]:
+    doc = _small()
+    doc["time-entries"][3]["date"] = "2012-02-30"
+    return doc
+
+
+def _two_problems() -> dict[str, Any]:
+    doc = _small()
+    doc["users"][1]["nick"] = "Amazing Grace"
+    doc["time-entries"][9]["seconds"] = 600
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("make", "pointers"),
+    [
+        pytest.param(_unknown_top_level_key, ["/people"], id="unknown-top-level-key"),
+        pytest.param(_duplicate_id, ["/projects/3/id"], id="duplicate-id"),
+        pytest.param(_missing_user, ["/time-entries/0/user-id"], id="missing-user"),
+        pytest.param(_task_with_both, ["/tasks/1"], id="task-with-project-and-contact"),
+        pytest.param(
+            _entry_disagreeing_with_its_task, ["/time-entries/0"], id="entry-disagrees-with-task"
+        ),
+        pytest.param(_bad_billable, ["/time-entries/2/billable"], id="bad-billable"),
+        pytest.param(_impossible_date, ["/time-entries/3/date"], id="impossible-date"),
+        pytest.param(
+            _two_problems,
+            ["/users/1/nick", "/time-entries/9/seconds"],
+            id="two-problems-two-lines",
+        ),
+    ],
+)
+def test_validate_reports_each_problem_with_its_pointer(
+    tmp_path: Path, make: Any, pointers: list[str]
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(make()))
+    result = run("validate", str(path))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(pointers), result.stdout
+    found = []
+    for line in lines:
+        assert line.startswith(f"{path}: "), line
+        pointer, sep, message = line[len(f"{path}: ") :].partition(": ")
+        assert sep and message, line
+        found.append(pointer)
+    assert sorted(found) == sorted(pointers)
+
+
+def test_validate_reports_malformed_json_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{"users": [')
+    result = run("validate", str(path))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout
+    assert lines[0].startswith(f"{path}: ")
+    assert "JSON" in lines[0]
+
+
+# --- generate ------------------------------------------------------------------
+
+GENERATE = ["generate", "--seed", "3", "--entries", "200", "--today", "2012-07-31"]
+
+
+def test_generate_gives_the_same_bytes_every_time(tmp_path: Path) -> None:
+    first = run_bytes(*GENERATE)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith(b"{\n")
+    assert run_bytes(*GENERATE).stdout == first.stdout
+    out = tmp_path / "out.json"
+    written = run_bytes(*GENERATE, "-o", str(out))
+    assert written.returncode == 0, written.stderr
+    assert written.stdout == b""
+    assert out.read_bytes() == first.stdout
+
+
+def test_generate_ignores_the_hash_seed() -> None:
+    outputs = set()
+    for hash_seed in ("0", "1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        result = run_bytes(*GENERATE, env=env)
+        assert result.returncode == 0, result.stderr
+        outputs.add(result.stdout)
+    assert len(outputs) == 1
+
+
+def test_generated_file_validates(tmp_path: Path) -> None:
+    out = tmp_path / "generated.json"
+    assert run_bytes(*GENERATE, "-o", str(out)).returncode == 0
+    result = run("validate", str(out))
+    assert result.returncode == 0, result.stdout
+    assert "200 time-entries" in result.stdout
+
+
+def test_demo_is_reproducible() -> None:
+    result = run_bytes("generate", "--seed", "1", "--entries", "500", "--today", "2026-06-30")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == DEMO.read_bytes()

@@ -79,6 +79,11 @@ def cli() -> None:
     "--journal-size", type=click.IntRange(1), default=10_000, show_default=True,
     help="How many requests the journal keeps.",
 )
+@click.option("--no-control", is_flag=True, help="Do not serve the /_fake/ control API.")
+@click.option(
+    "--control-token", metavar="TOKEN",
+    help="Require this value in the X-Fake-Control-Token header of control calls.",
+)
 @click.option("--quiet", is_flag=True, help="Do not log each request to stderr.")
 def serve(
     host: str,
@@ -90,6 +95,8 @@ def serve(
     tokens: dict[str, int],
     rate_limit: tuple[int, float] | None,
     journal_size: int,
+    no_control: bool,
+    control_token: str | None,
     quiet: bool,
 ) -> None:
     """Serve the fake over HTTP until interrupted."""
@@ -121,7 +128,13 @@ def serve(
             raise click.BadParameter(
                 f"user {user} of token {token!r} is not in the data", param_hint="--token"
             )
-    settings = Settings(tokens=tokens, rate_limit=rate_limit, journal_size=journal_size)
+    settings = Settings(
+        tokens=tokens,
+        rate_limit=rate_limit,
+        journal_size=journal_size,
+        control=not no_control,
+        control_token=control_token,
+    )
     fake = Fake(store, today=today, start=start, settings=settings)
     server = LiveServer(create_app(fake), host, port, log=None if quiet else sys.stderr)
     stop = threading.Event()
@@ -137,9 +150,13 @@ def serve(
             "so reports show data. --today DATE sets another day.",
             err=True,
         )
-    if host not in ("127.0.0.1", "localhost", "::1") and not tokens:
+    if host not in ("127.0.0.1", "localhost", "::1") and not (tokens and control_token):
+        missing = " and ".join(
+            flag for flag, given in (("--token", tokens), ("--control-token", control_token))
+            if not given
+        )
         click.echo(
-            f"apollo-fake: warning: listening on {host} without --token: anyone who can "
+            f"apollo-fake: warning: listening on {host} without {missing}: anyone who can "
             "reach this address can read and change the data.",
             err=True,
         )

@@ -147,6 +147,7 @@ class Store:
         self.entries: dict[int, Entry] = dict(data.get("time-entries", {}))
         self.index = Indexes.build(self.entries.values())
         self.next_ids = {name: max(self.collection(name), default=0) + 1 for name in COLLECTIONS}
+        self._loaded_next_ids = dict(self.next_ids)
         # The loaded value of every record touched since the data was loaded
         # (None: it did not exist). Reset and "changes" read only this.
         self._original: dict[Key, Record | None] = {}
@@ -281,7 +282,7 @@ class Store:
                 self._put(key[0], key[1], target.get(key, loaded))
             if snap is None:
                 self._original.clear()
-                self.next_ids = {n: max(self.collection(n), default=0) + 1 for n in COLLECTIONS}
+                self.next_ids = dict(self._loaded_next_ids)
             else:
                 self.next_ids = dict(snap.next_ids)
 

@@ -77,11 +77,27 @@ class Served:
             reader = threading.Thread(target=_pump, args=(stream, lines), daemon=True)
             reader.start()
             self.readers.append(reader)
-        self.first_line = self._first_line()
-        match = READY.fullmatch(self.first_line.rstrip("\n"))
-        assert match, f"the first line on stdout is not the ready line: {self.first_line!r}"
+        self.url = ""
+        self.port = 0
+
+    def wait_ready(self) -> None:
+        """Read the first line on stdout, which must be the ready line, within the deadline."""
+        line = self._first_line()
+        match = READY.fullmatch(line.rstrip("\n"))
+        assert match, f"the first line on stdout is not the ready line: {line!r}"
         self.url = match.group(1)
         self.port = int(match.group(2))
+
+    def close(self) -> None:
+        """Kill the process if it still runs and release its pipes."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=5)
+        for reader in self.readers:
+            reader.join(timeout=5)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
 
     def _first_line(self) -> str:
         try:
@@ -135,7 +151,7 @@ class Served:
 @pytest.fixture
 def serve() -> Iterator[Any]:
     """Start ``apollo-fake serve`` with some arguments; kill what is left at the end."""
-    started: list[tuple[subprocess.Popen[str], list[Served]]] = []
+    started: list[Served] = []
 
     def start(*args: str, launcher: list[str] = MODULE) -> Served:
         proc = subprocess.Popen(
@@ -145,22 +161,14 @@ def serve() -> Iterator[Any]:
             stderr=subprocess.PIPE,
             text=True,
         )
-        made: list[Served] = []
-        started.append((proc, made))
-        made.append(Served(proc))
-        return made[0]
+        served = Served(proc)
+        started.append(served)
+        served.wait_ready()
+        return served
 
     yield start
-    for proc, made in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=5)
-        for served in made:
-            for reader in served.readers:
-                reader.join(timeout=5)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+    for served in started:
+        served.close()
 
 
 def basic(token: str) -> dict[str, str]:

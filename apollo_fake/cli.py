@@ -122,7 +122,14 @@ def serve(
             start = None if today is not None else fx.DEMO_TODAY
         store = fx.build(doc)
     except FixtureError as exc:
-        raise click.ClickException(str(exc)) from None
+        if fixtures is not None:
+            source = str(fixtures)
+        elif seed is not None or entries is not None:
+            source = "the generated data"
+        else:
+            source = "the packaged demo data"
+        hint = f"; `apollo-fake validate {fixtures}` lists every problem" if fixtures else ""
+        raise click.ClickException(f"invalid fixture data in {source}: {exc.summary()}{hint}") from None
     for token, user in tokens.items():
         if user not in store.users:
             raise click.BadParameter(
@@ -205,7 +212,7 @@ def validate(file: Path) -> None:
         records = fx.records(fx.read(file))
     except FixtureError as exc:
         for problem in exc.problems:
-            click.echo(f"{file}: {problem['field'] or '/'}: {problem['message']}")
+            click.echo(f"{file}: {problem['field'] or '(document)'}: {problem['message']}")
         sys.exit(1)
     counts = ", ".join(f"{len(v)} {k}" for k, v in records.items() if k != "account")
     click.echo(f"{file}: ok ({counts})")

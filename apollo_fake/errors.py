@@ -113,5 +113,12 @@ class FixtureError(ValueError):
 
     def __init__(self, problems: Sequence[Detail]) -> None:
         self.problems = list(problems)
-        lines = [f"{p['field'] or '/'}: {p['message']}" for p in self.problems]
+        lines = [f"{p['field'] or '(document)'}: {p['message']}" for p in self.problems]
         super().__init__("invalid fixture data:\n  " + "\n  ".join(lines))
+
+    def summary(self) -> str:
+        """Say what is wrong in one line: the first problem, and how many more."""
+        first = self.problems[0] if self.problems else {"field": "", "message": "invalid"}
+        more = len(self.problems) - 1
+        tail = f" (and {more} more problem{'s' * (more != 1)})" if more > 0 else ""
+        return f"{first['field'] or '(document)'}: {first['message']}{tail}"

@@ -8,6 +8,7 @@ error with its path, for the ``details`` of a 400/422.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 from collections.abc import Callable, Iterator
@@ -51,12 +52,38 @@ def _root(name: str) -> dict[str, Any]:
     return {"$ref": BASE_URI + name} if "#" in name else load(name)
 
 
+def _is_date(value: object) -> bool:
+    """Tell whether a string is a real calendar date written YYYY-MM-DD."""
+    if not isinstance(value, str):
+        return True  # formats apply to strings only; `type` judges the rest
+    try:
+        return len(value) == 10 and datetime.date.fromisoformat(value) is not None
+    except ValueError:
+        return False
+
+
+def _is_timestamp(value: object) -> bool:
+    """Tell whether a string is a real UTC time written YYYY-MM-DD HH:MM:SS."""
+    if not isinstance(value, str):
+        return True
+    try:
+        return len(value) == 19 and datetime.datetime.strptime(value, "%Y-%m-%d %H:%M:%S") is not None
+    except ValueError:
+        return False
+
+
+# The calendar checks both validators share, so that they never disagree.
+FORMATS: dict[str, Callable[[object], bool]] = {"date": _is_date, "timestamp": _is_timestamp}
+
+
 @functools.cache
 def fast_validator(name: str) -> Callable[[Any], Any]:
     """Return a compiled validator that raises on the first error."""
     import fastjsonschema
 
-    return fastjsonschema.compile(_root(name), handlers={"https": _by_uri}, use_formats=True)
+    return fastjsonschema.compile(
+        _root(name), handlers={"https": _by_uri}, formats=FORMATS, use_formats=True
+    )
 
 
 @functools.cache
@@ -88,7 +115,10 @@ def full_validator(name: str) -> Any:
         (BASE_URI + n, spec.create_resource(dialectless(load(n)))) for n in names()
     )
     cls = validators.extend(jsonschema.Draft202012Validator, {"pattern": pattern})
-    return cls(dialectless(_root(name)), registry=registry, format_checker=cls.FORMAT_CHECKER)
+    checker = jsonschema.FormatChecker(formats=())
+    for fmt, check in FORMATS.items():
+        checker.checks(fmt)(check)
+    return cls(dialectless(_root(name)), registry=registry, format_checker=checker)
 
 
 def is_valid(name: str, instance: Any) -> bool:
@@ -150,6 +180,10 @@ def details(errs: list[Any], pointer: bool = False) -> list[Detail]:
     """Turn jsonschema errors into the error body's ``details``: one per bad field."""
     out: list[Detail] = []
     for err in errs:
+        if any(d["field"] == field_name(err.absolute_path, pointer) for d in out) and (
+            err.validator not in ("required", "additionalProperties")
+        ):
+            continue  # one problem per field: a bad date fails its pattern and its format
         path = list(err.absolute_path)
         if err.validator == "required":
             missing = err.message.split("'")[1] if "'" in err.message else ""

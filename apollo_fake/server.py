@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import http.client
+import socket
 import secrets
 import threading
 import time
@@ -86,7 +88,7 @@ class LiveServer:
         """Return the port the server listens on."""
         if self._server is None:
             raise ServerError("the server is not started")
-        return int(self._server.server_port)
+        return int(self._server.port)
 
     @property
     def url(self) -> str:
@@ -96,18 +98,33 @@ class LiveServer:
 
     def start(self, timeout: float = 5.0) -> LiveServer:
         """Bind, serve from a thread, and return once a request is answered."""
+        # Bind here rather than in Werkzeug, which prints to stderr and exits the
+        # process when the port is taken; a caller wants an exception it can report.
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self._requested_port))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            reason = exc.strerror or str(exc)
+            if exc.errno == errno.EADDRINUSE:
+                reason = "the port is already in use"
+            raise ServerError(
+                f"cannot listen on {self.host}:{self._requested_port}: {reason}"
+            ) from None
         try:
             self._server = make_server(
                 self.host,
-                self._requested_port,
+                sock.getsockname()[1],
                 self._app,  # type: ignore[arg-type]
                 threaded=True,
                 request_handler=_QuietHandler,
+                fd=sock.fileno(),
             )
-        except (OSError, SystemExit) as exc:
-            raise ServerError(
-                f"cannot listen on {self.host}:{self._requested_port}: {exc}"
-            ) from None
+        finally:
+            sock.close()  # Werkzeug works on its own duplicate of the descriptor
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self._thread = threading.Thread(
             target=self._server.serve_forever,

@@ -37,6 +37,10 @@ def _params(allowed: frozenset[str]) -> dict[str, str]:
     return service.single_params(request.args.to_dict(flat=False), allowed)
 
 
+def _params_besides_page() -> None:
+    service.single_params({k: v for k, v in request.args.lists() if k != "page"}, NO_PARAMS)
+
+
 def _number(text: str) -> int:
     """Read a path id or page as the vendor's PHP does: a number, leading zeros and all."""
     digits = text.lstrip("0") or "0"
@@ -46,9 +50,7 @@ def _number(text: str) -> int:
 def _page_number(path_page: str | None) -> int:
     if path_page is not None:
         # A path page wins; a page query parameter beside it is ignored, valid or not.
-        service.single_params(
-            {k: v for k, v in request.args.lists() if k != "page"}, NO_PARAMS
-        )
+        _params_besides_page()
         number = _number(path_page)
         if number < 1:
             raise BadRequest(
@@ -137,8 +139,8 @@ for _collection in ("projects", "contacts", "tasks"):
 
 @bp.get("/tasks/<id:task_id>/timeEntries", provide_automatic_options=False)
 def task_listing(task_id: str) -> Response:
-    """List every entry of a task (no pages: a page parameter is ignored)."""
-    _params(PAGE_PARAM)
+    """List every entry of a task (no pages: a page parameter is ignored, valid or not)."""
+    _params_besides_page()
     entries = service.task_entries(_fake(), _number(task_id))
     return _json(_entries_body(entries) + b"}")
 

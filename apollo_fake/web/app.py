@@ -19,6 +19,7 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
+from .. import openapi
 from ..errors import (
     ApolloError,
     BadRequest,
@@ -60,6 +61,7 @@ def create_app(fake: Fake | None = None, config: Mapping[str, Any] | None = None
     app.register_blueprint(api.bp, url_prefix="/v1", name="api_v1")
     if fake.settings.control:
         app.register_blueprint(control.bp)
+    app.add_url_rule("/openapi.json", openapi.SELF, openapi.view, provide_automatic_options=False)
     app.wsgi_app = FaultInjector(app.wsgi_app, fake)  # type: ignore[method-assign]
     app.before_request(_guard)
     app.after_request(_journal)

@@ -1,0 +1,525 @@
+"""The OpenAPI 3.1 document of the fake, served at ``GET /openapi.json``.
+
+Everything a body looks like comes from the JSON Schemas in ``schemas/``: each file is
+embedded whole under ``components/schemas`` (its ``$ref`` rewritten to point inside the
+document) and the operations refer to it. The paths come from the app's URL map. What
+is written here is only what neither source tells: which schema answers which call,
+with which statuses and query parameters (:data:`CALLS`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from flask import Flask, Response, current_app
+from werkzeug.routing import Rule
+
+from . import __version__, schemas, service
+
+CACHE_KEY = "apollo_fake.openapi"
+SUFFIX = ".schema.json"
+SCHEMAS = "#/components/schemas/"
+RESPONSES = "#/components/responses/"
+JSON = "application/json"
+V1 = "/v1"
+SELF = "openapi"  # the endpoint serving this document; described in info, not in paths
+TAGS = {"api": "apollo", "control": "control"}  # blueprint name -> tag
+
+# Keywords whose value is data, not a schema: copied without looking for $ref inside.
+_DATA_WORDS = frozenset(["const", "enum", "default", "examples"])
+# Keywords whose value maps names to schemas: the names are not keywords.
+_SCHEMA_MAPS = frozenset(["$defs", "properties", "patternProperties", "dependentSchemas"])
+# A Werkzeug rule argument: <name>, <converter:name> or <converter(args):name>.
+_ARG = re.compile(r"<(?:(?P<conv>\w+)(?:\((?:.*?)\))?:)?(?P<name>\w+)>")
+
+
+@dataclass(frozen=True)
+class Call:
+    """What the URL map cannot tell about one endpoint.
+
+    ``answer`` and ``request`` name a schema: a file (``page-response``) or a
+    definition inside one (``control#fault``).
+    """
+
+    answer: str
+    errors: tuple[int, ...]
+    status: int = 200
+    request: str | None = None
+    request_required: bool = True
+    query: tuple[str, ...] = ()
+    summary: str | None = None  # for views without a fitting docstring
+
+
+_API = (400, 401, 429)  # any Apollo call: a bad query string, auth, rate limit
+_API_READ = (400, 401, 404, 429)
+_API_WRITE = (400, 401, 404, 413, 422, 429)
+_CONTROL = (401,)  # any control call, when a control token is set
+_CONTROL_BODY = (400, 401, 413)
+_LISTING = ("page",)
+_PATH_PAGE = ("page-ignored",)
+
+CALLS: dict[str, Call] = {
+    "api.projects_listing": Call(
+        "page-response", _API_READ, query=_LISTING,
+        summary="List a project's entries, 50 a page (the page from the page parameter).",
+    ),
+    "api.projects_page": Call(
+        "page-response", _API_READ, query=_PATH_PAGE,
+        summary="List a page of a project's entries, 50 a page.",
+    ),
+    "api.contacts_listing": Call(
+        "page-response", _API_READ, query=_LISTING,
+        summary="List a contact's (case's, deal's) entries, 50 a page.",
+    ),
+    "api.contacts_page": Call(
+        "page-response", _API_READ, query=_PATH_PAGE,
+        summary="List a page of a contact's (case's, deal's) entries, 50 a page.",
+    ),
+    "api.projects_create": Call(
+        "create-response", _API_WRITE, 201, "create-request",
+        summary="Create an entry on a project.",
+    ),
+    "api.contacts_create": Call(
+        "create-response", _API_WRITE, 201, "create-request",
+        summary="Create an entry on a contact, case or deal.",
+    ),
+    "api.tasks_create": Call(
+        "create-response", _API_WRITE, 201, "create-request",
+        summary="Create an entry on a task (it also carries the task's project or contact).",
+    ),
+    "api.task_listing": Call("task-listing-response", _API_READ, query=("page-ignored",)),
+    "api.get_entry": Call("entry-response", _API_READ),
+    "api.update_entry": Call("empty-response", _API_WRITE, request="update-request"),
+    "api.delete_entry": Call("empty-response", _API_READ),
+    "api.report": Call("report-response", _API, query=("report",)),
+    "api.account": Call("account-response", _API),
+    "control.health": Call("control#health-response", _CONTROL),
+    "control.reset": Call(
+        "control#ok-response", _CONTROL_BODY, request="control#reset-request",
+        request_required=False,
+    ),
+    "control.get_state": Call("fixture", _CONTROL),
+    "control.put_state": Call("control#ok-response", _CONTROL_BODY, request="fixture"),
+    "control.list_snapshots": Call("control#snapshots-response", _CONTROL),
+    "control.save_snapshot": Call("control#ok-response", (400, 401, 422), 201),
+    "control.restore_snapshot": Call("control#ok-response", (400, 401, 404)),
+    "control.delete_snapshot": Call("control#ok-response", (400, 401, 404)),
+    "control.changes": Call("control#changes-response", (400, 401, 404), query=("since",)),
+    "control.requests": Call("control#requests-response", _CONTROL, query=("method", "path")),
+    "control.clear_requests": Call("control#ok-response", _CONTROL),
+    "control.add_fault": Call(
+        "control#fault", (400, 401, 413, 422), 201, "control#fault-request"
+    ),
+    "control.list_faults": Call("control#faults-response", _CONTROL),
+    "control.clear_faults": Call("control#ok-response", _CONTROL),
+    "control.get_clock": Call("control#clock-response", _CONTROL),
+    "control.set_clock": Call(
+        "control#clock-response", _CONTROL_BODY, request="control#clock-request"
+    ),
+    "control.advance_clock": Call(
+        "control#clock-response", _CONTROL_BODY, request="control#advance-request"
+    ),
+}
+
+_ID_PATTERN = "^[0-9]+$"
+_DAY_FORMS = (
+    "YYYYMMDD, YYYY-MM-DD, or a common form of PHP's strtotime: today, now, yesterday, "
+    "tomorrow, +N day|week|month|year (also plural and negative), N days|weeks|months|years "
+    "ago, @UNIXTIME, MM/DD/YYYY, DD-MM-YYYY, DD.MM.YYYY, and month names (5 July 2012, "
+    "July 5, 2012); words are case-insensitive. The window [from, to] includes both days "
+    "and spans at most six calendar months."
+)
+# The report's parameters in the vendor's table order, with the vendor's descriptions.
+REPORT = {
+    "include_personal": "Include personal user time entries.",
+    "include_projects": "Include time entries related to projects.",
+    "include_contacts": "Include time entries related to contacts.",
+    "include_cases": "Include time entries related to cases.",
+    "include_deals": "Include time entries related to deals.",
+    "from": "Start date (default: the same day six calendar months before to). " + _DAY_FORMS,
+    "to": "End date (default: today on the fake clock). " + _DAY_FORMS,
+    "user_id": "Restrict to a single person's time entries.",
+    "company_id": "Restrict to time entries of the given company (of its projects or contacts).",
+    "task_id": "Restrict to time entries related to the given task.",
+    "project_id": "Restrict to time entries of the given project.",
+    "with_totals": 'Add an object containing the totals to the response data ("totals").',
+}
+
+
+def _any_case(word: str) -> str:
+    # ECMA-262 has no inline (?i): spell each letter as a class of both cases.
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def _boolean_schema(default: bool) -> dict[str, Any]:
+    words = sorted(w for w in service.TRUE | service.FALSE if w)
+    optional = "?" if "" in service.FALSE else ""
+    alternatives = "|".join(_any_case(w) for w in words)
+    return {
+        "type": "string",
+        "pattern": f"^(?:{alternatives}){optional}$",
+        "default": "true" if default else "false",
+    }
+
+
+def _boolean_text(default: bool) -> str:
+    true = ", ".join(sorted(service.TRUE))
+    false = ", ".join(sorted(w for w in service.FALSE if w))
+    empty = " or empty" if "" in service.FALSE else ""
+    return (
+        f" A boolean, case-insensitive: {true} (true); {false}{empty} (false). "
+        f"Default: {'true' if default else 'false'}."
+    )
+
+
+def _query_parameters(group: str) -> list[dict[str, Any]]:
+    """Return the query parameters of a group named in :data:`CALLS`."""
+    if group == "page":
+        return [{
+            "name": "page", "in": "query", "required": False,
+            "description": "The page, from 1 (default: 1). A page past the end is empty.",
+            "schema": {"type": "string", "pattern": "^0*[1-9][0-9]*$"},
+        }]
+    if group == "page-ignored":
+        return [{
+            "name": "page", "in": "query", "required": False,
+            "description": "Ignored, whatever its value: this call takes no page parameter.",
+            "schema": {"type": "string"},
+        }]
+    if group == "report":
+        if set(REPORT) != service.REPORT_PARAMS:
+            raise LookupError("apollo_fake.openapi.REPORT no longer lists the report's parameters")
+        out = []
+        for name, text in REPORT.items():
+            schema: dict[str, Any]
+            if name in service.REPORT_FLAGS:
+                default = service.REPORT_FLAGS[name]
+                schema, text = _boolean_schema(default), text + _boolean_text(default)
+            elif name in service.REPORT_IDS:
+                schema = {"type": "string", "pattern": _ID_PATTERN}
+                text += " An id (digits); one that names nothing gives an empty result."
+            else:
+                schema = {"type": "string", "minLength": 1}
+            out.append(
+                {"name": name, "in": "query", "required": False, "description": text,
+                 "schema": schema}
+            )
+        return out
+    if group == "since":
+        return [{
+            "name": "since", "in": "query", "required": False,
+            "description": "Changes since this saved snapshot rather than since loading.",
+            "schema": _schema_ref("control#name"),
+        }]
+    if group == "method":
+        return [{
+            "name": "method", "in": "query", "required": False,
+            "description": "Only requests of this HTTP method (case-insensitive).",
+            "schema": {"type": "string"},
+        }]
+    if group == "path":
+        return [{
+            "name": "path", "in": "query", "required": False,
+            "description": "Only requests whose path matches this glob (/timeEntries/*).",
+            "schema": {"type": "string"},
+        }]
+    raise LookupError(f"no query parameter group {group!r}")
+
+
+# --- the schemas -------------------------------------------------------------
+
+
+def _key(file_name: str) -> str:
+    if not file_name.endswith(SUFFIX) or file_name not in schemas.names():
+        raise LookupError(f"a $ref names {file_name!r}, which is not a file in schemas/")
+    return file_name[: -len(SUFFIX)]
+
+
+def _rewrite(ref: str, owner: str) -> str:
+    """Point a $ref of the schema file ``owner`` inside the document."""
+    if ref.startswith(schemas.BASE_URI):
+        ref = ref[len(schemas.BASE_URI) :]
+    target, _, fragment = ref.partition("#")
+    if fragment and not fragment.startswith("/"):
+        raise ValueError(f"{owner}{SUFFIX}: cannot rewrite the anchor reference {ref!r}")
+    return SCHEMAS + (_key(target) if target else owner) + fragment
+
+
+def _embed(schema: Any, owner: str) -> Any:
+    """Copy a schema with each $ref rewritten (a fresh copy: schemas.load's is shared)."""
+    if isinstance(schema, list):
+        return [_embed(item, owner) for item in schema]
+    if not isinstance(schema, dict):
+        return schema  # true, false, or a keyword's plain value
+    out: dict[str, Any] = {}
+    for word, value in schema.items():
+        if word == "$ref" and isinstance(value, str):
+            out[word] = _rewrite(value, owner)
+        elif word in _SCHEMA_MAPS and isinstance(value, dict):
+            out[word] = {name: _embed(sub, owner) for name, sub in value.items()}
+        elif word in _DATA_WORDS or word.startswith("x-"):
+            out[word] = orjson.loads(orjson.dumps(value))
+        else:
+            out[word] = _embed(value, owner)
+    return out
+
+
+def _components() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name in schemas.names():
+        doc = {k: v for k, v in schemas.load(name).items() if k not in ("$schema", "$id")}
+        found[_key(name)] = _embed(doc, _key(name))
+    return found
+
+
+def _schema_ref(name: str) -> dict[str, str]:
+    """Refer to a table name: ``page-response`` or ``control#fault``."""
+    file, _, definition = name.partition("#")
+    return {"$ref": SCHEMAS + file + (f"/$defs/{definition}" if definition else "")}
+
+
+def _target(doc: dict[str, Any], ref: str) -> Any:
+    found: Any = doc
+    for part in ref[2:].split("/"):
+        found = found[part.replace("~1", "/").replace("~0", "~")]
+    return found
+
+
+# --- the responses -----------------------------------------------------------
+
+
+def _error(text: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": text}
+    if headers:
+        out["headers"] = headers
+    out["content"] = {JSON: {"schema": _schema_ref("error")}}
+    return out
+
+
+def _error_responses(max_body: int | None) -> dict[str, Any]:
+    limit = f"{max_body // 1024 // 1024} MiB" if max_body else "the limit"
+    return {
+        "bad-request": _error(
+            "Malformed request: an unknown or repeated query parameter, a bad parameter value, "
+            "or a body that is not JSON or not the call's envelope. Nothing changed."
+        ),
+        "unauthorized": _error(
+            "Tokens are configured and the request has no known one (HTTP Basic, the token "
+            "as user name). Reads the same whether the token is missing or unknown.",
+            {"WWW-Authenticate": {
+                "description": 'Always Basic realm="Apollo API".',
+                "required": True,
+                "schema": {"type": "string"},
+            }},
+        ),
+        "control-unauthorized": _error(
+            "A control token is configured and X-Fake-Control-Token is missing or wrong."
+        ),
+        "not-found": _error("The parent, entry or snapshot does not exist."),
+        "payload-too-large": _error(
+            f"The body is too large: over {limit} on an Apollo call, over 512 MiB on a "
+            "control call. Nothing changed."
+        ),
+        "unprocessable": _error(
+            "Well-formed but invalid values; details name each bad field. Nothing changed."
+        ),
+        "rate-limited": _error(
+            "Rate limited (only when a rate limit is configured).",
+            {"Retry-After": {
+                "description": "Seconds until the window frees a request.",
+                "required": True,
+                "schema": {"type": "string", "pattern": _ID_PATTERN},
+            }},
+        ),
+    }
+
+
+_ERROR_NAMES = {
+    400: "bad-request",
+    401: "unauthorized",
+    404: "not-found",
+    413: "payload-too-large",
+    422: "unprocessable",
+    429: "rate-limited",
+}
+
+
+def _responses(call: Call, tag: str, components: dict[str, Any]) -> dict[str, Any]:
+    target = _schema_ref(call.answer)["$ref"]
+    schema = _target({"components": {"schemas": components}}, target)  # KeyError: a typo
+    description = schema.get("title") or HTTPStatus(call.status).phrase
+    ok: dict[str, Any] = {"description": description}
+    if call.status == 201 and tag == "apollo":
+        ok["headers"] = {"Location": {
+            "description": "The new entry's path under the prefix the request used: "
+            "/timeEntries/{id}, or /v1/timeEntries/{id} for a request under /v1.",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^(/v1)?/timeEntries/[0-9]+$"},
+        }}
+    ok["content"] = {JSON: {"schema": _schema_ref(call.answer)}}
+    out: dict[str, Any] = {str(call.status): ok}
+    for status in sorted(call.errors):
+        name = _ERROR_NAMES[status]
+        if status == 401 and tag == "control":
+            name = "control-unauthorized"
+        out[str(status)] = {"$ref": RESPONSES + name}
+    return out
+
+
+# --- the paths ---------------------------------------------------------------
+
+
+def _rules(app: Flask) -> Iterator[tuple[Rule, str]]:
+    """Yield each documented (rule, method) in the URL map's order."""
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in (SELF, "static") or rule.rule.startswith(V1 + "/"):
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def _path_schema(app: Flask, converter: str, name: str) -> dict[str, Any]:
+    if name == "name":  # a snapshot name: the control schema says what one is
+        return _schema_ref("control#name")
+    regex = getattr(app.url_map.converters[converter], "regex", "[^/]+")
+    return {"type": "string", "pattern": f"^(?:{regex})$" if "|" in regex else f"^{regex}$"}
+
+
+def _summary(app: Flask, endpoint: str, call: Call) -> str:
+    if call.summary:
+        return call.summary
+    doc = app.view_functions[endpoint].__doc__ or ""
+    return doc.strip().splitlines()[0] if doc.strip() else endpoint
+
+
+def _paths(app: Flask, components: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    paths: dict[str, Any] = {}
+    names_of: dict[str, list[str]] = {}  # path shape -> the parameter names it uses
+    used: set[str] = set()
+    tags: list[str] = []
+    for rule, method in _rules(app):
+        call = CALLS.get(rule.endpoint)
+        if call is None:
+            raise LookupError(
+                f"the route {method} {rule.rule} ({rule.endpoint}) has no entry in "
+                "apollo_fake.openapi.CALLS; add one"
+            )
+        tag = TAGS[rule.endpoint.partition(".")[0]]
+        args = [(m["conv"] or "default", m["name"]) for m in _ARG.finditer(rule.rule)]
+        shape = _ARG.sub("{}", rule.rule)
+        # /tasks/<id:parent_id> (POST) and /tasks/<id:task_id> (GET) are one path in
+        # OpenAPI, which forbids the same template under other names: keep the first names.
+        names = names_of.setdefault(shape, [name for _, name in args])
+        template = shape.format(*(f"{{{n}}}" for n in names))
+        operation_id = rule.endpoint
+        while operation_id in used:
+            operation_id += "_" + method.lower()
+        used.add(operation_id)
+        parameters = [
+            {"name": name, "in": "path", "required": True,
+             "schema": _path_schema(app, converter, name)}
+            for (converter, _), name in zip(args, names, strict=True)
+        ]
+        for group in call.query:
+            parameters.extend(_query_parameters(group))
+        operation: dict[str, Any] = {
+            "operationId": operation_id,
+            "tags": [tag],
+            "summary": _summary(app, rule.endpoint, call),
+        }
+        if parameters:
+            operation["parameters"] = parameters
+        if call.request is not None:
+            operation["requestBody"] = {
+                "required": call.request_required,
+                "content": {JSON: {"schema": _schema_ref(call.request)}},
+            }
+        operation["responses"] = _responses(call, tag, components)
+        operation["security"] = [{f"{tag}-token": []}, {}]
+        item = paths.setdefault(template, {})
+        if tag == "apollo":
+            item.setdefault("servers", [{"url": "/"}, {"url": V1}])
+        item[method.lower()] = operation
+        if tag not in tags:
+            tags.append(tag)
+    return paths, tags
+
+
+_DESCRIPTION = """\
+The contract of apollo-fake, a stand-in for the time-tracking calls of the Apollo API \
+(https://api.apollohq.com/v1/) in other projects' tests. Every body's shape is one of \
+the project's JSON Schemas (draft 2020-12), embedded under components/schemas.
+
+The calls tagged `apollo` are the Apollo time-tracking calls. They are documented once, \
+at the root, and every one of their paths is also served under `/v1` with the same \
+behaviour (`/v1/projects/{parent_id}/timeEntries`, ...): a client may use either base URL.
+
+The calls tagged `control` are the fake's own control API under `/_fake/`: at the root \
+only, never under `/v1`, never rate limited, and served only while the control API is on.
+
+This document is served at `GET /openapi.json` (never under `/v1`, never authenticated)."""
+
+_TAG_TEXT = {
+    "apollo": "The Apollo time-tracking calls (also served under /v1).",
+    "control": "The fake's control API: reset, state, snapshots, changes, journal, faults, "
+    "clock.",
+}
+
+
+def _document(app: Flask) -> dict[str, Any]:
+    components = _components()
+    paths, tags = _paths(app, components)
+    security = {
+        "apollo-token": {
+            "type": "http",
+            "scheme": "basic",
+            "description": "The API token as user name, any password. Checked only when "
+            "the fake has tokens configured; otherwise every request is accepted.",
+        },
+        "control-token": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Fake-Control-Token",
+            "description": "Checked only when the fake has a control token configured.",
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Apollo time-tracking API (apollo-fake)",
+            "version": __version__,
+            "description": _DESCRIPTION,
+        },
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "servers": [{"url": "/"}],
+        "tags": [{"name": t, "description": _TAG_TEXT[t]} for t in tags],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "responses": _error_responses(app.config.get("MAX_CONTENT_LENGTH")),
+            "securitySchemes": {f"{t}-token": security[f"{t}-token"] for t in tags},
+        },
+    }
+
+
+def _cached(app: Flask) -> tuple[dict[str, Any], bytes]:
+    found: tuple[dict[str, Any], bytes] | None = app.extensions.get(CACHE_KEY)
+    if found is None:
+        doc = _document(app)
+        found = app.extensions.setdefault(CACHE_KEY, (doc, orjson.dumps(doc)))
+    return found
+
+
+def build(app: Flask) -> dict[str, Any]:
+    """Return the app's OpenAPI document, built once per app (callers must not change it)."""
+    return _cached(app)[0]
+
+
+def view() -> Response:
+    """Serve the OpenAPI document of the Apollo calls and the control calls."""
+    return Response(_cached(current_app)[1], mimetype=JSON)

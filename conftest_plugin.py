@@ -40,16 +40,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="fail a test whose client broke the contract (else warn)",
     )
-    parser.addini("apollo_strict", "fail a test whose client broke the contract", type="bool",
-                  default=False)
+    parser.addini(
+        "apollo_strict", "fail a test whose client broke the contract", type="bool", default=False
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the apollo marker."""
     config.addinivalue_line(
         "markers",
-        "apollo(fixtures=None, seed=None, entries=None, today=None, tokens=None, strict=None): "
-        "give this test an apollo-fake with other data or settings",
+        "apollo(fixtures=None, seed=None, entries=None, today=None, tokens=None, "
+        "rate_limit=None, strict=None): give this test an apollo-fake with other data or "
+        "settings; strict=False opts the test out of the contract report",
     )
 
 
@@ -109,13 +111,15 @@ def apollo_fake(
     """Yield the fake, restored to its baseline: data, ids, clock, rate windows and journal."""
     from apollo_fake.testing import ContractWarning, baseline, violation_report
 
-    spec, strict = apollo_baseline, apollo_strict
+    spec, strict, opted_out = apollo_baseline, apollo_strict, False
     marker = request.node.get_closest_marker("apollo")
     if marker is not None:
         given = dict(marker.kwargs)
         marker_strict = given.pop("strict", None)
         if marker_strict is not None:
             strict = bool(marker_strict)
+            # A test that breaks the contract on purpose says so: no report at all.
+            opted_out = not strict
         if given:
             fixtures = given.get("fixtures")
             if isinstance(fixtures, str | Path) and not Path(fixtures).is_absolute():
@@ -126,11 +130,12 @@ def apollo_fake(
                 entries=given.get("entries", apollo_baseline.entries),
                 today=given.get("today", apollo_baseline.today),
                 tokens=given.get("tokens"),
+                rate_limit=given.get("rate_limit"),
             )
     fake = apollo_baselines.get(spec)
     fake.reset()
     yield fake
-    found = fake.violations()
+    found = [] if opted_out else fake.violations()
     if found:
         report = violation_report(found)
         if strict:

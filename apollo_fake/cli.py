@@ -55,33 +55,45 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
-    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
     help="Port to bind; 0 picks a free one (read it from the ready line).",
 )
 @click.option(
-    "--fixtures", type=click.Path(dir_okay=False, path_type=Path),
+    "--fixtures",
+    type=click.Path(dir_okay=False, path_type=Path),
     help="Fixture file to load (default: the packaged demo data).",
 )
 @click.option("--seed", type=int, help="Generate data in memory from this seed instead.")
 @click.option("--entries", type=click.IntRange(0), help="Entries to generate (with --seed).")
+@click.option("--today", callback=_date, help="Freeze the fake clock at this date (YYYY-MM-DD).")
 @click.option(
-    "--today", callback=_date, help="Freeze the fake clock at this date (YYYY-MM-DD)."
-)
-@click.option(
-    "--token", "tokens", multiple=True, callback=_tokens, metavar="TOKEN:USER_ID",
+    "--token",
+    "tokens",
+    multiple=True,
+    callback=_tokens,
+    metavar="TOKEN:USER_ID",
     help="Accept this API token, acting as that user (repeatable); turns auth on.",
 )
 @click.option(
-    "--rate-limit", callback=_rate, metavar="N/SECONDS",
+    "--rate-limit",
+    callback=_rate,
+    metavar="N/SECONDS",
     help="Allow N requests per SECONDS per token, then 429 (the vendor's is 100/300).",
 )
 @click.option(
-    "--journal-size", type=click.IntRange(1), default=10_000, show_default=True,
+    "--journal-size",
+    type=click.IntRange(1),
+    default=10_000,
+    show_default=True,
     help="How many requests the journal keeps.",
 )
 @click.option("--no-control", is_flag=True, help="Do not serve the /_fake/ control API.")
 @click.option(
-    "--control-token", metavar="TOKEN",
+    "--control-token",
+    metavar="TOKEN",
     help="Require this value in the X-Fake-Control-Token header of control calls.",
 )
 @click.option("--quiet", is_flag=True, help="Do not log each request to stderr.")
@@ -129,7 +141,9 @@ def serve(
         else:
             source = "the packaged demo data"
         hint = f"; `apollo-fake validate {fixtures}` lists every problem" if fixtures else ""
-        raise click.ClickException(f"invalid fixture data in {source}: {exc.summary()}{hint}") from None
+        raise click.ClickException(
+            f"invalid fixture data in {source}: {exc.summary()}{hint}"
+        ) from None
     for token, user in tokens.items():
         if user not in store.users:
             raise click.BadParameter(
@@ -159,7 +173,8 @@ def serve(
         )
     if host not in ("127.0.0.1", "localhost", "::1") and not (tokens and control_token):
         missing = " and ".join(
-            flag for flag, given in (("--token", tokens), ("--control-token", control_token))
+            flag
+            for flag, given in (("--token", tokens), ("--control-token", control_token))
             if not given
         )
         click.echo(
@@ -179,7 +194,9 @@ def serve(
 @click.option("--entries", type=click.IntRange(0), default=500, show_default=True)
 @click.option("--today", callback=_date, help="Date the data ends at (default: today, UTC).")
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
     help="File to write (default: standard output).",
 )
 def generate(seed: int, entries: int, today: datetime.date | None, output: Path | None) -> None:

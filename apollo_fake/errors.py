@@ -36,9 +36,7 @@ class ApolloError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the contract's error body."""
-        return {
-            "error": {"status": self.status, "message": self.message, "details": self.details}
-        }
+        return {"error": {"status": self.status, "message": self.message, "details": self.details}}
 
 
 class BadRequest(ApolloError):

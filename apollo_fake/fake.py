@@ -11,10 +11,10 @@ import contextlib
 import datetime
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import fixtures
 from .clock import Clock, ClockState
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 
 MAX_SNAPSHOTS = 100
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,6 @@ class Fake:
         self._apply(self._baseline, None)
         self.clear_journal()
         self.faults.clear()
-        self._expecting_errors = 0
         if to == "empty":
             self.load({"account": self.store.account.to_fixture()})
         elif to != "loaded":
@@ -195,13 +195,11 @@ class Fake:
         changes nothing.
         """
         fresh = fixtures.records(doc)
+        if not fresh["account"]:
+            fresh["account"] = {self.store.account.id: self.store.account}
         with self.store.lock:
             for name in COLLECTIONS:
-                coll = self.store.collection(name)
-                new = fresh[name]
-                if name == "account":
-                    self.store.put(name, next(iter(new.values()), self.store.account))
-                    continue
+                coll, new = self.store.collection(name), fresh[name]
                 for id in [i for i in coll if i not in new]:
                     self.store.delete(name, id)
                 for record in new.values():
@@ -227,61 +225,102 @@ class Fake:
 
     # --- arranging and reading data ---------------------------------------
 
-    def _add(self, collection: str, make: Any, **fields: Any) -> Any:
+    def _add(self, collection: str, make: Callable[..., R], **fields: Any) -> R:
         with self.store.lock:
             given = fields.pop("id", None)
             new_id = given if given is not None else self.store.new_id(collection)
-            return self.store.put(collection, make(id=new_id, **fields))
+            record = make(id=new_id, **fields)
+            self.store.put(collection, record)
+            return record
 
     def _require(self, name: str, id: int | None) -> None:
         if id is not None and self.store.get(name, id) is None:
             raise ValueError(f"there is no {name} record with id {id}")
 
-    def add_user(self, first_name: str = "", last_name: str = "", email: str = "",
-                 id: int | None = None) -> User:
+    def add_user(
+        self, first_name: str = "", last_name: str = "", email: str = "", id: int | None = None
+    ) -> User:
         """Add a user."""
-        return self._add("users", User, id=id, first_name=first_name, last_name=last_name,
-                         email=email)  # type: ignore[no-any-return]
+        return self._add(
+            "users", User, id=id, first_name=first_name, last_name=last_name, email=email
+        )
 
     def add_category(self, name: str = "", id: int | None = None) -> Category:
         """Add a time category."""
-        return self._add("time-categories", Category, id=id, name=name)  # type: ignore[no-any-return]
+        return self._add("time-categories", Category, id=id, name=name)
 
     def add_company(self, name: str = "", id: int | None = None) -> Company:
         """Add a company."""
-        return self._add("companies", Company, id=id, name=name)  # type: ignore[no-any-return]
+        return self._add("companies", Company, id=id, name=name)
 
-    def add_contact(self, name: str = "", kind: str = "contact", company_id: int | None = None,
-                    id: int | None = None) -> Contact:
+    def add_contact(
+        self,
+        name: str = "",
+        kind: str = "contact",
+        company_id: int | None = None,
+        id: int | None = None,
+    ) -> Contact:
         """Add a contact, a case or a deal."""
         if kind not in ("contact", "case", "deal"):
             raise ValueError(f"kind must be contact, case or deal, not {kind!r}")
         self._require("companies", company_id)
-        return self._add("contacts", Contact, id=id, name=name, kind=kind,  # type: ignore[no-any-return]
-                         company_id=company_id)
+        return self._add(
+            "contacts",
+            Contact,
+            id=id,
+            name=name,
+            kind=kind,
+            company_id=company_id,
+        )
 
-    def add_project(self, name: str = "", company_id: int | None = None,
-                    id: int | None = None) -> Project:
+    def add_project(
+        self, name: str = "", company_id: int | None = None, id: int | None = None
+    ) -> Project:
         """Add a project."""
         self._require("companies", company_id)
-        return self._add("projects", Project, id=id, name=name,  # type: ignore[no-any-return]
-                         company_id=company_id)
+        return self._add(
+            "projects",
+            Project,
+            id=id,
+            name=name,
+            company_id=company_id,
+        )
 
-    def add_task(self, subject: str = "", project_id: int | None = None,
-                 contact_id: int | None = None, id: int | None = None) -> Task:
+    def add_task(
+        self,
+        subject: str = "",
+        project_id: int | None = None,
+        contact_id: int | None = None,
+        id: int | None = None,
+    ) -> Task:
         """Add a task on a project or on a contact."""
         if (project_id is None) == (contact_id is None):
             raise ValueError("a task names a project or a contact, not both and not neither")
         self._require("projects", project_id)
         self._require("contacts", contact_id)
-        return self._add("tasks", Task, id=id, subject=subject, project_id=project_id,  # type: ignore[no-any-return]
-                         contact_id=contact_id)
+        return self._add(
+            "tasks",
+            Task,
+            id=id,
+            subject=subject,
+            project_id=project_id,
+            contact_id=contact_id,
+        )
 
-    def add_entry(self, seconds: int = 3600, date: str | None = None, *,
-                  user_id: int | None = None, project_id: int | None = None,
-                  task_id: int | None = None, contact_id: int | None = None,
-                  category_id: int | None = None, notes: str = "", billable: str = "unset",
-                  id: int | None = None) -> Entry:
+    def add_entry(
+        self,
+        seconds: int = 3600,
+        date: str | None = None,
+        *,
+        user_id: int | None = None,
+        project_id: int | None = None,
+        task_id: int | None = None,
+        contact_id: int | None = None,
+        category_id: int | None = None,
+        notes: str = "",
+        billable: str = "unset",
+        id: int | None = None,
+    ) -> Entry:
         """Add a time entry (on a task, it takes the task's project or contact)."""
         from .service import default_user
 
@@ -296,15 +335,26 @@ class Fake:
             self._require("projects", project_id)
             self._require("contacts", contact_id)
             self._require("time-categories", category_id)
+            if user_id is None and not self.store.users:
+                raise ValueError("the data has no users: add one first, or give user_id")
             user = user_id if user_id is not None else default_user(self.store)
             self._require("users", user)
             stamp = self.clock.timestamp()
-            return self._add(  # type: ignore[no-any-return]
-                "time-entries", Entry, id=id, user_id=user,
-                date=date or self.clock.today().isoformat(), seconds=seconds,
-                category_id=category_id, project_id=project_id, task_id=task_id,
-                contact_id=contact_id, notes=notes, billable=billable,
-                created_at=stamp, updated_at=stamp,
+            return self._add(
+                "time-entries",
+                Entry,
+                id=id,
+                user_id=user,
+                date=date or self.clock.today().isoformat(),
+                seconds=seconds,
+                category_id=category_id,
+                project_id=project_id,
+                task_id=task_id,
+                contact_id=contact_id,
+                notes=notes,
+                billable=billable,
+                created_at=stamp,
+                updated_at=stamp,
             )
 
     def entry(self, id: int) -> Entry | None:
@@ -317,7 +367,8 @@ class Fake:
         import fnmatch
 
         return [
-            r for r in list(self.journal)
+            r
+            for r in list(self.journal)
             if (method is None or r["method"] == method.upper())
             and (path is None or fnmatch.fnmatchcase(r["path"], path))
         ]

@@ -49,7 +49,9 @@ def read(path: str | Path) -> Any:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise FixtureError([{"field": "", "message": f"cannot read {path}: {exc.strerror}"}]) from None
+        raise FixtureError(
+            [{"field": "", "message": f"cannot read {path}: {exc.strerror}"}]
+        ) from None
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -74,7 +76,9 @@ def records(doc: Any) -> dict[str, dict[int, Any]]:
     def add(name: str, index: int, record: Any) -> None:
         coll = out[name]
         if record.id in coll:
-            problems.append({"field": f"/{name}/{index}/id", "message": f"duplicate id {record.id}"})
+            problems.append(
+                {"field": f"/{name}/{index}/id", "message": f"duplicate id {record.id}"}
+            )
         coll[record.id] = record
 
     def exists(name: str, value: int | None, where: str, label: str) -> None:
@@ -83,7 +87,7 @@ def records(doc: Any) -> dict[str, dict[int, Any]]:
 
     if "account" in doc:
         a = doc["account"]
-        out["account"][0] = Account(int(a["id"]), a.get("name", ""))
+        out["account"][int(a["id"])] = Account(int(a["id"]), a.get("name", ""))
     for i, u in enumerate(doc.get("users", ())):
         add(
             "users",
@@ -100,7 +104,9 @@ def records(doc: Any) -> dict[str, dict[int, Any]]:
     for i, c in enumerate(doc.get("companies", ())):
         add("companies", i, Company(int(c["id"]), c.get("name", "")))
     for i, c in enumerate(doc.get("contacts", ())):
-        contact = Contact(int(c["id"]), c["kind"], c.get("name", ""), parse_ref(c.get("company-id")))
+        contact = Contact(
+            int(c["id"]), c["kind"], c.get("name", ""), parse_ref(c.get("company-id"))
+        )
         add("contacts", i, contact)
     for i, c in enumerate(doc.get("contacts", ())):
         exists("companies", parse_ref(c.get("company-id")), f"/contacts/{i}/company-id", "company")
@@ -141,8 +147,8 @@ def records(doc: Any) -> dict[str, dict[int, Any]]:
         exists("projects", entry.project_id, where + "/project-id", "project")
         exists("contacts", entry.contact_id, where + "/contact-id", "contact")
         exists("tasks", entry.task_id, where + "/task-id", "task")
-        task = tasks.get(entry.task_id) if entry.task_id is not None else None
-        if task is not None and (task.project_id, task.contact_id) != (
+        on_task = tasks.get(entry.task_id) if entry.task_id is not None else None
+        if on_task is not None and (on_task.project_id, on_task.contact_id) != (
             entry.project_id,
             entry.contact_id,
         ):
@@ -150,7 +156,7 @@ def records(doc: Any) -> dict[str, dict[int, Any]]:
                 {
                     "field": where,
                     "message": "an entry on a task must carry the task's project-id and "
-                    f"contact-id ({task.project_id}, {task.contact_id})",
+                    f"contact-id ({on_task.project_id}, {on_task.contact_id})",
                 }
             )
     if problems:

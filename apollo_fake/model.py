@@ -253,6 +253,9 @@ class Entry:
     def replace(self, **changes: Any) -> Entry:
         """Return a copy with some fields changed."""
         values = {f: getattr(self, f) for f in self.FIELDS}
+        # Timestamps derived from the date must not move when the date does.
+        values["created_at"] = self.created_at or self.date + " 00:00:00"
+        values["updated_at"] = self.updated_at or values["created_at"]
         values.update(changes)
         return Entry(**values)
 

@@ -65,31 +65,48 @@ _PATH_PAGE = ("page-ignored",)
 
 CALLS: dict[str, Call] = {
     "api.projects_listing": Call(
-        "page-response", _API_READ, query=_LISTING,
+        "page-response",
+        _API_READ,
+        query=_LISTING,
         summary="List a project's entries, 50 a page (the page from the page parameter).",
     ),
     "api.projects_page": Call(
-        "page-response", _API_READ, query=_PATH_PAGE,
+        "page-response",
+        _API_READ,
+        query=_PATH_PAGE,
         summary="List a page of a project's entries, 50 a page.",
     ),
     "api.contacts_listing": Call(
-        "page-response", _API_READ, query=_LISTING,
+        "page-response",
+        _API_READ,
+        query=_LISTING,
         summary="List a contact's (case's, deal's) entries, 50 a page.",
     ),
     "api.contacts_page": Call(
-        "page-response", _API_READ, query=_PATH_PAGE,
+        "page-response",
+        _API_READ,
+        query=_PATH_PAGE,
         summary="List a page of a contact's (case's, deal's) entries, 50 a page.",
     ),
     "api.projects_create": Call(
-        "create-response", _API_WRITE, 201, "create-request",
+        "create-response",
+        _API_WRITE,
+        201,
+        "create-request",
         summary="Create an entry on a project.",
     ),
     "api.contacts_create": Call(
-        "create-response", _API_WRITE, 201, "create-request",
+        "create-response",
+        _API_WRITE,
+        201,
+        "create-request",
         summary="Create an entry on a contact, case or deal.",
     ),
     "api.tasks_create": Call(
-        "create-response", _API_WRITE, 201, "create-request",
+        "create-response",
+        _API_WRITE,
+        201,
+        "create-request",
         summary="Create an entry on a task (it also carries the task's project or contact).",
     ),
     "api.task_listing": Call("task-listing-response", _API_READ, query=("page-ignored",)),
@@ -100,7 +117,9 @@ CALLS: dict[str, Call] = {
     "api.account": Call("account-response", _API),
     "control.health": Call("control#health-response", _CONTROL),
     "control.reset": Call(
-        "control#ok-response", _CONTROL_BODY, request="control#reset-request",
+        "control#ok-response",
+        _CONTROL_BODY,
+        request="control#reset-request",
         request_required=False,
     ),
     "control.get_state": Call("fixture", _CONTROL),
@@ -112,9 +131,7 @@ CALLS: dict[str, Call] = {
     "control.changes": Call("control#changes-response", (400, 401, 404), query=("since",)),
     "control.requests": Call("control#requests-response", _CONTROL, query=("method", "path")),
     "control.clear_requests": Call("control#ok-response", _CONTROL),
-    "control.add_fault": Call(
-        "control#fault", (400, 401, 413, 422), 201, "control#fault-request"
-    ),
+    "control.add_fault": Call("control#fault", (400, 401, 413, 422), 201, "control#fault-request"),
     "control.list_faults": Call("control#faults-response", _CONTROL),
     "control.clear_faults": Call("control#ok-response", _CONTROL),
     "control.get_clock": Call("control#clock-response", _CONTROL),
@@ -180,17 +197,25 @@ def _boolean_text(default: bool) -> str:
 def _query_parameters(group: str) -> list[dict[str, Any]]:
     """Return the query parameters of a group named in :data:`CALLS`."""
     if group == "page":
-        return [{
-            "name": "page", "in": "query", "required": False,
-            "description": "The page, from 1 (default: 1). A page past the end is empty.",
-            "schema": {"type": "string", "pattern": "^0*[1-9][0-9]*$"},
-        }]
+        return [
+            {
+                "name": "page",
+                "in": "query",
+                "required": False,
+                "description": "The page, from 1 (default: 1). A page past the end is empty.",
+                "schema": {"type": "string", "pattern": "^0*[1-9][0-9]*$"},
+            }
+        ]
     if group == "page-ignored":
-        return [{
-            "name": "page", "in": "query", "required": False,
-            "description": "Ignored, whatever its value: this call takes no page parameter.",
-            "schema": {"type": "string"},
-        }]
+        return [
+            {
+                "name": "page",
+                "in": "query",
+                "required": False,
+                "description": "Ignored, whatever its value: this call takes no page parameter.",
+                "schema": {"type": "string"},
+            }
+        ]
     if group == "report":
         if set(REPORT) != service.REPORT_PARAMS:
             raise LookupError("apollo_fake.openapi.REPORT no longer lists the report's parameters")
@@ -206,28 +231,45 @@ def _query_parameters(group: str) -> list[dict[str, Any]]:
             else:
                 schema = {"type": "string", "minLength": 1}
             out.append(
-                {"name": name, "in": "query", "required": False, "description": text,
-                 "schema": schema}
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "description": text,
+                    "schema": schema,
+                }
             )
         return out
     if group == "since":
-        return [{
-            "name": "since", "in": "query", "required": False,
-            "description": "Changes since this saved snapshot rather than since loading.",
-            "schema": _schema_ref("control#name"),
-        }]
+        return [
+            {
+                "name": "since",
+                "in": "query",
+                "required": False,
+                "description": "Changes since this saved snapshot rather than since loading.",
+                "schema": _schema_ref("control#name"),
+            }
+        ]
     if group == "method":
-        return [{
-            "name": "method", "in": "query", "required": False,
-            "description": "Only requests of this HTTP method (case-insensitive).",
-            "schema": {"type": "string"},
-        }]
+        return [
+            {
+                "name": "method",
+                "in": "query",
+                "required": False,
+                "description": "Only requests of this HTTP method (case-insensitive).",
+                "schema": {"type": "string"},
+            }
+        ]
     if group == "path":
-        return [{
-            "name": "path", "in": "query", "required": False,
-            "description": "Only requests whose path matches this glob (/timeEntries/*).",
-            "schema": {"type": "string"},
-        }]
+        return [
+            {
+                "name": "path",
+                "in": "query",
+                "required": False,
+                "description": "Only requests whose path matches this glob (/timeEntries/*).",
+                "schema": {"type": "string"},
+            }
+        ]
     raise LookupError(f"no query parameter group {group!r}")
 
 
@@ -311,11 +353,13 @@ def _error_responses(max_body: int | None) -> dict[str, Any]:
         "unauthorized": _error(
             "Tokens are configured and the request has no known one (HTTP Basic, the token "
             "as user name). Reads the same whether the token is missing or unknown.",
-            {"WWW-Authenticate": {
-                "description": 'Always Basic realm="Apollo API".',
-                "required": True,
-                "schema": {"type": "string"},
-            }},
+            {
+                "WWW-Authenticate": {
+                    "description": 'Always Basic realm="Apollo API".',
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            },
         ),
         "control-unauthorized": _error(
             "A control token is configured and X-Fake-Control-Token is missing or wrong."
@@ -330,11 +374,13 @@ def _error_responses(max_body: int | None) -> dict[str, Any]:
         ),
         "rate-limited": _error(
             "Rate limited (only when a rate limit is configured).",
-            {"Retry-After": {
-                "description": "Seconds until the window frees a request.",
-                "required": True,
-                "schema": {"type": "string", "pattern": _ID_PATTERN},
-            }},
+            {
+                "Retry-After": {
+                    "description": "Seconds until the window frees a request.",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": _ID_PATTERN},
+                }
+            },
         ),
     }
 
@@ -355,12 +401,14 @@ def _responses(call: Call, tag: str, components: dict[str, Any]) -> dict[str, An
     description = schema.get("title") or HTTPStatus(call.status).phrase
     ok: dict[str, Any] = {"description": description}
     if call.status == 201 and tag == "apollo":
-        ok["headers"] = {"Location": {
-            "description": "The new entry's path under the prefix the request used: "
-            "/timeEntries/{id}, or /v1/timeEntries/{id} for a request under /v1.",
-            "required": True,
-            "schema": {"type": "string", "pattern": "^(/v1)?/timeEntries/[0-9]+$"},
-        }}
+        ok["headers"] = {
+            "Location": {
+                "description": "The new entry's path under the prefix the request used: "
+                "/timeEntries/{id}, or /v1/timeEntries/{id} for a request under /v1.",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^(/v1)?/timeEntries/[0-9]+$"},
+            }
+        }
     ok["content"] = {JSON: {"schema": _schema_ref(call.answer)}}
     out: dict[str, Any] = {str(call.status): ok}
     for status in sorted(call.errors):
@@ -421,8 +469,12 @@ def _paths(app: Flask, components: dict[str, Any]) -> tuple[dict[str, Any], list
             operation_id += "_" + method.lower()
         used.add(operation_id)
         parameters = [
-            {"name": name, "in": "path", "required": True,
-             "schema": _path_schema(app, converter, name)}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": _path_schema(app, converter, name),
+            }
             for (converter, _), name in zip(args, names, strict=True)
         ]
         for group in call.query:
@@ -462,12 +514,16 @@ behaviour (`/v1/projects/{parent_id}/timeEntries`, ...): a client may use either
 The calls tagged `control` are the fake's own control API under `/_fake/`: at the root \
 only, never under `/v1`, never rate limited, and served only while the control API is on.
 
+Every error answers with the `error` schema: the statuses listed with each call, and \
+also 404 for a path that matches no call, 405 (with `Allow`) for a method a path does \
+not take, and 500 for a bug in the fake. A fault rule (`POST /_fake/faults`) can make an \
+Apollo call answer any status and body it names; such answers are outside this document.
+
 This document is served at `GET /openapi.json` (never under `/v1`, never authenticated)."""
 
 _TAG_TEXT = {
     "apollo": "The Apollo time-tracking calls (also served under /v1).",
-    "control": "The fake's control API: reset, state, snapshots, changes, journal, faults, "
-    "clock.",
+    "control": "The fake's control API: reset, state, snapshots, changes, journal, faults, clock.",
 }
 
 

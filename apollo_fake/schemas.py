@@ -67,7 +67,9 @@ def _is_timestamp(value: object) -> bool:
     if not isinstance(value, str):
         return True
     try:
-        return len(value) == 19 and datetime.datetime.strptime(value, "%Y-%m-%d %H:%M:%S") is not None
+        return (
+            len(value) == 19 and datetime.datetime.strptime(value, "%Y-%m-%d %H:%M:%S") is not None
+        )
     except ValueError:
         return False
 
@@ -200,6 +202,8 @@ def details(errs: list[Any], pointer: bool = False) -> list[Detail]:
             rule = _rule(err.schema) if err.validator != "type" or path else None
             if rule is None and err.validator == "type":
                 wanted = err.validator_value
-                rule = f"must be {_A_TYPE.get(wanted, wanted) if isinstance(wanted, str) else wanted}"
+                rule = (
+                    f"must be {_A_TYPE.get(wanted, wanted) if isinstance(wanted, str) else wanted}"
+                )
             out.append({"field": field_name(path, pointer), "message": rule or err.message})
     return out

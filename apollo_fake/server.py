@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import errno
 import http.client
-import socket
+import json
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -25,6 +27,32 @@ class _QuietHandler(WSGIRequestHandler):
     """Keep connections alive, and leave request logging to the app's wrapper."""
 
     protocol_version = "HTTP/1.1"
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer a request the HTTP layer could not parse in the contract's JSON shape."""
+        try:
+            short = HTTPStatus(code).phrase
+        except ValueError:
+            short = "Error"
+        body = json.dumps(
+            {"error": {"status": code, "message": message or short, "details": []}}
+        ).encode()
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, short)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+
+    def make_environ(self) -> dict[str, Any]:
+        """Keep the request target as sent: http.server folds a leading "//" into "/"."""
+        environ: dict[str, Any] = super().make_environ()
+        parts = self.requestline.split(" ")
+        if len(parts) == 3:
+            environ["RAW_URI"] = environ["REQUEST_URI"] = parts[1]
+        return environ
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
@@ -118,11 +146,15 @@ class LiveServer:
             self._server = make_server(
                 self.host,
                 sock.getsockname()[1],
-                self._app,  # type: ignore[arg-type]
+                self._app,
                 threaded=True,
                 request_handler=_QuietHandler,
                 fd=sock.fileno(),
             )
+        except OSError as exc:
+            raise ServerError(
+                f"cannot listen on {self.host}:{self._requested_port}: {exc.strerror or exc}"
+            ) from None
         finally:
             sock.close()  # Werkzeug works on its own duplicate of the descriptor
         self._server.daemon_threads = True  # type: ignore[attr-defined]
@@ -140,6 +172,9 @@ class LiveServer:
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
+            if self._thread is None or not self._thread.is_alive():
+                self.stop()
+                raise ServerError("the server thread ended before it answered a request")
             try:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=1)
                 conn.request("GET", self._probe)
@@ -157,7 +192,9 @@ class LiveServer:
         """Stop serving and wait for the thread to end."""
         server, thread = self._server, self._thread
         if server is not None:
-            server.shutdown()
+            # shutdown() waits for the serve loop to notice: only ask a loop that runs.
+            if thread is not None and thread.is_alive():
+                server.shutdown()
             server.server_close()
         if thread is not None:
             thread.join(timeout=5)
@@ -173,4 +210,3 @@ class LiveServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-

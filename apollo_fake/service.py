@@ -91,8 +91,7 @@ def _references(fake: Fake, fields: Mapping[str, Any]) -> dict[str, Any]:
             problems.append(
                 {
                     "field": "time-entry.category-id",
-                    "message": f"names no existing time category ({raw}); "
-                    "GET /account lists them",
+                    "message": f"names no existing time category ({raw}); GET /account lists them",
                 }
             )
         out["category_id"] = value
@@ -269,8 +268,10 @@ def report(
 ) -> tuple[list[Entry], dict[str, Any] | None]:
     """Return the entries the report's criteria select, and totals when asked for."""
     params = single_params(query, REPORT_PARAMS)
-    flags = {name: _flag(name, params[name]) if name in params else default
-             for name, default in REPORT_FLAGS.items()}
+    flags = {
+        name: _flag(name, params[name]) if name in params else default
+        for name, default in REPORT_FLAGS.items()
+    }
     ids: dict[str, int] = {}
     for name in REPORT_IDS:
         if name in params:
@@ -296,17 +297,26 @@ def _sources(store: Store, ids: Mapping[str, int]) -> list[Any]:
     # Read the narrowest ordering the filters allow, so a narrowed report costs
     # what it returns rather than a scan of every entry.
     index = store.index
-    for name, group in (("task_id", index.task), ("project_id", index.project),
-                        ("user_id", index.user)):
+    for name, group in (
+        ("task_id", index.task),
+        ("project_id", index.project),
+        ("user_id", index.user),
+    ):
         if name in ids:
             found = group.get(ids[name])
             return [found] if found is not None else []
     if "company_id" in ids:
         company = ids["company_id"]
-        projects = [index.project[p.id] for p in store.projects.values()
-                    if p.company_id == company and p.id in index.project]
-        contacts = [index.contact[c.id] for c in store.contacts.values()
-                    if c.company_id == company and c.id in index.contact]
+        projects = [
+            index.project[p.id]
+            for p in store.projects.values()
+            if p.company_id == company and p.id in index.project
+        ]
+        contacts = [
+            index.contact[c.id]
+            for c in store.contacts.values()
+            if c.company_id == company and c.id in index.contact
+        ]
         return projects + contacts
     return [index.all]
 

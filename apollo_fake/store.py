@@ -137,7 +137,7 @@ class Store:
     def __init__(self, records: dict[str, dict[int, Any]] | None = None) -> None:
         data = records or {}
         self.lock = threading.RLock()
-        self.account: Account = next(iter(data.get("account", {}).values()), Account(1, ""))
+        accounts = data.get("account") or {1: Account(1, "")}
         self.users: dict[int, User] = dict(data.get("users", {}))
         self.categories: dict[int, Category] = dict(data.get("time-categories", {}))
         self.companies: dict[int, Company] = dict(data.get("companies", {}))
@@ -145,6 +145,17 @@ class Store:
         self.projects: dict[int, Project] = dict(data.get("projects", {}))
         self.tasks: dict[int, Task] = dict(data.get("tasks", {}))
         self.entries: dict[int, Entry] = dict(data.get("time-entries", {}))
+        # The dicts are changed in place, never replaced, so this map stays true.
+        self._collections: dict[str, dict[int, Any]] = {
+            "account": dict(accounts),
+            "users": self.users,
+            "time-categories": self.categories,
+            "companies": self.companies,
+            "contacts": self.contacts,
+            "projects": self.projects,
+            "tasks": self.tasks,
+            "time-entries": self.entries,
+        }
         self.index = Indexes.build(self.entries.values())
         self.next_ids = {name: max(self.collection(name), default=0) + 1 for name in COLLECTIONS}
         self._loaded_next_ids = dict(self.next_ids)
@@ -154,19 +165,15 @@ class Store:
 
     # --- reading -----------------------------------------------------------
 
+    @property
+    def account(self) -> Account:
+        """Return the account the data belongs to."""
+        found: Account = next(iter(self._collections["account"].values()))
+        return found
+
     def collection(self, name: str) -> dict[int, Any]:
         """Return the live dict of one collection, by its fixture-file name."""
-        if name == "account":
-            return {self.account.id: self.account}
-        return {
-            "users": self.users,
-            "time-categories": self.categories,
-            "companies": self.companies,
-            "contacts": self.contacts,
-            "projects": self.projects,
-            "tasks": self.tasks,
-            "time-entries": self.entries,
-        }[name]
+        return self._collections[name]
 
     def get(self, name: str, id: int) -> Any:
         """Return one record, or None."""
@@ -227,9 +234,6 @@ class Store:
         key = (name, id)
         if key not in self._original:
             self._original[key] = old
-        if name == "account":
-            self.account = record if record is not None else Account(1, "")
-            return
         if name == "time-entries":
             if old is not None:
                 self.index.remove(old)
@@ -287,7 +291,7 @@ class Store:
                 self.next_ids = dict(snap.next_ids)
 
     def changes(self, since: StoreSnapshot | None = None) -> Iterator[tuple[Key, Any, Any]]:
-        """Yield (key, before, after) for every record that differs from the loaded data or a snapshot."""
+        """Yield (key, before, after) for each record changed since loading or a snapshot."""
         with self.lock:
             base = since.records if since is not None else {}
             keys = dict.fromkeys([*self._original, *base])

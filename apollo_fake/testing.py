@@ -26,6 +26,7 @@ class Baseline:
     entries: int | None = None
     today: datetime.date | None = None
     tokens: tuple[tuple[str, int], ...] = field(default=())
+    rate_limit: tuple[int, float] | None = None
 
     def build(self) -> Fake:
         """Build the fake this baseline describes."""
@@ -44,7 +45,7 @@ class Baseline:
         else:
             doc = fx.read(fx.demo_path())
             start = None if self.today is not None else fx.DEMO_TODAY
-        settings = Settings(tokens=dict(self.tokens))
+        settings = Settings(tokens=dict(self.tokens), rate_limit=self.rate_limit)
         return Fake(fx.build(doc), today=self.today, start=start, settings=settings)
 
 
@@ -54,21 +55,22 @@ def baseline(
     entries: int | None = None,
     today: datetime.date | str | None = None,
     tokens: Mapping[str, int] | None = None,
+    rate_limit: tuple[int, float] | None = None,
 ) -> Baseline:
     """Describe a baseline from loosely typed settings (options, ini keys, a marker)."""
     day = datetime.date.fromisoformat(today) if isinstance(today, str) else today
+    common: dict[str, Any] = {
+        "today": day,
+        "tokens": tuple(sorted((tokens or {}).items())),
+        "rate_limit": tuple(rate_limit) if rate_limit is not None else None,
+    }
     if isinstance(fixtures, Mapping):
-        return Baseline(
-            document=json.dumps(fixtures, sort_keys=True),
-            today=day,
-            tokens=tuple(sorted((tokens or {}).items())),
-        )
+        return Baseline(document=json.dumps(fixtures, sort_keys=True), **common)
     return Baseline(
         fixtures=Path(fixtures).resolve() if fixtures is not None else None,
         seed=seed,
         entries=entries,
-        today=day,
-        tokens=tuple(sorted((tokens or {}).items())),
+        **common,
     )
 
 

@@ -28,7 +28,7 @@ def _fake(entries: int) -> Fake:
 def _change(fake: Fake, count: int) -> None:
     """Change ``count`` entries the way a test's requests would: create, update, delete."""
     project = min(fake.store.projects)
-    ids = sorted(fake.store.entries)[: count]
+    ids = sorted(fake.store.entries)[:count]
     for i in range(count):
         kind = i % 3
         if kind == 0:
@@ -54,8 +54,10 @@ def main() -> None:
     """Print the reset-cost table."""
     print("Reset cost (median of %d rounds, ms)" % ROUNDS)
     small, large = _fake(1_000), _fake(100_000)
-    print(f"{'changed entries':>16} {'1,000-entry baseline':>22} {'100,000-entry baseline':>24} "
-          f"{'ratio':>7}")
+    print(
+        f"{'changed entries':>16} {'1,000-entry baseline':>22} {'100,000-entry baseline':>24} "
+        f"{'ratio':>7}"
+    )
     for changes in (0, 10, 100):
         a = _median_reset_ms(small, changes)
         b = _median_reset_ms(large, changes)

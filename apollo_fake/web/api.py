@@ -12,6 +12,7 @@ from .. import service
 from ..errors import BadRequest
 from ..fake import Fake
 from ..model import Entry
+from .body import read_json
 
 bp = Blueprint("api", __name__)
 JSON = "application/json"
@@ -76,23 +77,16 @@ def _listing(collection: str, parent_id: str, path_page: str | None = None) -> R
     page = service.page(_fake(), collection, pid, number)
     prefix = b"{"
     if page.more:
-        prefix = b'{"continued-at":"/%s/%d/timeEntries/%d",' % (collection.encode(), pid, number + 1)
+        prefix = b'{"continued-at":"/%s/%d/timeEntries/%d",' % (
+            collection.encode(),
+            pid,
+            number + 1,
+        )
     return _json(_entries_body(page.entries, prefix) + b"}")
 
 
 def _body() -> Any:
-    raw = request.get_data(cache=False)
-    if not raw.strip():
-        raise BadRequest(
-            'The body is empty; send a JSON object {"time-entry": {...}}.',
-            [{"field": "", "message": "is empty"}],
-        )
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(
-            "The body is not valid JSON (UTF-8).", [{"field": "", "message": str(exc)}]
-        ) from None
+    body = read_json()
     g.body = body
     return body
 

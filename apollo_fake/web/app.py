@@ -6,17 +6,15 @@ import hmac
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from flask import Flask, Response, current_app, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
 from .. import openapi
@@ -119,7 +117,9 @@ class FaultInjector:
                 except OSError:
                     pass
             # The server treats this as a client that went away: no answer at all.
-            raise ConnectionAbortedError(f"apollo-fake dropped the connection (fault rule {rule.id})")
+            raise ConnectionAbortedError(
+                f"apollo-fake dropped the connection (fault rule {rule.id})"
+            )
         body = rule.body
         if body is None:
             body = ApolloError(f"Injected fault (rule {rule.id}).").to_dict()
@@ -148,7 +148,11 @@ def _is_api_request() -> bool:
 
 
 def _guard() -> None:
-    """Check the token and the rate limit of an API request."""
+    """Check the path as sent, the token and the rate limit of an API request."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if raw.startswith("//"):
+        # A server may read "//account" as a URL with a host; the API has no such route.
+        raise NoRoute(f"No call of the API matches {request.method} {raw.split('?', 1)[0]}.")
     if not _is_api_request():
         return
     fake = fake_of()
@@ -202,7 +206,11 @@ def _journal(response: Response) -> Response:
 
 def error_response(err: ApolloError) -> Response:
     """Turn an ApolloError into the contract's JSON error response."""
-    return Response(orjson.dumps(err.to_dict()), err.status, err.headers, mimetype=JSON)
+    response = Response(orjson.dumps(err.to_dict()), err.status, err.headers, mimetype=JSON)
+    if err.status == 413:
+        # The unread rest of the body is still on the connection: do not reuse it.
+        response.headers["Connection"] = "close"
+    return response
 
 
 def _apollo_error(err: ApolloError) -> Response:

@@ -15,6 +15,7 @@ from .. import schemas
 from ..clock import parse_moment
 from ..errors import ApolloError, BadRequest, FixtureError, NotFound, Unprocessable
 from ..fake import Fake
+from .body import read_json
 
 bp = Blueprint("control", __name__, url_prefix="/_fake")
 JSON = "application/json"
@@ -49,15 +50,9 @@ def _check() -> None:
 
 
 def _body(definition: str, *, optional: bool = False) -> Any:
-    raw = request.get_data(cache=False)
-    if not raw.strip():
-        if optional:
-            return {}
-        raise BadRequest("This call needs a JSON body.", [{"field": "", "message": "is empty"}])
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest("The body is not valid JSON.", [{"field": "", "message": str(exc)}]) from None
+    body = read_json(optional=optional)
+    if body is None:
+        return {}
     if definition and not schemas.is_valid(SCHEMA + definition, body):
         details = schemas.details(schemas.errors(SCHEMA + definition, body))
         raise BadRequest("The body does not fit this call.", details)
@@ -104,7 +99,9 @@ def put_state() -> Response:
     try:
         _fake().load(doc)
     except FixtureError as exc:
-        raise BadRequest("The fixture document is invalid; nothing was changed.", exc.problems) from None
+        raise BadRequest(
+            "The fixture document is invalid; nothing was changed.", exc.problems
+        ) from None
     return _ok()
 
 
@@ -196,8 +193,11 @@ def _clock() -> Response:
     clock = _fake().clock
     now = clock.now()
     return _json(
-        {"now": now.strftime("%Y-%m-%d %H:%M:%S"), "today": now.date().isoformat(),
-         "frozen": clock.frozen}
+        {
+            "now": now.strftime("%Y-%m-%d %H:%M:%S"),
+            "today": now.date().isoformat(),
+            "frozen": clock.frozen,
+        }
     )
 
 
@@ -216,7 +216,9 @@ def set_clock() -> Response:
         try:
             moment = parse_moment(body["now"])
         except ValueError as exc:
-            raise BadRequest("Bad clock setting.", [{"field": "now", "message": str(exc)}]) from None
+            raise BadRequest(
+                "Bad clock setting.", [{"field": "now", "message": str(exc)}]
+            ) from None
         clock.freeze(moment)
         if body.get("frozen") is False:
             clock.unfreeze()

@@ -151,13 +151,13 @@ class Fake:
         Recorded requests and fault rules are forgotten too: a reset fake is the
         fake as it started. Snapshots are kept.
         """
+        if to not in ("loaded", "empty"):
+            raise ValueError(f'to is "loaded" or "empty", not {to!r}')
         self._apply(self._baseline, None)
         self.clear_journal()
         self.faults.clear()
         if to == "empty":
             self.load({"account": self.store.account.to_fixture()})
-        elif to != "loaded":
-            raise ValueError(f'to is "loaded" or "empty", not {to!r}')
 
     def clear_journal(self) -> None:
         """Forget the recorded requests."""
@@ -211,16 +211,20 @@ class Fake:
         """Tell what was created, updated and deleted since loading (or a named snapshot)."""
         base = self._snapshots[since].store if since is not None else None
         out: dict[str, dict[str, list[Any]]] = {}
+
+        def full(record: Any) -> dict[str, Any]:
+            # Entries in their wire form, every field present, so a test can compare
+            # them with what the API answered.
+            return record.to_wire() if isinstance(record, Entry) else record.to_fixture()
+
         for (name, _id), before, after in self.store.changes(base):
             kinds = out.setdefault(name, {"created": [], "updated": [], "deleted": []})
             if before is None:
-                kinds["created"].append(after.to_fixture())
+                kinds["created"].append(full(after))
             elif after is None:
-                kinds["deleted"].append(before.to_fixture())
+                kinds["deleted"].append(full(before))
             else:
-                kinds["updated"].append(
-                    {"before": before.to_fixture(), "after": after.to_fixture()}
-                )
+                kinds["updated"].append({"before": full(before), "after": full(after)})
         return out
 
     # --- arranging and reading data ---------------------------------------

@@ -291,12 +291,12 @@ class Entry:
         return wire
 
     def to_fixture(self) -> dict[str, Any]:
-        """Return the fixture-file form (the wire form, timestamps left out when derived)."""
+        """Return the fixture-file form: the wire form, less timestamps a loader would derive."""
         out = self.to_wire()
-        if self.created_at is None:
-            del out["created-at"]
-        if self.updated_at is None:
+        if out["updated-at"] == out["created-at"]:
             del out["updated-at"]
+        if out["created-at"] == self.date + " 00:00:00":
+            del out["created-at"]
         return out
 
 

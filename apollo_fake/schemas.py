@@ -8,6 +8,7 @@ error with its path, for the ``details`` of a 400/422.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import functools
 import re
@@ -83,8 +84,13 @@ def fast_validator(name: str) -> Callable[[Any], Any]:
     """Return a compiled validator that raises on the first error."""
     import fastjsonschema
 
+    # fastjsonschema rewrites the $refs of what it is given: hand it copies, so the
+    # cached documents stay as the files say (the OpenAPI document embeds them).
     return fastjsonschema.compile(
-        _root(name), handlers={"https": _by_uri}, formats=FORMATS, use_formats=True
+        copy.deepcopy(_root(name)),
+        handlers={"https": lambda uri: copy.deepcopy(_by_uri(uri))},
+        formats=FORMATS,
+        use_formats=True,
     )
 
 
@@ -145,7 +151,7 @@ def _rule(schema: Any) -> str | None:
         if isinstance(rule, str):
             return rule
         ref = schema.get("$ref")
-        if isinstance(ref, str) and ref.startswith(("defs.", "time-entry-fields.")):
+        if isinstance(ref, str) and ".schema.json" in ref.partition("#")[0]:
             target: Any = _by_uri(BASE_URI + ref)
             for part in ref.partition("#")[2].strip("/").split("/"):
                 if part:

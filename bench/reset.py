@@ -52,7 +52,7 @@ def _median_reset_ms(fake: Fake, changes: int) -> float:
 
 def main() -> None:
     """Print the reset-cost table."""
-    print("Reset cost (median of %d rounds, ms)" % ROUNDS)
+    print(f"Reset cost (median of {ROUNDS} rounds, ms)")
     small, large = _fake(1_000), _fake(100_000)
     print(
         f"{'changed entries':>16} {'1,000-entry baseline':>22} {'100,000-entry baseline':>24} "

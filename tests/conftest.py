@@ -45,8 +45,9 @@ def schema_for(method: str, path: str, status: int, body: Any) -> str:
     if method in ("PUT", "DELETE"):
         return "empty-response.schema.json"
     if path.startswith("/report/"):
-        has_totals = isinstance(body, dict) and "totals" in body
-        return "report-with-totals-response.schema.json" if has_totals else "report-response.schema.json"
+        if isinstance(body, dict) and "totals" in body:
+            return "report-with-totals-response.schema.json"
+        return "report-response.schema.json"
     if path == "/account":
         return "account-response.schema.json"
     if path.startswith("/tasks/"):

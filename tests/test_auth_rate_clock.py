@@ -16,11 +16,12 @@ import datetime
 from collections.abc import Iterator
 
 import pytest
-from conftest import Api, Result, make_api, small_doc
 
 from apollo_fake import clock as clock_module
 from apollo_fake.clock import Clock, parse_moment
 from apollo_fake.fake import Settings
+
+from conftest import Api, Result, make_api, small_doc
 
 TOKENS = {"tok-ada": 11, "tok-grace": 12}
 REALM = 'Basic realm="Apollo API"'

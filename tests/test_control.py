@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEMO, TODAY, Api, entries_doc, make_api, small_doc
 
 from apollo_fake import fixtures, schemas
 from apollo_fake.fake import Settings
+
+from conftest import DEMO, TODAY, Api, entries_doc, make_api, small_doc
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTROL = "control.schema.json#/$defs/"
@@ -229,8 +230,12 @@ def change_some(api: Api) -> None:
 
 
 def small_record(collection: str, id: str) -> Any:
-    """Return one record of small.json as written there."""
-    return next(r for r in small_doc()[collection] if r["id"] == id)
+    """Return one record of small.json as `changes` shows it (entries: in their wire form)."""
+    record = dict(next(r for r in small_doc()[collection] if r["id"] == id))
+    if collection == "time-entries":
+        record.setdefault("created-at", record["date"] + " 00:00:00")
+        record.setdefault("updated-at", record["created-at"])
+    return record
 
 
 @pytest.fixture(params=["client", "socket"])
@@ -501,9 +506,6 @@ def test_get_state_is_the_whole_state_in_the_fixture_format(api: Api) -> None:
         "account", "users", "time-categories", "companies", "contacts", "projects", "tasks",
         "time-entries",
     ]
-
-
-def test_get_state_shows_changes_with_their_timestamps(api: Api) -> None:
     change_some(api)
     state = call(api, "GET", "/_fake/state").json
     assert state == api.fake.state()
@@ -511,7 +513,8 @@ def test_get_state_shows_changes_with_their_timestamps(api: Api) -> None:
     assert "73" not in entries
     assert entries["72"]["notes"] == "changed"
     assert entries["72"]["updated-at"] == MIDNIGHT
-    assert entries["81"]["created-at"] == MIDNIGHT
+    # 81 was created at its own date's midnight: the dump leaves out what a loader derives.
+    assert "created-at" not in entries["81"] and entries["81"]["date"] == MIDNIGHT[:10]
 
 
 def test_state_dump_loads_back_to_an_identical_dump(make: Callable[..., Api]) -> None:
@@ -707,22 +710,16 @@ def test_deleting_one_snapshot_keeps_the_others(api: Api) -> None:
     assert api.dump() == at_two
 
 
-def test_saving_a_name_again_replaces_the_snapshot(api: Api) -> None:
+def test_saving_a_name_again_replaces_the_snapshot_clock_included(api: Api) -> None:
     assert call(api, "POST", "/_fake/snapshots/s").status == 201
     new_entry(api)
+    assert call(api, "PUT", "/_fake/clock", {"now": "2013-03-04 05:06:07"}).status == 200
     assert call(api, "POST", "/_fake/snapshots/s").status == 201
     second = api.dump()
     assert call(api, "POST", "/_fake/reset").status == 200
     assert call(api, "POST", "/_fake/snapshots/s/restore").status == 200
     assert api.dump() == second
     assert call(api, "GET", "/_fake/snapshots").json == {"snapshots": ["s"]}
-
-
-def test_a_snapshot_keeps_the_clock(api: Api) -> None:
-    assert call(api, "PUT", "/_fake/clock", {"now": "2013-03-04 05:06:07"}).status == 200
-    assert call(api, "POST", "/_fake/snapshots/s").status == 201
-    assert call(api, "POST", "/_fake/clock/advance", {"seconds": 3600}).status == 200
-    assert call(api, "POST", "/_fake/snapshots/s/restore").status == 200
     assert clock(api) == {"now": "2013-03-04 05:06:07", "today": "2013-03-04", "frozen": True}
 
 
@@ -855,15 +852,6 @@ def test_changes_records_are_in_the_fixture_format(api: Api) -> None:
         })
 
 
-def test_changes_of_a_record_changed_back_are_nothing(api: Api) -> None:
-    assert api.put("/timeEntries/71", {"time-entry": {"notes": "x"}}).status == 200
-    assert call(api, "POST", "/_fake/snapshots/s").status == 201
-    # updated-at moved, so the record is not back to its loaded value...
-    assert call(api, "GET", "/_fake/changes").json["changes"] != {}
-    # ...but since the snapshot nothing changed.
-    assert call(api, "GET", "/_fake/changes?since=s").json == {"since": "s", "changes": {}}
-
-
 def test_changes_since_a_snapshot(api: Api) -> None:
     new_entry(api)
     assert call(api, "POST", "/_fake/snapshots/mid").status == 201
@@ -883,6 +871,9 @@ def test_changes_since_a_snapshot(api: Api) -> None:
     assert since_load == {
         "created": [], "updated": [], "deleted": [small_record("time-entries", "74")]
     }
+    # Nothing since a snapshot taken after the last change.
+    assert call(api, "POST", "/_fake/snapshots/last").status == 201
+    assert call(api, "GET", "/_fake/changes?since=last").json == {"since": "last", "changes": {}}
 
 
 def test_changes_of_put_state_cover_every_collection(api: Api) -> None:
@@ -1049,16 +1040,13 @@ def test_add_fault_answers_the_rule(api: Api) -> None:
     assert faults(api) == [described, second, third]
 
 
-def test_status_fault_answers_the_default_error_body(api: Api) -> None:
+def test_status_fault_answers_the_default_error_or_the_given_body_and_headers(api: Api) -> None:
     add_fault(api, {"path": "/account", "status": 503})
+    add_fault(api, {"path": "/account", "status": 429, "body": {"slow": ["down", 1]},
+                    "headers": {"Retry-After": "7", "X-Trace": "abc"}})
     r = call(api, "GET", "/account")
     assert r.status == 503
     assert r.json == error(503, "Injected fault (rule 1).")
-
-
-def test_status_fault_with_body_and_headers_is_answered_exactly(api: Api) -> None:
-    add_fault(api, {"path": "/account", "status": 429, "body": {"slow": ["down", 1]},
-                    "headers": {"Retry-After": "7", "X-Trace": "abc"}})
     r = call(api, "GET", "/account", check=False)
     assert r.status == 429
     assert r.json == {"slow": ["down", 1]}
@@ -1069,14 +1057,12 @@ def test_status_fault_with_body_and_headers_is_answered_exactly(api: Api) -> Non
 
 def test_fault_with_times_2_fires_twice_then_stops(api: Api) -> None:
     add_fault(api, {"path": "/timeEntries/71", "status": 500, "times": 2})
+    add_fault(api, {"path": "/account", "status": 502})  # once, by default
     assert [call(api, "GET", "/timeEntries/71").status for _ in range(4)] == [500, 500, 200, 200]
-    [rule] = faults(api)
-    assert (rule["matched"], rule["applied"], rule["remaining"]) == (2, 2, 0)
-
-
-def test_fault_applies_once_by_default(api: Api) -> None:
-    add_fault(api, {"path": "/account", "status": 502})
     assert [call(api, "GET", "/account").status for _ in range(3)] == [502, 200, 200]
+    assert [(r["matched"], r["applied"], r["remaining"]) for r in faults(api)] == [
+        (2, 2, 0), (1, 1, 0)
+    ]
 
 
 def test_fault_after_2_lets_two_through_first(api: Api) -> None:
@@ -1100,21 +1086,17 @@ def test_fault_matches_v1_paths_by_their_root_path(api: Api) -> None:
     assert call(api, "GET", "/v1/timeEntries/71").status == 200
 
 
-def test_fault_matches_method_and_glob(api: Api) -> None:
+def test_fault_matches_method_and_glob_and_the_first_rule_wins(api: Api) -> None:
     add_fault(api, {"path": "/timeEntries/*", "method": "DELETE", "status": 503,
                     "times": None})
     assert api.get("/timeEntries/71").status == 200
     assert api.get("/projects/51/timeEntries").status == 200
     assert call(api, "DELETE", "/timeEntries/71").status == 503
     assert api.get("/timeEntries/71").status == 200  # the injected answer deleted nothing
-    [rule] = faults(api)
-    assert rule["matched"] == 1
-
-
-def test_first_matching_rule_wins(api: Api) -> None:
+    assert faults(api)[0]["matched"] == 1
     add_fault(api, {"path": "/acc*", "status": 502})
-    add_fault(api, {"path": "/account", "status": 503})
-    assert [call(api, "GET", "/account").status for _ in range(3)] == [502, 503, 200]
+    add_fault(api, {"path": "/account", "status": 504})
+    assert [call(api, "GET", "/account").status for _ in range(3)] == [502, 504, 200]
 
 
 def test_faults_never_touch_control_calls(api: Api) -> None:
@@ -1133,11 +1115,11 @@ def test_delay_fault_delays_the_real_answer(api: Api) -> None:
     assert elapsed >= 0.2
     assert r.status == 200
     assert r.json["account"]["name"] == "Acme Ltd"
-    began = time.monotonic()
+    assert faults(api)[0]["remaining"] == 0
     assert api.get("/account").status == 200
-    assert time.monotonic() - began < 0.2
     # A delayed request is journaled as the real one it is.
-    assert [r["status"] for r in journal(api)["requests"]] == [200, 200]
+    records = journal(api)["requests"]
+    assert [(r["status"], "fault" in r) for r in records] == [(200, False), (200, False)]
 
 
 def test_drop_fault_closes_the_connection_without_an_answer(api: Api) -> None:
@@ -1186,23 +1168,21 @@ def test_faulted_requests_are_journaled_with_the_rule(api: Api) -> None:
     ]
 
 
-def test_delete_faults_clears_every_rule(api: Api) -> None:
+def test_at_most_100_fault_rules_and_delete_clears_them(api: Api) -> None:
     add_fault(api, {"path": "/account", "status": 503, "times": None})
     add_fault(api, {"path": "/timeEntries/*", "drop": True})
-    r = call(api, "DELETE", "/_fake/faults")
-    assert (r.status, r.json) == (200, {"ok": True})
-    assert faults(api) == []
-    assert api.get("/account").status == 200
-    assert api.get("/timeEntries/71").status == 200
-
-
-def test_at_most_100_fault_rules(api: Api) -> None:
-    for i in range(100):
+    for i in range(98):
         add_fault(api, {"path": f"/nowhere/{i}", "status": 503})
     r = call(api, "POST", "/_fake/faults", {"path": "/account", "status": 503})
     assert r.status == 422
     assert "at most 100 fault rules" in r.json["error"]["message"]
     assert len(faults(api)) == 100
+    r = call(api, "DELETE", "/_fake/faults")
+    assert (r.status, r.json) == (200, {"ok": True})
+    assert faults(api) == []
+    assert api.get("/account").status == 200
+    assert api.get("/timeEntries/71").status == 200
+    assert add_fault(api, {"path": "/account", "status": 503})["id"] == 101
 
 
 def rule_of(field: str, rule: str) -> list[dict[str, str]]:

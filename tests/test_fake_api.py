@@ -13,11 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import TODAY, Api, small_doc
 
 from apollo_fake import fixtures
 from apollo_fake.fake import Fake, Settings
 from apollo_fake.model import Category, Company, Contact, Entry, Project, Task, User
+
+from conftest import TODAY, Api, small_doc
 
 MIDNIGHT = "2012-07-31 00:00:00"
 ENTRY = {"time-entry": {"seconds": 60}}

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from conftest import Api, Result, entries_doc, make_api, small_doc
 
 ApiOf = Callable[[dict[str, Any]], Api]

@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import Api, entries_doc, make_api, small_doc
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from referencing import Registry
@@ -35,6 +34,8 @@ from referencing.jsonschema import DRAFT202012
 from apollo_fake import __version__, openapi, schemas
 from apollo_fake.fake import Fake, Settings
 from apollo_fake.web import create_app
+
+from conftest import Api, entries_doc, make_api, small_doc
 
 DOC_URI = "urn:apollo-fake:openapi"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")

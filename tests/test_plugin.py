@@ -15,6 +15,7 @@ import textwrap
 import time
 
 import pytest
+
 from conftest import SMALL
 
 # Installed plugins the projects below do not use cost about a second per run (Faker's

@@ -18,12 +18,13 @@ import time
 from typing import Any
 
 import pytest
-from conftest import DEMO, TODAY, small_doc
 
 from apollo_fake import fixtures
 from apollo_fake.errors import FixtureError
 from apollo_fake.fake import MAX_SNAPSHOTS, Fake, Settings
 from apollo_fake.faults import MAX_RULES, Fault
+
+from conftest import DEMO, TODAY, small_doc
 
 MIDNIGHT = "2012-07-31 00:00:00"
 ENTRY = {"time-entry": {"seconds": "60", "notes": "new"}}
@@ -49,8 +50,12 @@ def change_some(fake: Fake) -> None:
 
 
 def small_record(collection: str, id: str) -> Any:
-    """Return one record of small.json as written there."""
-    return next(r for r in small_doc()[collection] if r["id"] == id)
+    """Return one record of small.json as `changes` shows it (entries: in their wire form)."""
+    record = dict(next(r for r in small_doc()[collection] if r["id"] == id))
+    if collection == "time-entries":
+        record.setdefault("created-at", record["date"] + " 00:00:00")
+        record.setdefault("updated-at", record["created-at"])
+    return record
 
 
 def get(url: str, path: str) -> tuple[int, Any]:

@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+
 from conftest import Api, Result, make_api, small_doc
 
 REPORT = "/report/timeEntries"

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
+
 from conftest import Api, Result, check_body, make_api, small_doc
 
 PROJECT = "/projects/51/timeEntries"

@@ -188,6 +188,9 @@ def _journal(response: Response) -> Response:
         if err is not None and err.violation:
             violations = err.details or [{"field": "", "message": err.message}]
         fake = fake_of()
+        body = g.get("body")
+        if "body" not in g and err is not None:
+            body = _unread_body()
         fake.record(
             {
                 "time": fake.clock.timestamp(),
@@ -195,13 +198,24 @@ def _journal(response: Response) -> Response:
                 "path": request.path,
                 "query": request.query_string.decode("latin-1"),
                 "user": str(user) if user is not None else None,
-                "body": g.get("body"),
+                "body": body,
                 "status": response.status_code,
                 "message": err.message if err is not None else None,
                 "violations": violations,
             }
         )
     return response
+
+
+def _unread_body() -> Any:
+    """Return the JSON body of a request refused before its body was read, for the journal."""
+    length = request.content_length
+    if not length or length > MAX_BODY:
+        return None
+    try:
+        return orjson.loads(request.get_data(cache=False))
+    except (orjson.JSONDecodeError, HTTPException):
+        return None
 
 
 def error_response(err: ApolloError) -> Response:

@@ -15,6 +15,7 @@ from .. import schemas
 from ..clock import parse_moment
 from ..errors import ApolloError, BadRequest, FixtureError, NotFound, Unprocessable
 from ..fake import Fake
+from ..service import single_params
 from .body import read_json
 
 bp = Blueprint("control", __name__, url_prefix="/_fake")
@@ -39,6 +40,10 @@ def _json(value: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(value), status, mimetype=JSON)
 
 
+# The query parameters each control call takes; any other is refused, as on the API.
+QUERY = {"control.changes": frozenset(["since"]), "control.requests": frozenset(["method", "path"])}
+
+
 @bp.before_request
 def _check() -> None:
     request.max_content_length = MAX_STATE
@@ -47,6 +52,8 @@ def _check() -> None:
         given = request.headers.get("X-Fake-Control-Token", "")
         if not hmac.compare_digest(token.encode(), given.encode()):
             raise ControlUnauthorized()
+    allowed = QUERY.get(request.endpoint or "", frozenset())
+    single_params(request.args.to_dict(flat=False), allowed)
 
 
 def _body(definition: str, *, optional: bool = False) -> Any:

@@ -24,8 +24,8 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 serve: $(VENV)/.installed-run  ## Start the fake on 127.0.0.1:8000 with the demo data.
 	$(VENV)/bin/apollo-fake serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test  ## Run the whole test suite.
-	$(PY) -m pytest
+test: $(VENV)/.installed-test  ## Run the whole test suite, on every core.
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test  ## Run the benchmarks (not part of the tests).
 	$(PY) -m bench

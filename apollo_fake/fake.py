@@ -155,7 +155,7 @@ class Fake:
             raise ValueError(f'to is "loaded" or "empty", not {to!r}')
         self._apply(self._baseline, None)
         self.clear_journal()
-        self.faults.clear()
+        self.faults = Faults()
         if to == "empty":
             self.load({"account": self.store.account.to_fixture()})
 

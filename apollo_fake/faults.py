@@ -108,6 +108,6 @@ class Faults:
             return [rule.describe() for rule in self.rules]
 
     def clear(self) -> None:
-        """Remove every rule."""
+        """Remove every rule (numbering goes on, so journal references stay unambiguous)."""
         with self._lock:
             self.rules = []

@@ -6,11 +6,12 @@ a JSON body, and that body valid against the schema in ``schemas/`` for its call
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import http.client
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -187,10 +188,42 @@ def make_api(
         yield Api(fake, "client")
 
 
+ApiOf = Callable[[dict[str, Any]], Api]
+
+
+@pytest.fixture(scope="module", params=["client", "socket"])
+def shared_small(request: pytest.FixtureRequest) -> Iterator[tuple[Api, bytes]]:
+    """Yield one Api over small.json per module and transport, with its state as loaded."""
+    with contextlib.contextmanager(make_api)(request, small_doc()) as api:
+        yield api, api.dump()
+
+
+@pytest.fixture
+def api(shared_small: tuple[Api, bytes]) -> Api:
+    """Return an Api over small.json with the clock frozen at TODAY, once per transport.
+
+    Stopping a live server costs a tenth of a second, so the server is shared by a
+    module and the fake reset before each test; the checks below make sure the
+    reset left nothing over from the test before.
+    """
+    shared, loaded = shared_small
+    shared.fake.reset()
+    for name in shared.fake.snapshots():
+        shared.fake.forget(name)
+    assert shared.dump() == loaded, "the fake's reset did not restore the loaded data"
+    assert shared.fake.clock.timestamp() == f"{TODAY} 00:00:00"
+    return shared
+
+
 @pytest.fixture(params=["client", "socket"])
-def api(request: pytest.FixtureRequest) -> Iterator[Api]:
-    """Yield an Api over small.json with the clock frozen at TODAY, once per transport."""
-    yield from make_api(request, small_doc())
+def api_of(request: pytest.FixtureRequest) -> Iterator[ApiOf]:
+    """Yield a builder of Apis over any fixture document, on the test's transport."""
+    with contextlib.ExitStack() as stack:
+
+        def build(doc: dict[str, Any]) -> Api:
+            return stack.enter_context(contextlib.contextmanager(make_api)(request, doc))
+
+        yield build
 
 
 def entries_doc(count: int, parent: str = "project", same_date: bool = False) -> dict[str, Any]:

@@ -9,15 +9,11 @@ Every rejected write is checked to change nothing and to consume no id.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from conftest import Api, Result, entries_doc, make_api, small_doc
-
-ApiOf = Callable[[dict[str, Any]], Api]
+from conftest import Api, ApiOf, Result, entries_doc, small_doc
 
 PROJECT = "/projects/51/timeEntries"
 NEXT_ID = "81"  # small.json's largest entry id is 80
@@ -62,38 +58,6 @@ CREATES = [
         id="deal",
     ),
 ]
-
-
-@pytest.fixture(scope="module", params=["client", "socket"])
-def shared_small(request: pytest.FixtureRequest) -> Iterator[tuple[Api, bytes]]:
-    """Yield one Api over small.json per transport, with its state as loaded."""
-    with contextlib.contextmanager(make_api)(request, small_doc()) as api:
-        yield api, api.dump()
-
-
-@pytest.fixture
-def api(shared_small: tuple[Api, bytes]) -> Api:
-    """Return an Api over small.json, reset to the loaded data and clock.
-
-    Stopping a live server costs a tenth of a second, so the server is shared and
-    the fake reset instead; the check below makes sure the reset left nothing over.
-    """
-    shared, loaded = shared_small
-    shared.fake.reset()
-    assert shared.dump() == loaded, "the fake's reset did not restore the loaded data"
-    assert shared.fake.clock.timestamp() == "2012-07-31 00:00:00"
-    return shared
-
-
-@pytest.fixture(params=["client", "socket"])
-def api_of(request: pytest.FixtureRequest) -> Iterator[ApiOf]:
-    """Yield a builder of Apis over any fixture document, on the test's transport."""
-    with contextlib.ExitStack() as stack:
-
-        def build(doc: dict[str, Any]) -> Api:
-            return stack.enter_context(contextlib.contextmanager(make_api)(request, doc))
-
-        yield build
 
 
 def fixture_wire(entry: dict[str, Any]) -> dict[str, Any]:

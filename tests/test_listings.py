@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from conftest import Api, Result, entries_doc, make_api, small_doc
+from conftest import Api, ApiOf, Result, entries_doc, make_api, small_doc
 
-ApiOf = Callable[[dict[str, Any]], Api]
 Shared = Callable[[str, Callable[[], dict[str, Any]]], Api]
 
 PROJECT = "/projects/51/timeEntries"
@@ -26,17 +25,6 @@ PARENTS = [
     pytest.param("contact", CONTACT, id="contact"),
 ]
 EMPTY = {"time-entries": []}
-
-
-@pytest.fixture(params=["client", "socket"])
-def api_of(request: pytest.FixtureRequest) -> Iterator[ApiOf]:
-    """Yield a builder of Apis over any fixture document, on the test's transport."""
-    with contextlib.ExitStack() as stack:
-
-        def build(doc: dict[str, Any]) -> Api:
-            return stack.enter_context(contextlib.contextmanager(make_api)(request, doc))
-
-        yield build
 
 
 @pytest.fixture(scope="module", params=["client", "socket"])

@@ -47,26 +47,6 @@ def padded(size: int, fields: dict[str, Any] | None = None, front: bool = False)
     return pad + body if front else body + pad
 
 
-@pytest.fixture(scope="module", params=["client", "socket"])
-def shared_small(request: pytest.FixtureRequest) -> Iterator[tuple[Api, bytes]]:
-    """Yield one Api over small.json per transport, with its state as loaded."""
-    with contextlib.contextmanager(make_api)(request, small_doc()) as api:
-        yield api, api.dump()
-
-
-@pytest.fixture
-def api(shared_small: tuple[Api, bytes]) -> Api:
-    """Return an Api over small.json, reset to the loaded data and clock.
-
-    Stopping a live server costs a tenth of a second, so the server is shared and
-    the fake reset instead; the check below makes sure the reset left nothing over.
-    """
-    shared, loaded = shared_small
-    shared.fake.reset()
-    assert shared.dump() == loaded, "the fake's reset did not restore the loaded data"
-    return shared
-
-
 @pytest.fixture(scope="module", params=["socket"])
 def shared_live(request: pytest.FixtureRequest) -> Iterator[tuple[Api, bytes]]:
     """Yield one Api over a real socket, for what only a raw socket can send."""

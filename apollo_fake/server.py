@@ -5,7 +5,9 @@ from __future__ import annotations
 import errno
 import http.client
 import json
+import os
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -59,6 +61,124 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_error(self, format: str, *args: Any) -> None:
         pass
+
+
+def _with_probe(app: WSGIApp, probe: str) -> WSGIApp:
+    """Answer a secret readiness path with 204 before the app sees anything."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == probe:
+            start_response("204 No Content", [])
+            return [b""]
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def _wait_until_answering(host: str, port: int, probe: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=1)
+            try:
+                conn.request("GET", probe)
+                if conn.getresponse().status == 204:
+                    return True
+            finally:
+                conn.close()
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.01)
+    return False
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind and listen, turning failure into a ServerError that names the address."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the port is already in use"
+        raise ServerError(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
+
+
+def _check_bindable(host: str, port: int) -> None:
+    _bind(host, port).close()
+
+
+def free_port(host: str) -> int:
+    """Return a port nothing listens on now (for servers that cannot report port 0)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def run(
+    app: WSGIApp,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    on_ready: Callable[[int], None] | None = None,
+    log: TextIO | None = None,
+    threads: int = 8,
+    timeout: float = 10.0,
+) -> None:
+    """Serve a WSGI app from this process with granian until SIGINT or SIGTERM.
+
+    ``on_ready(port)`` is called once a request has been answered. Granian's
+    Rust HTTP layer is several times faster than Werkzeug's; one worker, run as
+    a thread of this process, keeps the state in one place.
+    """
+    from granian.constants import Interfaces
+    from granian.server import MTServer
+
+    class InProcess(MTServer):
+        # Granian runs workers as threads only on free-threaded builds; with one
+        # worker the GIL costs nothing, and the fake's state must stay here.
+        def _check_gil(self) -> None:
+            pass
+
+    if port == 0:
+        port = free_port(host)
+    else:
+        _check_bindable(host, port)
+    probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
+    served = _with_probe(_log_requests(app, log) if log is not None else app, probe)
+    failed: list[str] = []
+
+    def announce() -> None:
+        if _wait_until_answering(host, port, probe, timeout):
+            if on_ready is not None:
+                on_ready(port)
+        else:
+            failed.append(f"the server did not answer on {host}:{port} within {timeout:g} s")
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=announce, name="apollo-fake:ready", daemon=True).start()
+    server = InProcess(
+        "apollo_fake:app",
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=1,
+        blocking_threads=threads,
+        log_enabled=False,
+    )
+    try:
+        server.serve(target_loader=lambda *args, **kwargs: served, wrap_loader=False)
+    except RuntimeError as exc:  # granian's bind errors carry a Rust backtrace
+        raise ServerError(f"cannot serve on {host}:{port}: {str(exc).splitlines()[0]}") from None
+    if failed:
+        raise ServerError(failed[0])
 
 
 def _log_requests(app: WSGIApp, stream: TextIO) -> WSGIApp:
@@ -128,20 +248,7 @@ class LiveServer:
         """Bind, serve from a thread, and return once a request is answered."""
         # Bind here rather than in Werkzeug, which prints to stderr and exits the
         # process when the port is taken; a caller wants an exception it can report.
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self._requested_port))
-            sock.listen(128)
-        except OSError as exc:
-            sock.close()
-            reason = exc.strerror or str(exc)
-            if exc.errno == errno.EADDRINUSE:
-                reason = "the port is already in use"
-            raise ServerError(
-                f"cannot listen on {self.host}:{self._requested_port}: {reason}"
-            ) from None
+        sock = _bind(self.host, self._requested_port)
         try:
             self._server = make_server(
                 self.host,

@@ -159,6 +159,9 @@ class Store:
         self.index = Indexes.build(self.entries.values())
         self.next_ids = {name: max(self.collection(name), default=0) + 1 for name in COLLECTIONS}
         self._loaded_next_ids = dict(self.next_ids)
+        # Counts the changes, so that answers computed from the data can be kept
+        # until it changes (see web/api.py).
+        self.version = 0
         # The loaded value of every record touched since the data was loaded
         # (None: it did not exist). Reset and "changes" read only this.
         self._original: dict[Key, Record | None] = {}
@@ -231,6 +234,7 @@ class Store:
         old = coll.get(id)
         if old is record:
             return
+        self.version += 1
         key = (name, id)
         if key not in self._original:
             self._original[key] = old

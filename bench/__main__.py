@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from . import reset
+from . import reset, throughput
 
-BENCHMARKS = {"reset": reset.main}
+BENCHMARKS = {"reset": reset.main, "throughput": throughput.main}
 
 
 def main(argv: list[str]) -> int:

@@ -1,45 +1,150 @@
-"""The Apollo time-tracking calls: parse the request, call the domain, write JSON."""
+"""The Apollo time-tracking calls: parse the request, call the domain, write JSON.
+
+The routes are declared in the Flask app's URL map (one place, which the
+OpenAPI document also reads), but the calls are dispatched by :class:`ApiApp`,
+a plain WSGI layer in front of Flask: a request context, signals and response
+objects would cost more than the whole call. Flask serves what is not an
+Apollo call (the control API, the OpenAPI document).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hmac
+import logging
+import socket
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint
+from werkzeug.datastructures import Authorization
+from werkzeug.exceptions import MethodNotAllowed as RoutingMethodNotAllowed
+from werkzeug.exceptions import NotFound as RoutingNotFound
+from werkzeug.routing import Map, MapAdapter
 
 from .. import service
-from ..errors import BadRequest
+from ..errors import (
+    ApolloError,
+    BadRequest,
+    MethodNotAllowed,
+    NoRoute,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+)
 from ..fake import Fake
 from ..model import Entry
-from .body import read_json
 
 bp = Blueprint("api", __name__)
+log = logging.getLogger("apollo_fake")
 JSON = "application/json"
+MAX_BODY = 1024 * 1024
 NO_PARAMS: frozenset[str] = frozenset()
 PAGE_PARAM = frozenset(["page"])
 HUGE_PAGE = 10**18  # any page past the end of any listing
+CACHE_SIZE = 1024
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def _fake() -> Fake:
-    found: Fake = current_app.extensions["apollo_fake"]
-    return found
+@dataclass
+class Reply:
+    """What a call answers: status, JSON body, extra headers."""
+
+    body: bytes
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body, status, headers, mimetype=JSON)
+class Call:
+    """One request to an Apollo call, read lazily from the WSGI environ."""
+
+    __slots__ = ("environ", "fake", "method", "path", "user_id", "body", "body_read", "_query")
+
+    def __init__(self, environ: dict[str, Any], fake: Fake) -> None:
+        self.environ = environ
+        self.fake = fake
+        self.method: str = environ.get("REQUEST_METHOD", "GET")
+        self.path: str = environ.get("PATH_INFO", "") or "/"
+        self.user_id: int | None = None
+        self.body: Any = None
+        self.body_read = False
+        self._query: dict[str, list[str]] | None = None
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """Return the query parameters, each with every value given."""
+        if self._query is None:
+            text = self.environ.get("QUERY_STRING", "")
+            self._query = parse_qs(text, keep_blank_values=True) if text else {}
+        return self._query
+
+    @property
+    def prefix(self) -> str:
+        """Return "/v1" when the request used the /v1 base URL, else ""."""
+        return "/v1" if self.path.startswith("/v1/") else ""
+
+    def params(self, allowed: frozenset[str], ignored: str | None = None) -> dict[str, str]:
+        """Return each allowed parameter's one value; refuse unknown and repeated ones."""
+        query = self.query
+        if ignored is not None and ignored in query:
+            query = {k: v for k, v in query.items() if k != ignored}
+        return service.single_params(query, allowed) if query else {}
+
+    def read_body(self) -> Any:
+        """Parse the body as JSON, whatever its Content-Type, and keep it for the journal."""
+        self.body_read = True
+        self.body = read_json(self.environ, MAX_BODY)
+        return self.body
 
 
-def _entries_body(entries: Iterable[Entry], prefix: bytes = b"{") -> bytes:
-    return prefix + b'"time-entries":[' + b",".join(e.wire_bytes() for e in entries) + b"]"
+def read_raw(environ: dict[str, Any], limit: int) -> bytes:
+    """Read the request body, refusing one longer than ``limit`` bytes with a 413.
+
+    A chunked body has no Content-Length to refuse up front: the server marks
+    its input as terminated, and it is read one byte past the limit.
+    """
+    stream = environ.get("wsgi.input")
+    length_text = environ.get("CONTENT_LENGTH") or ""
+    if stream is None:
+        return b""
+    if length_text:
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise BadRequest("The Content-Length header is not a number.") from None
+        if length > limit:
+            raise PayloadTooLarge()
+        return bytes(stream.read(length)) if length > 0 else b""
+    if environ.get("wsgi.input_terminated"):
+        raw = bytes(stream.read(limit + 1))
+        if len(raw) > limit:
+            raise PayloadTooLarge()
+        return raw
+    return b""
 
 
-def _params(allowed: frozenset[str]) -> dict[str, str]:
-    return service.single_params(request.args.to_dict(flat=False), allowed)
-
-
-def _params_besides_page() -> None:
-    service.single_params({k: v for k, v in request.args.lists() if k != "page"}, NO_PARAMS)
+def read_json(environ: dict[str, Any], limit: int, *, optional: bool = False) -> Any:
+    """Return the body parsed as JSON (None if optional and empty); 400 when it is not JSON."""
+    raw = read_raw(environ, limit)
+    if not raw.strip():
+        if optional:
+            return None
+        raise BadRequest(
+            'The body is empty; send a JSON object, such as {"time-entry": {...}}.',
+            [{"field": "", "message": "is empty"}],
+        )
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(
+            "The body is not valid JSON (UTF-8).", [{"field": "", "message": str(exc)}]
+        ) from None
 
 
 def _number(text: str) -> int:
@@ -48,10 +153,14 @@ def _number(text: str) -> int:
     return int(digits) if len(digits) <= 18 else HUGE_PAGE
 
 
-def _page_number(path_page: str | None) -> int:
+def _entries_body(entries: Iterable[Entry], prefix: bytes = b"{") -> bytes:
+    return prefix + b'"time-entries":[' + b",".join(e.wire_bytes() for e in entries) + b"]"
+
+
+def _page_number(call: Call, path_page: str | None) -> int:
     if path_page is not None:
         # A path page wins; a page query parameter beside it is ignored, valid or not.
-        _params_besides_page()
+        call.params(NO_PARAMS, ignored="page")
         number = _number(path_page)
         if number < 1:
             raise BadRequest(
@@ -59,7 +168,7 @@ def _page_number(path_page: str | None) -> int:
                 [{"field": "page", "message": "the page in the path must be at least 1"}],
             )
         return number
-    text = _params(PAGE_PARAM).get("page")
+    text = call.params(PAGE_PARAM).get("page")
     if text is None:
         return 1
     number = _number(text) if text.isascii() and text.isdigit() else 0
@@ -71,10 +180,14 @@ def _page_number(path_page: str | None) -> int:
     return number
 
 
-def _listing(collection: str, parent_id: str, path_page: str | None = None) -> Response:
-    number = _page_number(path_page)
+# --- the calls ---------------------------------------------------------------
+
+
+def listing(call: Call, collection: str, parent_id: str, path_page: str | None = None) -> Reply:
+    """List a project's or contact's entries, 50 a page, newest first."""
+    number = _page_number(call, path_page)
     pid = _number(parent_id)
-    page = service.page(_fake(), collection, pid, number)
+    page = service.page(call.fake, collection, pid, number)
     prefix = b"{"
     if page.more:
         prefix = b'{"continued-at":"/%s/%d/timeEntries/%d",' % (
@@ -82,100 +195,311 @@ def _listing(collection: str, parent_id: str, path_page: str | None = None) -> R
             pid,
             number + 1,
         )
-    return _json(_entries_body(page.entries, prefix) + b"}")
+    return Reply(_entries_body(page.entries, prefix) + b"}")
 
 
-def _body() -> Any:
-    body = read_json()
-    g.body = body
-    return body
-
-
-def _create(collection: str, parent_id: str) -> Response:
-    _params(NO_PARAMS)
-    body = _body()
-    new = service.create(_fake(), collection, _number(parent_id), body, g.get("user_id"))
-    prefix = "/v1" if request.blueprint == "api_v1" else ""
-    return _json(
+def create(call: Call, collection: str, parent_id: str) -> Reply:
+    """Create an entry on a project, task or contact."""
+    call.params(NO_PARAMS)
+    body = call.read_body()
+    new = service.create(call.fake, collection, _number(parent_id), body, call.user_id)
+    return Reply(
         b'{"time-entry-id":"%d"}' % new.id,
         201,
-        {"Location": f"{prefix}/timeEntries/{new.id}"},
+        [("Location", f"{call.prefix}/timeEntries/{new.id}")],
+    )
+
+
+def task_listing(call: Call, task_id: str) -> Reply:
+    """List every entry of a task (no pages: a page parameter is ignored, valid or not)."""
+    call.params(NO_PARAMS, ignored="page")
+    entries = service.task_entries(call.fake, _number(task_id))
+    return Reply(_entries_body(entries) + b"}")
+
+
+def get_entry(call: Call, entry_id: str) -> Reply:
+    """Return one entry."""
+    call.params(NO_PARAMS)
+    found = service.entry(call.fake, _number(entry_id))
+    return Reply(b'{"time-entry":' + found.wire_bytes() + b"}")
+
+
+def update_entry(call: Call, entry_id: str) -> Reply:
+    """Change the given fields of an entry."""
+    call.params(NO_PARAMS)
+    body = call.read_body()
+    service.update(call.fake, _number(entry_id), body)
+    return Reply(b"{}")
+
+
+def delete_entry(call: Call, entry_id: str) -> Reply:
+    """Delete an entry."""
+    call.params(NO_PARAMS)
+    service.delete(call.fake, _number(entry_id))
+    return Reply(b"{}")
+
+
+def report(call: Call) -> Reply:
+    """Return the entries matching the report's criteria, with totals when asked."""
+    entries, totals = service.report(call.fake, call.query)
+    body = _entries_body(entries)
+    if totals is not None:
+        body += b',"totals":' + orjson.dumps(totals)
+    return Reply(body + b"}")
+
+
+def account(call: Call) -> Reply:
+    """Return the account and its time categories."""
+    call.params(NO_PARAMS)
+    return Reply(orjson.dumps(service.account(call.fake)))
+
+
+def _route(
+    rule: str, endpoint: str, view: Callable[..., Reply], method: str, **defaults: str
+) -> None:
+    # Flask never calls these views (ApiApp does); the URL map is where routes live.
+    view_func: Any = view
+    options: dict[str, Any] = {"defaults": defaults} if defaults else {}
+    bp.add_url_rule(
+        rule, endpoint, view_func, methods=[method], provide_automatic_options=False, **options
     )
 
 
 for _collection in ("projects", "contacts"):
-    bp.add_url_rule(
+    _route(
         f"/{_collection}/<id:parent_id>/timeEntries",
         f"{_collection}_listing",
-        _listing,
-        methods=["GET"],
-        defaults={"collection": _collection},
-        provide_automatic_options=False,
+        listing,
+        "GET",
+        collection=_collection,
     )
-    bp.add_url_rule(
+    _route(
         f"/{_collection}/<id:parent_id>/timeEntries/<id:path_page>",
         f"{_collection}_page",
-        _listing,
-        methods=["GET"],
-        defaults={"collection": _collection},
-        provide_automatic_options=False,
+        listing,
+        "GET",
+        collection=_collection,
     )
 for _collection in ("projects", "contacts", "tasks"):
-    bp.add_url_rule(
+    _route(
         f"/{_collection}/<id:parent_id>/timeEntries",
         f"{_collection}_create",
-        _create,
-        methods=["POST"],
-        defaults={"collection": _collection},
-        provide_automatic_options=False,
+        create,
+        "POST",
+        collection=_collection,
     )
+_route("/tasks/<id:task_id>/timeEntries", "task_listing", task_listing, "GET")
+_route("/timeEntries/<id:entry_id>", "get_entry", get_entry, "GET")
+_route("/timeEntries/<id:entry_id>", "update_entry", update_entry, "PUT")
+_route("/timeEntries/<id:entry_id>", "delete_entry", delete_entry, "DELETE")
+_route("/report/timeEntries", "report", report, "GET")
+_route("/account", "account", account, "GET")
+
+# Answers that depend on nothing but the data (and, for the report, today's
+# date) are kept until the data changes: the store's version says when.
+CACHED = {
+    "listing": listing,
+    "task_listing": task_listing,
+    "report": report,
+}
 
 
-@bp.get("/tasks/<id:task_id>/timeEntries", provide_automatic_options=False)
-def task_listing(task_id: str) -> Response:
-    """List every entry of a task (no pages: a page parameter is ignored, valid or not)."""
-    _params_besides_page()
-    entries = service.task_entries(_fake(), _number(task_id))
-    return _json(_entries_body(entries) + b"}")
+# --- the dispatcher ------------------------------------------------------------
 
 
-@bp.get("/timeEntries/<id:entry_id>", provide_automatic_options=False)
-def get_entry(entry_id: str) -> Response:
-    """Return one entry."""
-    _params(NO_PARAMS)
-    found = service.entry(_fake(), _number(entry_id))
-    return _json(b'{"time-entry":' + found.wire_bytes() + b"}")
+def error_reply(err: ApolloError) -> Reply:
+    """Turn an ApolloError into the contract's JSON error."""
+    headers = list(err.headers.items())
+    if err.status == 413:
+        # The unread rest of the body is still on the connection: do not reuse it.
+        headers.append(("Connection", "close"))
+    return Reply(orjson.dumps(err.to_dict()), err.status, headers)
 
 
-@bp.put("/timeEntries/<id:entry_id>", provide_automatic_options=False)
-def update_entry(entry_id: str) -> Response:
-    """Change the given fields of an entry."""
-    _params(NO_PARAMS)
-    body = _body()
-    service.update(_fake(), _number(entry_id), body)
-    return _json(b"{}")
+def status_line(status: int) -> str:
+    """Return an HTTP status line's text, e.g. ``404 Not Found``."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Status"
 
 
-@bp.delete("/timeEntries/<id:entry_id>", provide_automatic_options=False)
-def delete_entry(entry_id: str) -> Response:
-    """Delete an entry."""
-    _params(NO_PARAMS)
-    service.delete(_fake(), _number(entry_id))
-    return _json(b"{}")
+class ApiApp:
+    """Serve the Apollo calls; hand everything else to the Flask app behind it."""
 
+    def __init__(self, flask_wsgi: WSGIApp, url_map: Map, fake: Fake) -> None:
+        self.flask_wsgi = flask_wsgi
+        self.url_map = url_map
+        self.fake = fake
+        self._adapter: MapAdapter | None = None
+        self._views: dict[str, Callable[..., Reply]] = {}
+        self._cache: dict[tuple[Any, ...], tuple[int, Reply]] = {}
 
-@bp.get("/report/timeEntries", provide_automatic_options=False)
-def report() -> Response:
-    """Return the entries matching the report's criteria, with totals when asked."""
-    entries, totals = service.report(_fake(), request.args.to_dict(flat=False))
-    body = _entries_body(entries)
-    if totals is not None:
-        body += b',"totals":' + orjson.dumps(totals)
-    return _json(body + b"}")
+    def bind(self, views: dict[str, Callable[..., Any]]) -> None:
+        """Match against the finished URL map, once every route is registered."""
+        self._adapter = self.url_map.bind("apollo-fake")
+        self._views = {name: view for name, view in views.items() if name.startswith("api")}
 
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO", "")
+        if path.startswith("/_fake") or path == "/openapi.json":
+            return self.flask_wsgi(environ, start_response)
+        call = Call(environ, self.fake)
+        fault = self.fake.faults.match(call.method, path[3:] if path.startswith("/v1/") else path)
+        if fault is not None:
+            if fault.delay_ms is None:
+                return self._fault(call, fault, start_response)
+            time.sleep(fault.delay_ms / 1000)
+        reply, err = self._answer(call)
+        violations: list[dict[str, str]] = []
+        if err is not None and err.violation:
+            violations = err.details or [{"field": "", "message": err.message}]
+        if err is not None and not call.body_read and call.method in ("POST", "PUT"):
+            call.body = self._unread_body(environ)
+        user = call.user_id
+        self.fake.record(
+            {
+                "time": self.fake.clock.timestamp(),
+                "method": call.method,
+                "path": path,
+                "query": environ.get("QUERY_STRING", ""),
+                "user": str(user) if user is not None else None,
+                "body": call.body,
+                "status": reply.status,
+                "message": err.message if err is not None else None,
+                "violations": violations,
+            }
+        )
+        headers = [("Content-Type", JSON), ("Content-Length", str(len(reply.body)))]
+        headers.extend(reply.headers)
+        start_response(status_line(reply.status), headers)
+        return [b"" if call.method == "HEAD" else reply.body]
 
-@bp.get("/account", provide_automatic_options=False)
-def account() -> Response:
-    """Return the account and its time categories."""
-    _params(NO_PARAMS)
-    return _json(orjson.dumps(service.account(_fake())))
+    def _answer(self, call: Call) -> tuple[Reply, ApolloError | None]:
+        try:
+            return self._dispatch(call), None
+        except ApolloError as err:
+            return error_reply(err), err
+        except Exception as exc:  # a bug: answer JSON, never a traceback, and log it
+            log.error("apollo-fake failed on %s %s", call.method, call.path, exc_info=exc)
+            bug = ApolloError("The fake failed unexpectedly; this is a bug in apollo-fake.")
+            return error_reply(bug), bug
+
+    def _dispatch(self, call: Call) -> Reply:
+        raw = call.environ.get("RAW_URI") or call.environ.get("REQUEST_URI") or call.path
+        if raw.startswith("//"):
+            # A server may read "//account" as a URL with a host; the API has no such route.
+            raise NoRoute(f"No call of the API matches {call.method} {raw.split('?', 1)[0]}.")
+        self._guard(call)
+        assert self._adapter is not None, "ApiApp.bind() was not called"
+        try:
+            endpoint, args = self._adapter.match(call.path, call.method)
+        except RoutingMethodNotAllowed as exc:
+            allowed = sorted(set(exc.valid_methods or ()) - {"OPTIONS"})
+            raise MethodNotAllowed(
+                f"{call.method} {call.path} is not allowed; this path takes {', '.join(allowed)}.",
+                allowed,
+            ) from None
+        except RoutingNotFound:
+            raise NoRoute(f"No call of the API matches {call.method} {call.path}.") from None
+        view = self._views.get(endpoint)
+        if view is None:  # a path of Flask's own (none today): answer it as a missing route
+            raise NoRoute(f"No call of the API matches {call.method} {call.path}.")
+        if view.__name__ not in CACHED:
+            return view(call, **args)
+        store = self.fake.store
+        version = store.version
+        key = (endpoint, *sorted(args.items()), call.environ.get("QUERY_STRING", ""))
+        if view is report:
+            key += (self.fake.clock.today(),)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        reply = view(call, **args)
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = (version, reply)
+        return reply
+
+    def _guard(self, call: Call) -> None:
+        """Check the token and the rate limit."""
+        fake = self.fake
+        tokens = fake.settings.tokens
+        token = ""
+        if tokens:
+            auth = Authorization.from_header(call.environ.get("HTTP_AUTHORIZATION"))
+            given = (auth.username or "") if auth is not None and auth.type == "basic" else ""
+            user = None
+            # Compare with every token, in constant time each, so timing tells nothing.
+            for known, user_id in tokens.items():
+                if hmac.compare_digest(known.encode(), given.encode()):
+                    user = user_id
+            if user is None:
+                raise Unauthorized()
+            call.user_id = user
+            token = given
+        wait = fake.take_request(token)
+        if wait is not None:
+            allowed, period = fake.settings.rate_limit or (0, 0.0)
+            raise RateLimited(
+                f"Too many requests: the limit is {allowed} per {period:g} seconds. "
+                f"Retry in {wait} s.",
+                wait,
+            )
+
+    @staticmethod
+    def _unread_body(environ: dict[str, Any]) -> Any:
+        """Return the JSON body of a request refused before it was read, for the journal."""
+        try:
+            return orjson.loads(read_raw(environ, MAX_BODY))
+        except (orjson.JSONDecodeError, ApolloError, OSError):
+            return None
+
+    def _fault(self, call: Call, rule: Any, start_response: StartResponse) -> Iterable[bytes]:
+        status = 0 if rule.drop else rule.status or 500
+        self.fake.record(
+            {
+                "time": self.fake.clock.timestamp(),
+                "method": call.method,
+                "path": call.path,
+                "query": call.environ.get("QUERY_STRING", ""),
+                "user": None,
+                "body": None,
+                "status": status,
+                "message": f"injected by fault rule {rule.id}",
+                "violations": [],
+                "fault": rule.id,
+            }
+        )
+        if rule.drop:
+            return self._drop(call, rule)
+        body = rule.body
+        if body is None:
+            body = ApolloError(f"Injected fault (rule {rule.id}).").to_dict()
+            body["error"]["status"] = status
+        payload = orjson.dumps(body)
+        headers = [("Content-Type", JSON), *rule.headers.items()]
+        headers.append(("Content-Length", str(len(payload))))
+        start_response(status_line(status), headers)
+        return [payload]
+
+    @staticmethod
+    def _drop(call: Call, rule: Any) -> Iterable[bytes]:
+        sock = call.environ.get("werkzeug.socket")
+        message = f"apollo-fake dropped the connection (fault rule {rule.id})"
+        if sock is not None:
+            # Werkzeug's server: close the socket before anything is written, and
+            # raise what the server takes for a client that went away.
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            raise ConnectionAbortedError(message)
+
+        def broken() -> Iterable[bytes]:
+            # Other servers give no socket: a body that fails makes them abort the
+            # connection mid-answer, which a client sees as a closed connection.
+            raise ConnectionAbortedError(message)
+            yield b""  # pragma: no cover
+
+        return broken()

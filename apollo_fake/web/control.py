@@ -16,7 +16,7 @@ from ..clock import parse_moment
 from ..errors import ApolloError, BadRequest, FixtureError, NotFound, Unprocessable
 from ..fake import Fake
 from ..service import single_params
-from .body import read_json
+from .api import read_json
 
 bp = Blueprint("control", __name__, url_prefix="/_fake")
 JSON = "application/json"
@@ -46,7 +46,6 @@ QUERY = {"control.changes": frozenset(["since"]), "control.requests": frozenset(
 
 @bp.before_request
 def _check() -> None:
-    request.max_content_length = MAX_STATE
     token = _fake().settings.control_token
     if token is not None:
         given = request.headers.get("X-Fake-Control-Token", "")
@@ -57,7 +56,7 @@ def _check() -> None:
 
 
 def _body(definition: str, *, optional: bool = False) -> Any:
-    body = read_json(optional=optional)
+    body = read_json(request.environ, MAX_STATE, optional=optional)
     if body is None:
         return {}
     if definition and not schemas.is_valid(SCHEMA + definition, body):

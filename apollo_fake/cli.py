@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +113,7 @@ def serve(
     from . import fixtures as fx
     from .errors import FixtureError
     from .fake import Fake, Settings
-    from .server import LiveServer, ServerError
+    from .server import ServerError, run
     from .web import create_app
 
     if fixtures is not None and (seed is not None or entries is not None):
@@ -157,20 +155,6 @@ def serve(
         control_token=control_token,
     )
     fake = Fake(store, today=today, start=start, settings=settings)
-    server = LiveServer(create_app(fake), host, port, log=None if quiet else sys.stderr)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    try:
-        server.start()
-    except ServerError as exc:
-        raise click.ClickException(str(exc)) from None
-    if start is not None:
-        click.echo(
-            f"apollo-fake: demo data; the clock starts at {start} (its reference date), "
-            "so reports show data. --today DATE sets another day.",
-            err=True,
-        )
     if host not in ("127.0.0.1", "localhost", "::1") and not (tokens and control_token):
         missing = " and ".join(
             flag
@@ -182,11 +166,22 @@ def serve(
             "reach this address can read and change the data.",
             err=True,
         )
-    click.echo(f"apollo-fake listening on {server.url}")
-    sys.stdout.flush()
-    while not stop.wait(0.5):
-        pass
-    server.stop()
+
+    def ready(bound: int) -> None:
+        if start is not None:
+            click.echo(
+                f"apollo-fake: demo data; the clock starts at {start} (its reference date), "
+                "so reports show data. --today DATE sets another day.",
+                err=True,
+            )
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(f"apollo-fake listening on http://{shown}:{bound}")
+        sys.stdout.flush()
+
+    try:
+        run(create_app(fake), host, port, on_ready=ready, log=None if quiet else sys.stderr)
+    except ServerError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @cli.command()

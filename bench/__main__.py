@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from . import reset, throughput
+from . import pertest, reset, scale, startup, throughput
 
 BENCHMARKS = {"reset": reset.main, "throughput": throughput.main}
+BENCHMARKS["scale"] = scale.main
+BENCHMARKS["pertest"] = pertest.main
+BENCHMARKS["startup"] = startup.main
 
 
 def main(argv: list[str]) -> int:

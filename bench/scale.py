@@ -23,6 +23,7 @@ import math
 import os
 import pty
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -50,6 +51,7 @@ TARGET_LOAD_S = 30.0
 TARGET_GENERATE_S = 60.0
 # The code whose changes make a cached file stale: what writes the bytes.
 GENERATOR_SOURCES = ("generate.py", "fixtures.py", "dates.py")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # the terminal codes of click's bar
 
 
 # --- the generated files ---------------------------------------------------------------
@@ -69,10 +71,10 @@ def _generator_hash() -> str:
     return digest.hexdigest()[:12]
 
 
-def _generate(entries: int, path: Path) -> dict[str, Any]:
+def _generate(entries: int, path: Path, final: Path) -> dict[str, Any]:
     """Run ``apollo-fake generate`` with standard error on a pseudo-terminal; time it."""
-    argv = [*_cli(), "generate", "--seed", str(SEED), "--entries", str(entries)]
-    argv += ["--today", TODAY, "-o", str(path)]
+    args = ["generate", "--seed", str(SEED), "--entries", str(entries), "--today", TODAY, "-o"]
+    argv = [*_cli(), *args, str(path)]
     master, slave = pty.openpty()
     seen: list[bytes] = []
 
@@ -103,8 +105,9 @@ def _generate(entries: int, path: Path) -> dict[str, Any]:
     os.close(master)
     stderr = b"".join(seen)
     text = stderr.decode(errors="replace")
+    last_line = ANSI.sub("", text.replace("\r", "\n")).strip().splitlines()[-1:]
     return {
-        "command": " ".join(["apollo-fake", *argv[len(_cli()) :]]),
+        "command": " ".join(["apollo-fake", *args, str(final.relative_to(m.ROOT))]),
         "seconds": elapsed,
         "exit_code": code,
         "timed_out": code is None,
@@ -112,7 +115,7 @@ def _generate(entries: int, path: Path) -> dict[str, Any]:
         # Click redraws its bar with a carriage return on a terminal.
         "progress_bar": "generating" in text and "\r" in text,
         "progress_redraws": text.count("\r"),
-        "stderr_tail": text.replace("\r", "\n").strip().splitlines()[-1:] if text else [],
+        "stderr_last_line": last_line[0] if last_line else "",
         "measured_at": m.machine("scale")["date"],
     }
 
@@ -130,7 +133,7 @@ def _data_file(entries: int, force: bool) -> tuple[Path | None, dict[str, Any]]:
     for stale in m.DATA_DIR.glob(f"{stem}-*.json"):
         stale.unlink()  # a file of the same size from older code: 230 MB each
     partial = path.with_suffix(".partial")
-    meta = _generate(entries, partial)
+    meta = _generate(entries, partial, path)
     if meta["exit_code"] != 0:
         partial.unlink(missing_ok=True)
         meta["cached"] = False
@@ -382,7 +385,7 @@ def _print_generate(gen: dict[str, Any]) -> None:
     bar = gen.get("progress_bar")
     print(
         f"    progress bar on a terminal: {'shown' if bar else 'NOT shown'} "
-        f"({gen.get('progress_redraws', 0)} redraws; last line {gen.get('stderr_tail')})"
+        f"({gen.get('progress_redraws', 0)} redraws; last: {gen.get('stderr_last_line')!r})"
     )
     print()
 
@@ -409,7 +412,8 @@ def _print_load(small: dict[str, Any], large: dict[str, Any]) -> None:
     peak = "maxrss_after_mib"
     row("peak RSS after them (MiB)", sm.get(peak), lm.get(peak), TARGET_RSS_MIB, ".0f")
     row("reset after them (ms)", sm.get("reset_ms"), lm.get("reset_ms"))
-    row("VmRSS at the end (MiB)", small.get("rss_at_end_mib"), large.get("rss_at_end_mib"))
+    end = "rss_at_end_mib"
+    row("VmRSS after the timings of (c)", small.get(end), large.get(end), TARGET_RSS_MIB, ".0f")
     print(f"    mixed request statuses: 10k {sm.get('statuses')}, 1M {lm.get('statuses')}")
     print(
         "    (mix per 10 requests: 3 pages of random projects, 3 gets, 1 create, 1 update,"
@@ -428,6 +432,11 @@ def _print_ops(small: dict[str, Any], large: dict[str, Any]) -> list[dict[str, A
         f"    largest project: 10k {sp.get('id')} ({sp.get('entries')} entries, "
         f"{small.get('last_page')} pages), 1M {lp.get('id')} ({lp.get('entries')} entries, "
         f"{large.get('last_page')} pages)"
+    )
+    ss, ls = small.get("similar_project", {}), large.get("similar_project", {})
+    print(
+        f"    similar-size project: 10k {ss.get('id')} ({ss.get('entries_in_window')} entries in "
+        f"the report's window), 1M {ls.get('id')} ({ls.get('entries_in_window')})"
     )
     print(
         f"    {'operation':40} {'layer':17} {'10k ms':>9} {'1M ms':>9} {'ratio':>7} "

@@ -115,7 +115,7 @@ def _importtime() -> dict[str, Any]:
         run = _start_and_ask(_apollo_argv("-X", "importtime"), err)
         err.seek(0)
         text = err.read().decode(errors="replace")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for line in text.splitlines():
         found = IMPORT_LINE.match(line)
         if found:

@@ -53,6 +53,7 @@ WRK_SOCKET_TIMEOUT = "10s"  # a slow answer is a latency to report, not an error
 TARGET_BARE_RATIO = 0.8
 # Other jobs on a 2-core machine skew every number: above this share of the CPU, say so.
 BUSY_WARNING = 0.15
+IDLE_WAIT = 15.0  # seconds to wait for it to drop before each server, within the time budget
 
 
 @dataclass
@@ -305,7 +306,7 @@ def measure(
 ) -> tuple[Measured, str]:
     """Start one server, run every workload against it, stop it; return results and Server."""
     measured = Measured(server.name, server.version, server.remark)
-    measured.busy_before = cpu_busy()
+    measured.busy_before = wait_idle()
     busy = ""
     if measured.busy_before is not None and measured.busy_before > BUSY_WARNING:
         busy = f" (warning: other processes use {measured.busy_before:.0%} of the CPU)"
@@ -385,6 +386,15 @@ def cpu_busy(seconds: float = 0.5) -> float | None:
     if before is None or after is None or after[1] == before[1]:
         return None
     return (after[0] - before[0]) / (after[1] - before[1])
+
+
+def wait_idle(limit: float = IDLE_WAIT) -> float | None:
+    """Wait up to ``limit`` seconds for other jobs to leave the CPU; return the share they use."""
+    deadline = time.monotonic() + limit
+    busy = cpu_busy()
+    while busy is not None and busy > BUSY_WARNING and time.monotonic() < deadline:
+        busy = cpu_busy()
+    return busy
 
 
 def machine() -> dict[str, Any]:

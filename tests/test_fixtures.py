@@ -260,7 +260,11 @@ def test_a_task_names_a_project_or_a_contact(task: Doc) -> None:
 
 def test_an_entry_names_a_project_or_a_contact_not_both() -> None:
     doc = changed(lambda d: d["time-entries"][1].update({"contact-id": "41"}))
-    assert fields_of(doc) == ["/time-entries/1"]
+    # Named at the contact-id, with the rule that says why it must be null.
+    assert fields_of(doc) == ["/time-entries/1/contact-id"]
+    with pytest.raises(FixtureError) as caught:
+        fixtures.records(doc)
+    assert "not both" in caught.value.problems[0]["message"]
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,7 @@ def serve(
     from .errors import FixtureError
     from .fake import Fake, Settings
     from .server import ServerError, run
+    from .store import Store
     from .web import create_app
 
     if fixtures is not None and (seed is not None or entries is not None):
@@ -124,13 +125,12 @@ def serve(
             from .generate import generate
 
             day = today or datetime.datetime.now(datetime.timezone.utc).date()
-            doc: Any = generate(seed or 0, 500 if entries is None else entries, day)
+            store = fx.build(generate(seed or 0, 500 if entries is None else entries, day))
         elif fixtures is not None:
-            doc = fx.read(fixtures)
+            store = Store(fx.load_file(fixtures))
         else:
-            doc = fx.read(fx.demo_path())
+            store = Store(fx.load_file(fx.demo_path()))
             start = None if today is not None else fx.DEMO_TODAY
-        store = fx.build(doc)
     except FixtureError as exc:
         if fixtures is not None:
             source = str(fixtures)
@@ -221,7 +221,7 @@ def validate(file: Path) -> None:
     from .errors import FixtureError
 
     try:
-        records = fx.records(fx.read(file))
+        records = fx.load_file(file)
     except FixtureError as exc:
         for problem in exc.problems:
             click.echo(f"{file}: {problem['field'] or '(document)'}: {problem['message']}")

@@ -71,7 +71,7 @@ class Fake:
         if isinstance(data, Store):
             self.store = data
         elif isinstance(data, str | Path):
-            self.store = fixtures.build(fixtures.read(data))
+            self.store = Store(fixtures.load_file(data))
         else:
             self.store = fixtures.build(data if data is not None else {})
         self.settings = settings or Settings()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .fake import Fake, Settings
+from .store import Store
 
 
 class ContractWarning(UserWarning):
@@ -34,19 +35,20 @@ class Baseline:
 
         start = None
         if self.document is not None:
-            doc: Any = json.loads(self.document)
+            store = fx.build(json.loads(self.document))
         elif self.seed is not None or self.entries is not None:
             from .generate import generate
 
             day = self.today or datetime.datetime.now(datetime.timezone.utc).date()
-            doc = generate(self.seed or 0, 500 if self.entries is None else self.entries, day)
+            count = 500 if self.entries is None else self.entries
+            store = fx.build(generate(self.seed or 0, count, day))
         elif self.fixtures is not None:
-            doc = fx.read(self.fixtures)
+            store = Store(fx.load_file(self.fixtures))
         else:
-            doc = fx.read(fx.demo_path())
+            store = Store(fx.load_file(fx.demo_path()))
             start = None if self.today is not None else fx.DEMO_TODAY
         settings = Settings(tokens=dict(self.tokens), rate_limit=self.rate_limit)
-        return Fake(fx.build(doc), today=self.today, start=start, settings=settings)
+        return Fake(store, today=self.today, start=start, settings=settings)
 
 
 def baseline(

@@ -42,6 +42,8 @@ def machine(name: str) -> dict[str, Any]:
         "nproc": os.cpu_count(),
         "cpu": cpu_model(),
         "python": platform.python_version(),
+        # Other processes share the cores: a busy machine makes every figure noisier.
+        "load_average_1min": os.getloadavg()[0],
     }
 
 
@@ -55,6 +57,7 @@ def header(name: str, title: str) -> dict[str, Any]:
     print(f"nproc:   {facts['nproc']}")
     print(f"CPU:     {facts['cpu']}")
     print(f"Python:  {facts['python']} ({sys.executable})")
+    print(f"load:    {facts['load_average_1min']:.2f} (1-minute load average at the start)")
     print(flush=True)
     return facts
 

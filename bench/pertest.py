@@ -254,6 +254,8 @@ def main() -> None:
             "slope_ms": slope * 1000,
             # What the session pays once: the 30-test run less its tests and the empty run.
             "once_s": few - empty_few - FEW * slope,
+            # How far apart the rounds of the 300-test run were: the figures' noise.
+            "spread_s_300": max(times[name][MANY]) - min(times[name][MANY]),
         }
     # The issue's figures: less the empty run for (1)-(3), the slope for (4)-(5),
     # which would otherwise carry the baseline's build.
@@ -264,20 +266,25 @@ def main() -> None:
     print(f"pytest -q -p no:cacheprovider, wall seconds, best of {ROUNDS}; per-test ms")
     print(
         f"    {'variant':34} {'300 tests':>10} {'30 tests':>10} {'-empty/300':>11} "
-        f"{'slope':>8} {'once (s)':>9} {'per test':>9}"
+        f"{'slope':>8} {'once (s)':>9} {'per test':>9} {'spread':>7}"
     )
-    print(f"    {VARIANTS['empty'][0]:34} {empty_many:>10.3f} {empty_few:>10.3f}")
+    empty_spread = max(times["empty"][MANY]) - min(times["empty"][MANY])
+    print(
+        f"    {VARIANTS['empty'][0]:34} {empty_many:>10.3f} {empty_few:>10.3f} "
+        f"{'':>11} {'':>8} {'':>9} {'':>9} {empty_spread:>7.3f}"
+    )
     for name, row in rows.items():
         print(
             f"    {VARIANTS[name][0]:34} {row['best_s_300']:>10.3f} {row['best_s_30']:>10.3f} "
             f"{row['minus_empty_ms']:>11.3f} {row['slope_ms']:>8.3f} {row['once_s']:>9.2f} "
-            f"{row['per_test_ms']:>9.3f}"
+            f"{row['per_test_ms']:>9.3f} {row['spread_s_300']:>7.3f}"
         )
     print(
         "    -empty/300: (300-test run - 300 empty tests) / 300\n"
         "    slope: per test between 30 and 300 tests, less the empty tests' slope\n"
         "    once: what the session pays once (the slope's fit)\n"
-        "    per test: the issue's figure: -empty/300 for (1)-(3), slope for (4)-(5)"
+        "    per test: the issue's figure: -empty/300 for (1)-(3), slope for (4)-(5)\n"
+        f"    spread: slowest less fastest of the {ROUNDS} 300-test runs (s): the noise"
     )
     print()
 

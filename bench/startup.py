@@ -201,10 +201,15 @@ def main() -> None:
         f"{TARGET_RATIO:g}: {m.verdict(ratio_run, TARGET_RATIO)}"
     )
     print(f"    apollo-fake / bare Flask (LiveServer):  {ratio_live:.2f}   (for reference)")
-    for name in COMMANDS:
-        for r in runs[name]:
-            if "error" in r:
-                print(f"    WARNING: {name}: {r['error']}: {r.get('stderr', '')[-500:]}")
+    failures = {
+        (name, r["error"], r.get("stderr", "")[-800:])
+        for name in COMMANDS
+        for r in runs[name]
+        if "error" in r
+    }
+    for name, error, stderr in sorted(failures):
+        count = sum(1 for r in runs[name] if r.get("error") == error)
+        print(f"    WARNING: {name} failed {count} time(s): {error}\n{stderr}")
     print()
 
     imports = _importtime()
@@ -214,6 +219,8 @@ def main() -> None:
         f"{imports['modules']} modules, {imports['total_ms']:.0f} ms of imports; serve "
         f"imported {server}"
     )
+    if "error" in imports["run"]:
+        print(f"    WARNING: that run did not answer ({imports['run']['error']}): partial list")
     print(f"    top {TOP} by cumulative time (indent: how deeply nested the import is)")
     print(f"    {'cumulative ms':>13} {'self ms':>8}  module")
     for r in imports["top"]:

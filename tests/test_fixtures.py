@@ -503,3 +503,66 @@ def test_reset_returns_to_the_loaded_state(load: Callable[[], Doc], project: str
     fake.reset()
     assert fixtures.dumps(fake.state()) == loaded
     assert _create(fake, f"/projects/{project}") == first_id
+
+
+# --- streaming a large file ------------------------------------------------------
+
+
+def _write(path: Path, text: str | bytes) -> Path:
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_a_file_in_the_dump_layout_loads_the_same_streamed_in_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks of 3 entries: small.json's ten entries cross several chunk boundaries.
+    monkeypatch.setattr(fixtures, "CHUNK", 3)
+    doc = json.loads(SMALL.read_text())
+    dumped = _write(tmp_path / "dumped.json", fixtures.dumps(doc))
+    with dumped.open("rb") as lines:
+        assert fixtures._stream(lines) is not None  # the streamed path was taken
+    streamed = fixtures.load_file(dumped)
+    assert streamed == fixtures.records(doc)
+    assert fixtures.dumps(Fake(dumped).state()) == fixtures.dumps(Fake(doc).state())
+
+
+def test_a_problem_in_a_later_chunk_names_its_index_in_the_whole_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fixtures, "CHUNK", 3)
+    doc = json.loads(SMALL.read_text())
+    doc["time-entries"][7]["billable"] = "sometimes"
+    doc["time-entries"][8]["user-id"] = "99"
+    path = _write(tmp_path / "bad.json", fixtures.dumps(doc))
+    with pytest.raises(FixtureError) as caught:
+        fixtures.load_file(path)
+    assert [p["field"] for p in caught.value.problems] == ["/time-entries/7/billable"]
+    doc["time-entries"][7]["billable"] = "billed"
+    with pytest.raises(FixtureError) as caught:
+        fixtures.load_file(_write(path, fixtures.dumps(doc)))
+    assert [p["field"] for p in caught.value.problems] == ["/time-entries/8/user-id"]
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        pytest.param(lambda d: json.dumps(d, indent=2), id="indented"),
+        pytest.param(lambda d: json.dumps(d), id="one-line"),
+        pytest.param(
+            lambda d: fixtures.dumps(d).decode().replace("\n}\n", ',\n  "extra": 1\n}\n'),
+            id="key-after-entries",
+        ),
+    ],
+)
+def test_other_layouts_are_read_whole_with_the_same_rules(
+    tmp_path: Path, layout: Callable[[Any], str]
+) -> None:
+    doc = json.loads(SMALL.read_text())
+    path = _write(tmp_path / "other.json", layout(doc))
+    if "extra" in path.read_text():
+        with pytest.raises(FixtureError) as caught:
+            fixtures.load_file(path)
+        assert [p["field"] for p in caught.value.problems] == ["/extra"]
+    else:
+        assert fixtures.load_file(path) == fixtures.records(doc)

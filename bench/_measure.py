@@ -123,11 +123,8 @@ def median_ms(
     min_reps: int = 5,
     warmup: int = 3,
 ) -> tuple[float, int]:
-    """Time ``call`` (``prepare`` runs untimed before each); return (median ms, repetitions).
-
-    Repeats until ``max_reps`` or until ``budget`` seconds have passed, whichever
-    comes first, but at least ``min_reps`` times, so slow operations stay bounded.
-    """
+    """Time ``call`` (``prepare`` runs untimed before each); return (median ms, repetitions)."""
+    # Up to max_reps, or budget seconds, but at least min_reps: slow operations stay bounded.
     for _ in range(warmup):
         if prepare is not None:
             prepare()

@@ -248,11 +248,10 @@ def _worker(size: int, path: Path, out: Path, similar_to: int | None) -> None:
     flips = [0]
 
     def change_entry(entry_id: int) -> Any:
-        """Return an untimed write of one entry the next answer contains.
+        """Return an untimed write of one entry the next answer contains."""
 
-        A test's requests follow writes (its own, or the reset before it), so each
-        timed call follows one: an answer kept from the previous call cannot serve it.
-        """
+        # A test's requests follow writes (its own, or the reset before it), so each
+        # timed call follows one: an answer kept from the previous call cannot serve it.
 
         def change() -> None:
             flips[0] += 1

@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -66,6 +67,7 @@ class Result:
     non_2xx: int = 0
     socket_errors: int = 0
     body_bytes: int | None = None
+    others_cpu: float | None = None  # share of all cores used by neither the server nor wrk
     note: str = ""
 
 
@@ -194,8 +196,11 @@ def lua_script(call: Call, folder: Path, name: str) -> Path:
     return path
 
 
-def run_wrk(wrk: str, port: int, call: Call, seconds: float, folder: Path, name: str) -> Result:
+def run_wrk(
+    wrk: str, running: Running, call: Call, seconds: float, folder: Path, name: str
+) -> Result:
     """Run wrk against one call for ``seconds``, killing it if it overruns."""
+    port = running.port
     cmd = [
         wrk,
         f"-t{THREADS}",
@@ -208,6 +213,7 @@ def run_wrk(wrk: str, port: int, call: Call, seconds: float, folder: Path, name:
     if call.method != "GET" or call.body:
         cmd += ["-s", str(lua_script(call, folder, name))]
     cmd.append(f"http://{HOST}:{port}{call.target}")
+    meter = CpuMeter(running.proc.pid)
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -225,10 +231,57 @@ def run_wrk(wrk: str, port: int, call: Call, seconds: float, folder: Path, name:
         proc.wait()
         raise
     result = parse_wrk(out.decode(errors="replace"))
+    result.others_cpu = meter.others()
+    if result.others_cpu is not None and result.others_cpu > BUSY_WARNING:
+        result.note = f"other jobs used {result.others_cpu:.0%} of the CPU"
     if result.rps is None:
         last = out.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         result.note = f"wrk failed ({proc.returncode}): {last[0]}"
     return result
+
+
+class CpuMeter:
+    """Measure how much CPU processes other than the server and wrk took over a run.
+
+    The machine's busy time (/proc/stat) minus the server's process group
+    (/proc/PID/stat) minus this process's waited children (wrk), as a share of
+    every core's time: on a shared 2-core machine other jobs skew every number.
+    """
+
+    def __init__(self, pgid: int) -> None:
+        self.pgid = pgid
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.start = self._sample()
+
+    def _sample(self) -> tuple[float, float, float, float] | None:
+        times = _cpu_times()
+        if times is None:
+            return None
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        mine = (children.ru_utime + children.ru_stime + own.ru_utime + own.ru_stime) * self.tick
+        return times[0], times[1], float(_group_ticks(self.pgid)), mine
+
+    def others(self) -> float | None:
+        """Return the share of the CPU others used since the meter was made."""
+        end = self._sample()
+        if self.start is None or end is None or end[1] <= self.start[1]:
+            return None
+        busy, total, server, mine = (b - a for a, b in zip(self.start, end, strict=True))
+        return max(0.0, busy - server - mine) / total
+
+
+def _group_ticks(pgid: int) -> int:
+    """Return the user and system clock ticks of every process in a process group."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 12 and fields[2] == str(pgid):  # pgrp, then utime and stime
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks
 
 
 def ensure_wrk() -> str:
@@ -334,8 +387,8 @@ def measure(
                 snippet = body[:120].decode(errors="replace").replace("\n", " ")
                 measured.results[w] = Result(note=f"answers HTTP {status}: {snippet}")
                 continue
-            run_wrk(wrk, running.port, call, warmup + server.warmup, workdir, f"{server.name}-{w}")
-            result = run_wrk(wrk, running.port, call, duration, workdir, f"{server.name}-{w}")
+            run_wrk(wrk, running, call, warmup + server.warmup, workdir, f"{server.name}-{w}")
+            result = run_wrk(wrk, running, call, duration, workdir, f"{server.name}-{w}")
             result.body_bytes = len(body)
             if running.proc.poll() is not None:
                 result.note = f"server exited ({running.proc.returncode}) during the run"
@@ -374,8 +427,11 @@ def _cpu_times() -> tuple[int, int] | None:
         fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     except (OSError, ValueError):
         return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return sum(fields) - idle, sum(fields)
+    # user nice system idle iowait irq softirq; steal is not ours, and the guest
+    # fields that follow are already counted in user and nice.
+    user, nice, system, idle, iowait, irq, softirq = (fields + [0] * 7)[:7]
+    busy = user + nice + system + irq + softirq
+    return busy, busy + idle + iowait
 
 
 def cpu_busy(seconds: float = 0.5) -> float | None:

@@ -46,7 +46,8 @@ MAX_BODY = 1024 * 1024
 NO_PARAMS: frozenset[str] = frozenset()
 PAGE_PARAM = frozenset(["page"])
 HUGE_PAGE = 10**18  # any page past the end of any listing
-CACHE_SIZE = 1024
+CACHE_BYTES = 64 * 1024 * 1024  # kept answers, all together
+CACHE_ONE = 4 * 1024 * 1024  # a larger answer is cheaper to recompute than to hold
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -334,6 +335,7 @@ class ApiApp:
         self._adapter: MapAdapter | None = None
         self._views: dict[str, Callable[..., Reply]] = {}
         self._cache: dict[tuple[Any, ...], tuple[int, Reply]] = {}
+        self._cached_bytes = 0
 
     def bind(self, views: dict[str, Callable[..., Any]]) -> None:
         """Match against the finished URL map, once every route is registered."""
@@ -416,9 +418,13 @@ class ApiApp:
         if hit is not None and hit[0] == version:
             return hit[1]
         reply = view(call, **args)
-        if len(self._cache) >= CACHE_SIZE:
-            self._cache.clear()
-        self._cache[key] = (version, reply)
+        size = len(reply.body)
+        if size <= CACHE_ONE:
+            if self._cached_bytes + size > CACHE_BYTES:
+                self._cache.clear()
+                self._cached_bytes = 0
+            self._cache[key] = (version, reply)
+            self._cached_bytes += size
         return reply
 
     def _guard(self, call: Call) -> None:

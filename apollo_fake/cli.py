@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,13 @@ def cli() -> None:
     show_default=True,
     help="How many requests the journal keeps.",
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Threads running requests (more let delay faults overlap; 1 gives the best latency).",
+)
 @click.option("--no-control", is_flag=True, help="Do not serve the /_fake/ control API.")
 @click.option(
     "--control-token",
@@ -105,6 +113,7 @@ def serve(
     tokens: dict[str, int],
     rate_limit: tuple[int, float] | None,
     journal_size: int,
+    threads: int,
     no_control: bool,
     control_token: str | None,
     quiet: bool,
@@ -178,8 +187,14 @@ def serve(
         click.echo(f"apollo-fake listening on http://{shown}:{bound}")
         sys.stdout.flush()
 
+    app = create_app(fake)
+    # Everything loaded so far lives as long as the server: keep it out of the
+    # cyclic garbage collector, whose full passes over a large data set would
+    # otherwise stall requests (the tail latency a client sees).
+    gc.collect()
+    gc.freeze()
     try:
-        run(create_app(fake), host, port, on_ready=ready, log=None if quiet else sys.stderr)
+        run(app, host, port, on_ready=ready, log=None if quiet else sys.stderr, threads=threads)
     except ServerError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -129,7 +129,7 @@ def run(
     *,
     on_ready: Callable[[int], None] | None = None,
     log: TextIO | None = None,
-    threads: int = 4,
+    threads: int = 2,
     timeout: float = 10.0,
 ) -> None:
     """Serve a WSGI app from this process with granian until SIGINT or SIGTERM.

@@ -171,6 +171,9 @@ def run(
         interface=Interfaces.WSGI,
         workers=1,
         blocking_threads=threads,
+        # One runtime thread for the sockets: with the GIL, a multi-threaded
+        # runtime only adds hand-offs (p99 8 ms against 1.5 ms, same req/s).
+        runtime_mode="st",
         log_enabled=False,
     )
     try:

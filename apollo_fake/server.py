@@ -138,7 +138,7 @@ def run(
     Rust HTTP layer is several times faster than Werkzeug's; one worker, run as
     a thread of this process, keeps the state in one place.
     """
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, RuntimeModes
     from granian.server import MTServer
 
     class InProcess(MTServer):
@@ -173,7 +173,7 @@ def run(
         blocking_threads=threads,
         # One runtime thread for the sockets: with the GIL, a multi-threaded
         # runtime only adds hand-offs (p99 8 ms against 1.5 ms, same req/s).
-        runtime_mode="st",
+        runtime_mode=RuntimeModes.st,
         log_enabled=False,
     )
     try:

@@ -1,16 +1,22 @@
-"""The ``apollo-fake`` command: serve, generate, validate."""
+"""The ``apollo-fake`` command: serve, run, generate, validate."""
 
 from __future__ import annotations
 
 import datetime
 import gc
+import json
+import os
+import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from . import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime.date | None:
@@ -51,58 +57,118 @@ def cli() -> None:
     """A fake of the Apollo time-tracking API, for tests."""
 
 
+def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Combine option decorators into one, applied in the order given (as if stacked)."""
+
+    def apply(func: F) -> F:
+        for decorate in reversed(decorators):
+            func = decorate(func)
+        return func
+
+    return apply
+
+
+def _listen_options(default_port: int, port_help: str) -> Callable[[F], F]:
+    return _options(
+        click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind."),
+        click.option(
+            "--port",
+            type=click.IntRange(0, 65535),
+            default=default_port,
+            show_default=True,
+            help=port_help,
+        ),
+    )
+
+
+# What the fake serves and how it behaves: the options of `serve`, shared with `run`.
+_fake_options = _options(
+    click.option(
+        "--fixtures",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Fixture file to load (default: the packaged demo data).",
+    ),
+    click.option("--seed", type=int, help="Generate data in memory from this seed instead."),
+    click.option("--entries", type=click.IntRange(0), help="Entries to generate (with --seed)."),
+    click.option(
+        "--today", callback=_date, help="Freeze the fake clock at this date (YYYY-MM-DD)."
+    ),
+    click.option(
+        "--token",
+        "tokens",
+        multiple=True,
+        callback=_tokens,
+        metavar="TOKEN:USER_ID",
+        help="Accept this API token, acting as that user (repeatable); turns auth on.",
+    ),
+    click.option(
+        "--rate-limit",
+        callback=_rate,
+        metavar="N/SECONDS",
+        help="Allow N requests per SECONDS per token, then 429 (the vendor's is 100/300).",
+    ),
+    click.option(
+        "--journal-size",
+        type=click.IntRange(1),
+        default=10_000,
+        show_default=True,
+        help="How many requests the journal keeps.",
+    ),
+    click.option(
+        "--threads",
+        type=click.IntRange(1, 64),
+        default=2,
+        show_default=True,
+        help="Threads running requests (more let delay faults overlap; 1 gives the best latency).",
+    ),
+    click.option("--no-control", is_flag=True, help="Do not serve the /_fake/ control API."),
+    click.option(
+        "--control-token",
+        metavar="TOKEN",
+        help="Require this value in the X-Fake-Control-Token header of control calls.",
+    ),
+    click.option("--quiet", is_flag=True, help="Do not log each request to stderr."),
+)
+
+_report_options = _options(
+    click.option(
+        "--report",
+        "report_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the contract report to this file as JSON (schemas/contract-report).",
+    ),
+    click.option(
+        "--junit",
+        "junit_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the contract report to this file as JUnit XML: a test case per call.",
+    ),
+)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write a file whole: a reader never sees half of it."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_reports(doc: dict[str, Any], report_file: Path | None, junit_file: Path | None) -> None:
+    from . import report
+
+    if report_file is not None:
+        _write(report_file, json.dumps(doc, indent=2).encode() + b"\n")
+    if junit_file is not None:
+        _write(junit_file, report.junit(doc))
+
+
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8000,
-    show_default=True,
-    help="Port to bind; 0 picks a free one (read it from the ready line).",
-)
-@click.option(
-    "--fixtures",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Fixture file to load (default: the packaged demo data).",
-)
-@click.option("--seed", type=int, help="Generate data in memory from this seed instead.")
-@click.option("--entries", type=click.IntRange(0), help="Entries to generate (with --seed).")
-@click.option("--today", callback=_date, help="Freeze the fake clock at this date (YYYY-MM-DD).")
-@click.option(
-    "--token",
-    "tokens",
-    multiple=True,
-    callback=_tokens,
-    metavar="TOKEN:USER_ID",
-    help="Accept this API token, acting as that user (repeatable); turns auth on.",
-)
-@click.option(
-    "--rate-limit",
-    callback=_rate,
-    metavar="N/SECONDS",
-    help="Allow N requests per SECONDS per token, then 429 (the vendor's is 100/300).",
-)
-@click.option(
-    "--journal-size",
-    type=click.IntRange(1),
-    default=10_000,
-    show_default=True,
-    help="How many requests the journal keeps.",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(1, 64),
-    default=2,
-    show_default=True,
-    help="Threads running requests (more let delay faults overlap; 1 gives the best latency).",
-)
-@click.option("--no-control", is_flag=True, help="Do not serve the /_fake/ control API.")
-@click.option(
-    "--control-token",
-    metavar="TOKEN",
-    help="Require this value in the X-Fake-Control-Token header of control calls.",
-)
-@click.option("--quiet", is_flag=True, help="Do not log each request to stderr.")
+@_listen_options(8000, "Port to bind; 0 picks a free one (read it from the ready line).")
+@_fake_options
+@_report_options
 def serve(
     host: str,
     port: int,
@@ -117,8 +183,13 @@ def serve(
     no_control: bool,
     control_token: str | None,
     quiet: bool,
+    report_file: Path | None,
+    junit_file: Path | None,
 ) -> None:
-    """Serve the fake over HTTP until interrupted."""
+    """Serve the fake over HTTP until interrupted.
+
+    With --report or --junit, the contract report is written as the server stops.
+    """
     from . import fixtures as fx
     from .errors import FixtureError
     from .fake import Fake, Settings
@@ -197,6 +268,101 @@ def serve(
         run(app, host, port, on_ready=ready, log=None if quiet else sys.stderr, threads=threads)
     except ServerError as exc:
         raise click.ClickException(str(exc)) from None
+    if report_file is not None or junit_file is not None:
+        _write_reports(fake.contract_report(), report_file, junit_file)
+
+
+def _serve_argv(params: dict[str, Any]) -> list[str]:
+    """Spell the serve options of ``run`` back as ``apollo-fake serve`` arguments."""
+    argv = ["--host", params["host"], "--port", str(params["port"])]
+    for name in ("fixtures", "seed", "entries", "control_token"):
+        if params[name] is not None:
+            argv += ["--" + name.replace("_", "-"), str(params[name])]
+    if params["today"] is not None:
+        argv += ["--today", params["today"].isoformat()]
+    for token, user in params["tokens"].items():
+        argv += ["--token", f"{token}:{user}"]
+    if params["rate_limit"] is not None:
+        count, seconds = params["rate_limit"]
+        argv += ["--rate-limit", f"{count}/{seconds!r}"]
+    argv += ["--journal-size", str(params["journal_size"]), "--threads", str(params["threads"])]
+    argv += ["--no-control"] * params["no_control"] + ["--quiet"] * params["quiet"]
+    return argv
+
+
+@cli.command(
+    context_settings={"allow_interspersed_args": False},
+    epilog="The exit status is CMD's when CMD failed, else 1 when the client broke the "
+    "contract (unless --allow-violations), else 0. Signals (Ctrl-C) are passed on to CMD.",
+)
+@_listen_options(0, "Port to bind; 0 (the default) picks a free one.")
+@_fake_options
+@_report_options
+@click.option(
+    "--allow-violations",
+    is_flag=True,
+    help="Report contract violations without failing (exit 0 when CMD succeeds).",
+)
+@click.argument(
+    "command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]..."
+)
+def run(
+    report_file: Path | None,
+    junit_file: Path | None,
+    allow_violations: bool,
+    command: tuple[str, ...],
+    **serve_params: Any,
+) -> None:
+    """Run CMD against a fake and report how it kept the contract.
+
+    The fake serves on a free loopback port; CMD runs with APOLLO_BASE_URL (and
+    APOLLO_BASE_URL_V1, the same under /v1) in its environment. When CMD ends, the
+    fake stops and the contract report is printed: every violation, and which calls,
+    parameters and outcomes of the contract the client never exercised.
+    """
+    import tempfile
+
+    from . import report, runner
+
+    if os.name != "posix":
+        raise click.ClickException("apollo-fake run needs a POSIX system (signals, process groups)")
+    if serve_params["fixtures"] is not None and (
+        serve_params["seed"] is not None or serve_params["entries"] is not None
+    ):
+        raise click.UsageError("--fixtures and --seed/--entries exclude each other")
+    quiet = serve_params["quiet"]
+
+    def announce(url: str) -> None:
+        if not quiet:
+            click.echo(f"apollo-fake: serving {url} to {shlex.join(command)}", err=True)
+
+    with tempfile.TemporaryDirectory(prefix="apollo-fake-run-") as tmp:
+        written = Path(tmp, "report.json")
+        serve = [sys.executable, "-m", "apollo_fake", "serve", *_serve_argv(serve_params)]
+        try:
+            outcome = runner.run(
+                [*serve, "--report", str(written)], command, written, announce=announce
+            )
+        except runner.RunError as exc:
+            click.echo(f"apollo-fake: error: {exc}", err=True)
+            sys.exit(exc.status)
+    doc = outcome.report
+    if doc is not None:
+        sys.stdout.flush()
+        click.echo(report.text(doc), nl=False)
+        _write_reports(doc, report_file, junit_file)
+    if outcome.status != 0:
+        sys.exit(outcome.status)
+    if outcome.interrupted is not None:
+        sys.exit(128 + outcome.interrupted)
+    if doc is None:
+        sys.exit(1)
+    if report.failed(doc):
+        count = doc["violating-requests"]
+        verdict = "allowed" if allow_violations else "exit status 1"
+        click.echo(f"apollo-fake: {count} request(s) broke the contract: {verdict}", err=True)
+        if not allow_violations:
+            sys.exit(1)
 
 
 @cli.command()

@@ -20,6 +20,7 @@ from . import fixtures
 from .clock import Clock, ClockState
 from .faults import Faults
 from .model import Category, Company, Contact, Entry, Project, Task, User
+from .report import Coverage
 from .store import COLLECTIONS, Store, StoreSnapshot
 
 if TYPE_CHECKING:
@@ -85,6 +86,10 @@ class Fake:
         self.journal: deque[dict[str, Any]] = deque(maxlen=self.settings.journal_size)
         self.journal_dropped = 0
         self.faults = Faults()
+        # What the client did with the calls of the contract, since the last reset;
+        # the counts from before each reset are kept apart for the run's report.
+        self.coverage = Coverage()
+        self._earlier_coverage = Coverage()
         self._expecting_errors = 0
         self._baseline = Snapshot(self.store.snapshot(), self.clock.state(), {})
         self._snapshots: dict[str, Snapshot] = {}
@@ -148,14 +153,19 @@ class Fake:
     def reset(self, to: str = "loaded") -> None:
         """Go back to the loaded data (or to none: ``to="empty"``), clock and rate windows.
 
-        Recorded requests and fault rules are forgotten too: a reset fake is the
-        fake as it started. Snapshots are kept.
+        Recorded requests, fault rules and ``coverage`` are forgotten too: a reset
+        fake is the fake as it started. Snapshots are kept, and so is what
+        :meth:`contract_report` tells of the requests before the reset.
         """
         if to not in ("loaded", "empty"):
             raise ValueError(f'to is "loaded" or "empty", not {to!r}')
         self._apply(self._baseline, None)
         self.clear_journal()
         self.faults = Faults()
+        done = self.coverage
+        if not done.empty:  # else it is as new: keep it, a reset costs microseconds
+            self.coverage = Coverage()
+            self._earlier_coverage.absorb(done)
         if to == "empty":
             self.load({"account": self.store.account.to_fixture()})
 
@@ -387,6 +397,23 @@ class Fake:
             if len(self.journal) == self.journal.maxlen:
                 self.journal_dropped += 1
             self.journal.append(entry)
+
+    def contract_report(self, since_reset: bool = False) -> dict[str, Any]:
+        """Return the contract report (``GET /_fake/report``): violations and coverage.
+
+        It covers every request since the fake was built, resets included, so that
+        a client resetting the fake between its tests cannot erase what it did;
+        ``since_reset=True`` covers only the requests since the last reset.
+        """
+        coverage = self.coverage
+        if not since_reset:
+            coverage = Coverage()
+            coverage.absorb(self._earlier_coverage)
+            coverage.absorb(self.coverage)
+        settings = self.settings
+        return coverage.document(
+            auth=bool(settings.tokens), rate_limited=settings.rate_limit is not None
+        )
 
     def violations(self) -> list[dict[str, Any]]:
         """Return the recorded requests that broke the contract and were not expected to."""

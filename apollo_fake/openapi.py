@@ -131,6 +131,7 @@ CALLS: dict[str, Call] = {
     "control.changes": Call("control#changes-response", (400, 401, 404), query=("since",)),
     "control.requests": Call("control#requests-response", _CONTROL, query=("method", "path")),
     "control.clear_requests": Call("control#ok-response", _CONTROL),
+    "control.contract_report": Call("contract-report", _CONTROL),
     "control.add_fault": Call("control#fault", (400, 401, 413, 422), 201, "control#fault-request"),
     "control.list_faults": Call("control#faults-response", _CONTROL),
     "control.clear_faults": Call("control#ok-response", _CONTROL),
@@ -523,7 +524,8 @@ This document is served at `GET /openapi.json` (never under `/v1`, never authent
 
 _TAG_TEXT = {
     "apollo": "The Apollo time-tracking calls (also served under /v1).",
-    "control": "The fake's control API: reset, state, snapshots, changes, journal, faults, clock.",
+    "control": "The fake's control API: reset, state, snapshots, changes, journal, faults, "
+    "clock, contract report.",
 }
 
 

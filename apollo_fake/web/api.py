@@ -65,7 +65,17 @@ class Reply:
 class Call:
     """One request to an Apollo call, read lazily from the WSGI environ."""
 
-    __slots__ = ("environ", "fake", "method", "path", "user_id", "body", "body_read", "_query")
+    __slots__ = (
+        "environ",
+        "fake",
+        "method",
+        "path",
+        "user_id",
+        "body",
+        "body_read",
+        "endpoint",
+        "_query",
+    )
 
     def __init__(self, environ: dict[str, Any], fake: Fake) -> None:
         self.environ = environ
@@ -75,6 +85,7 @@ class Call:
         self.user_id: int | None = None
         self.body: Any = None
         self.body_read = False
+        self.endpoint: str | None = None  # the matched route's, once matched
         self._query: dict[str, list[str]] | None = None
 
     @property
@@ -359,18 +370,32 @@ class ApiApp:
         if err is not None and not call.body_read and call.method in ("POST", "PUT"):
             call.body = self._unread_body(environ)
         user = call.user_id
-        self.fake.record(
-            {
-                "time": self.fake.clock.timestamp(),
-                "method": call.method,
-                "path": path,
-                "query": environ.get("QUERY_STRING", ""),
-                "user": str(user) if user is not None else None,
-                "body": call.body,
-                "status": reply.status,
-                "message": err.message if err is not None else None,
-                "violations": violations,
-            }
+        query = environ.get("QUERY_STRING", "")
+        record = {
+            "time": self.fake.clock.timestamp(),
+            "method": call.method,
+            "path": path,
+            "query": query,
+            "user": str(user) if user is not None else None,
+            "body": call.body,
+            "status": reply.status,
+            "message": err.message if err is not None else None,
+            "violations": violations,
+        }
+        self.fake.record(record)
+        endpoint = call.endpoint
+        if endpoint is None and err is not None and not err.violation:
+            endpoint = self._endpoint_of(call)  # a 401 or 429 answered before routing
+        self.fake.coverage.note(
+            endpoint,
+            call.method,
+            path,
+            query,
+            reply.status,
+            err,
+            call.body,
+            reply.body,
+            "expected" in record,
         )
         headers = [("Content-Type", JSON), ("Content-Length", str(len(reply.body)))]
         headers.extend(reply.headers)
@@ -396,6 +421,7 @@ class ApiApp:
         assert self._adapter is not None, "ApiApp.bind() was not called"
         try:
             endpoint, args = self._adapter.match(call.path, call.method)
+            call.endpoint = endpoint
         except RoutingMethodNotAllowed as exc:
             allowed = sorted(set(exc.valid_methods or ()) - {"OPTIONS"})
             raise MethodNotAllowed(
@@ -426,6 +452,15 @@ class ApiApp:
             self._cache[key] = (version, reply)
             self._cached_bytes += size
         return reply
+
+    def _endpoint_of(self, call: Call) -> str | None:
+        """Return the endpoint a request's path and method match, or None."""
+        assert self._adapter is not None, "ApiApp.bind() was not called"
+        try:
+            endpoint: str = self._adapter.match(call.path, call.method)[0]
+        except (RoutingMethodNotAllowed, RoutingNotFound):
+            return None
+        return endpoint
 
     def _guard(self, call: Call) -> None:
         """Check the token and the rate limit."""
@@ -463,12 +498,13 @@ class ApiApp:
 
     def _fault(self, call: Call, rule: Any, start_response: StartResponse) -> Iterable[bytes]:
         status = 0 if rule.drop else rule.status or 500
+        query = call.environ.get("QUERY_STRING", "")
         self.fake.record(
             {
                 "time": self.fake.clock.timestamp(),
                 "method": call.method,
                 "path": call.path,
-                "query": call.environ.get("QUERY_STRING", ""),
+                "query": query,
                 "user": None,
                 "body": None,
                 "status": status,
@@ -476,6 +512,10 @@ class ApiApp:
                 "violations": [],
                 "fault": rule.id,
             }
+        )
+        # An injected answer counts as an outcome the client saw, never as a violation.
+        self.fake.coverage.note(
+            self._endpoint_of(call), call.method, call.path, query, status, injected=True
         )
         if rule.drop:
             return self._drop(call, rule)

@@ -1,4 +1,4 @@
-"""The control API under /_fake/: reset, state, snapshots, changes, journal, faults, clock.
+"""The control API under /_fake/: reset, state, snapshots, changes, journal, faults, clock, report.
 
 Never under /v1, never rate limited, never recorded in the journal.
 """
@@ -169,6 +169,12 @@ def clear_requests() -> Response:
     """Forget the recorded requests."""
     _fake().clear_journal()
     return _ok()
+
+
+@bp.get("/report")
+def contract_report() -> Response:
+    """Return the contract report: the client's violations and its coverage of the calls."""
+    return _json(_fake().contract_report())
 
 
 @bp.post("/faults")

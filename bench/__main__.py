@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from . import pertest, reset, scale, startup, throughput
+from . import pertest, reset, scale, soak, startup, throughput
 
 BENCHMARKS = {"reset": reset.main, "throughput": throughput.main}
 BENCHMARKS["scale"] = scale.main
 BENCHMARKS["pertest"] = pertest.main
 BENCHMARKS["startup"] = startup.main
+BENCHMARKS["soak"] = soak.main
 
 
 def main(argv: list[str]) -> int:

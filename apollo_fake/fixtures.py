@@ -119,7 +119,8 @@ class Loader:
     def add(self, doc: Any) -> Loader:
         """Check and convert a fixture document (its entries after everything they refer to)."""
         if not self._checked(doc, self._entries_seen):
-            self._entries_seen += len(doc.get("time-entries", ())) if isinstance(doc, dict) else 0
+            entries = doc.get("time-entries") if isinstance(doc, dict) else None
+            self._entries_seen += len(entries) if isinstance(entries, list) else 0
             return self
         if "account" in doc:
             a = doc["account"]

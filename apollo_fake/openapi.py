@@ -58,7 +58,7 @@ class Call:
 _API = (400, 401, 429)  # any Apollo call: a bad query string, auth, rate limit
 _API_READ = (400, 401, 404, 429)
 _API_WRITE = (400, 401, 404, 413, 422, 429)
-_CONTROL = (401,)  # any control call, when a control token is set
+_CONTROL = (400, 401)  # any control call: an unknown query parameter; a control token
 _CONTROL_BODY = (400, 401, 413)
 _LISTING = ("page",)
 _PATH_PAGE = ("page-ignored",)

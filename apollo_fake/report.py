@@ -546,8 +546,7 @@ def _untested(calls: list[dict[str, Any]], extra: tuple[int, ...]) -> list[dict[
         meaning = OUTCOMES[status]
         if len(missing) == len(owners):
             text = (
-                f"no request got a {status} ({meaning}): "
-                "the client's handling of it went untested"
+                f"no request got a {status} ({meaning}): the client's handling of it went untested"
             )
             gap("status", str(status), [c["name"] for c in missing], text)
         elif missing and status in (404, 422):

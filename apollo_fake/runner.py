@@ -248,9 +248,7 @@ class Supervisor:
         """Stop what the command left running in its process group."""
         if not self._reap(group):
             return
-        print(
-            "apollo-fake: the command left processes running; stopping them", file=self.err
-        )
+        print("apollo-fake: the command left processes running; stopping them", file=self.err)
         for signum, wait in ((signal.SIGTERM, GRACE), (signal.SIGKILL, GRACE)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signum)

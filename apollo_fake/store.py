@@ -123,6 +123,9 @@ class Indexes:
         return out
 
 
+_UNSEEN = object()
+
+
 def _no_entries() -> SortedList:
     return SortedList()
 
@@ -247,6 +250,10 @@ class Store:
             del coll[id]
         else:
             coll[id] = record
+        if self._original.get(key, _UNSEEN) is record:
+            # Back to its loaded value (a create deleted again): nothing to undo,
+            # and a create-delete churn must not grow what reset has to walk.
+            del self._original[key]
 
     def put(self, name: str, record: Any) -> Any:
         """Insert or replace a record, keeping ids unique across creates."""

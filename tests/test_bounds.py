@@ -55,11 +55,6 @@ def fake() -> Iterator[Fake]:
     yield found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Store._original keeps a key (and None) for every entry ever created since loading, "
-    "even once it is deleted again: memory grows by about 110 bytes per create, without bound",
-)
 def test_creating_and_deleting_entries_does_not_grow_the_store(fake: Fake) -> None:
     loaded = fake.state()
     grown = traced(lambda: churn(fake, CYCLES))
@@ -68,12 +63,6 @@ def test_creating_and_deleting_entries_does_not_grow_the_store(fake: Fake) -> No
     assert grown < CYCLES * 20, f"{grown / KIB:.0f} KiB kept after {CYCLES} create+delete cycles"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a snapshot copies every key the store has touched since loading (Store._original), "
-    "so its size grows with the writes made, not with how far the data is from the loaded "
-    "data; 100 snapshots then hold 100 copies (the soak's main growth)",
-)
 def test_a_snapshot_costs_what_differs_from_the_loaded_data(fake: Fake) -> None:
     churn(fake, CYCLES)
     fake.client.put("/timeEntries/71", json={"time-entry": {"notes": "one change"}})

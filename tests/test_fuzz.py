@@ -57,24 +57,9 @@ SOCKET_EXAMPLES = 15
 GUARDED_EXAMPLES = 10
 READY = re.compile(r"apollo-fake listening on (http://127\.0\.0\.1:\d+)")
 
-# Operations the fuzzer fails today, by operation id, each with what is wrong. Each
-# is fuzzed on its own and marked xfail(strict): fixing the bug flags the marker.
-KNOWN: dict[str, str] = {
-    "control.put_state": (
-        'PUT /_fake/state with "time-entries": null is a 500; a fixture document that '
-        "breaks the schema must be a 400 (null for the other collections is)"
-    ),
-    "control.add_fault": "POST /_fake/faults with the JSON body null is a 500, not a 400",
-    "control.set_clock": "PUT /_fake/clock with the JSON body null is a 500, not a 400",
-    "control.advance_clock": (
-        "POST /_fake/clock/advance with the JSON body null is a 500, not a 400"
-    ),
-    "control.requests": (
-        "GET /_fake/requests?unknown=1 is a 400 the document does not list: every control "
-        "call refuses an unknown query parameter with 400, yet those without a body "
-        "document only 401"
-    ),
-}
+# Operations the fuzzer fails, by operation id, each with what is wrong: list one here,
+# fuzz it on its own and mark it xfail(strict), so that fixing the bug flags the marker.
+KNOWN: dict[str, str] = {}  # none today: the five found were fixed in this session
 
 
 def budget(examples: int) -> Callable[[Any], Any]:
@@ -122,21 +107,6 @@ def xfail(operation_id: str) -> Any:
 
 
 test_every_operation_in_process = in_process(IN_PROCESS.exclude(operation_id=list(KNOWN)))
-test_put_state_in_process = xfail("control.put_state")(
-    in_process(IN_PROCESS.include(operation_id="control.put_state"))
-)
-test_add_fault_in_process = xfail("control.add_fault")(
-    in_process(IN_PROCESS.include(operation_id="control.add_fault"))
-)
-test_set_clock_in_process = xfail("control.set_clock")(
-    in_process(IN_PROCESS.include(operation_id="control.set_clock"))
-)
-test_advance_clock_in_process = xfail("control.advance_clock")(
-    in_process(IN_PROCESS.include(operation_id="control.advance_clock"))
-)
-test_requests_in_process = xfail("control.requests")(
-    in_process(IN_PROCESS.include(operation_id="control.requests"))
-)
 
 
 # With tokens configured, every call without them must answer its documented 401.
@@ -240,21 +210,6 @@ def over_socket(schema: Any) -> Any:
 
 
 test_every_operation_served = over_socket(IN_PROCESS.exclude(operation_id=list(KNOWN)))
-test_put_state_served = xfail("control.put_state")(
-    over_socket(IN_PROCESS.include(operation_id="control.put_state"))
-)
-test_add_fault_served = xfail("control.add_fault")(
-    over_socket(IN_PROCESS.include(operation_id="control.add_fault"))
-)
-test_set_clock_served = xfail("control.set_clock")(
-    over_socket(IN_PROCESS.include(operation_id="control.set_clock"))
-)
-test_advance_clock_served = xfail("control.advance_clock")(
-    over_socket(IN_PROCESS.include(operation_id="control.advance_clock"))
-)
-test_requests_served = xfail("control.requests")(
-    over_socket(IN_PROCESS.include(operation_id="control.requests"))
-)
 
 
 def test_serve_serves_the_fuzzed_document(served: tuple[str, requests.Session]) -> None:
@@ -278,20 +233,14 @@ def test_serve_serves_the_fuzzed_document(served: tuple[str, requests.Session]) 
             "/_fake/state",
             {"time-entries": None},
             id="state-null-collection",
-            marks=xfail("control.put_state"),
         ),
-        pytest.param(
-            "POST", "/_fake/faults", None, id="fault-null", marks=xfail("control.add_fault")
-        ),
-        pytest.param(
-            "PUT", "/_fake/clock", None, id="clock-null", marks=xfail("control.set_clock")
-        ),
+        pytest.param("POST", "/_fake/faults", None, id="fault-null"),
+        pytest.param("PUT", "/_fake/clock", None, id="clock-null"),
         pytest.param(
             "POST",
             "/_fake/clock/advance",
             None,
             id="advance-null",
-            marks=xfail("control.advance_clock"),
         ),
         pytest.param("PUT", "/_fake/state", [], id="state-array"),
         pytest.param("POST", "/_fake/faults", [], id="fault-array"),
@@ -312,7 +261,6 @@ def test_a_control_body_that_is_null_or_not_the_calls_object_is_400(
     assert FAKE.faults.rules == []
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN["control.requests"])
 def test_every_operation_documents_the_400_of_an_unknown_query_parameter() -> None:
     doc = FAKE.client.get("/openapi.json").get_json()
     undocumented = []

@@ -487,7 +487,7 @@ def test_operations_refer_to_the_schema_files(doc: dict[str, Any]) -> None:
         ),
         pytest.param("GET", "/report/timeEntries", ["200", "400", "401", "429"], id="report"),
         pytest.param("GET", "/account", ["200", "400", "401", "429"], id="account"),
-        pytest.param("GET", "/_fake/health", ["200", "401"], id="health"),
+        pytest.param("GET", "/_fake/health", ["200", "400", "401"], id="health"),
         pytest.param("POST", "/_fake/faults", ["201", "400", "401", "413", "422"], id="add-fault"),
         pytest.param(
             "POST", "/_fake/snapshots/{name}/restore", ["200", "400", "401", "404"], id="restore"

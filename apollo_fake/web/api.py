@@ -141,12 +141,9 @@ def read_raw(environ: dict[str, Any], limit: int) -> bytes:
     return b""
 
 
-def read_json(environ: dict[str, Any], limit: int, *, optional: bool = False) -> Any:
-    """Return the body parsed as JSON (None if optional and empty); 400 when it is not JSON."""
-    raw = read_raw(environ, limit)
+def parse_json(raw: bytes) -> Any:
+    """Parse a body as JSON, whatever its Content-Type; 400 when it is empty or not JSON."""
     if not raw.strip():
-        if optional:
-            return None
         raise BadRequest(
             'The body is empty; send a JSON object, such as {"time-entry": {...}}.',
             [{"field": "", "message": "is empty"}],
@@ -157,6 +154,11 @@ def read_json(environ: dict[str, Any], limit: int, *, optional: bool = False) ->
         raise BadRequest(
             "The body is not valid JSON (UTF-8).", [{"field": "", "message": str(exc)}]
         ) from None
+
+
+def read_json(environ: dict[str, Any], limit: int) -> Any:
+    """Read and parse a request's JSON body."""
+    return parse_json(read_raw(environ, limit))
 
 
 def _number(text: str) -> int:
@@ -414,9 +416,11 @@ class ApiApp:
 
     def _dispatch(self, call: Call) -> Reply:
         raw = call.environ.get("RAW_URI") or call.environ.get("REQUEST_URI") or call.path
-        if raw.startswith("//"):
-            # A server may read "//account" as a URL with a host; the API has no such route.
-            raise NoRoute(f"No call of the API matches {call.method} {raw.split('?', 1)[0]}.")
+        target = raw.split("?", 1)[0]
+        if target.startswith("//") or "%2f" in target.lower():
+            # A server may read "//account" as a URL with a host, and decodes "%2F" into
+            # a separator before routing; the API has no route with either.
+            raise NoRoute(f"No call of the API matches {call.method} {target}.")
         self._guard(call)
         assert self._adapter is not None, "ApiApp.bind() was not called"
         try:

@@ -16,7 +16,7 @@ from ..clock import parse_moment
 from ..errors import ApolloError, BadRequest, FixtureError, NotFound, Unprocessable
 from ..fake import Fake
 from ..service import single_params
-from .api import read_json
+from .api import parse_json, read_raw
 
 bp = Blueprint("control", __name__, url_prefix="/_fake")
 JSON = "application/json"
@@ -56,9 +56,10 @@ def _check() -> None:
 
 
 def _body(definition: str, *, optional: bool = False) -> Any:
-    body = read_json(request.environ, MAX_STATE, optional=optional)
-    if body is None:
+    raw = read_raw(request.environ, MAX_STATE)
+    if optional and not raw.strip():
         return {}
+    body = parse_json(raw)  # JSON null is a body, and the schema refuses it
     if definition and not schemas.is_valid(SCHEMA + definition, body):
         details = schemas.details(schemas.errors(SCHEMA + definition, body))
         raise BadRequest("The body does not fit this call.", details)

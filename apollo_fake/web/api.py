@@ -371,20 +371,10 @@ class ApiApp:
             violations = err.details or [{"field": "", "message": err.message}]
         if err is not None and not call.body_read and call.method in ("POST", "PUT"):
             call.body = self._unread_body(environ)
-        user = call.user_id
         query = environ.get("QUERY_STRING", "")
-        record = {
-            "time": self.fake.clock.timestamp(),
-            "method": call.method,
-            "path": path,
-            "query": query,
-            "user": str(user) if user is not None else None,
-            "body": call.body,
-            "status": reply.status,
-            "message": err.message if err is not None else None,
-            "violations": violations,
-        }
-        self.fake.record(record)
+        record = self._journal(
+            call, reply.status, err.message if err is not None else None, violations
+        )
         endpoint = call.endpoint
         if endpoint is None and err is not None and not err.violation:
             endpoint = self._endpoint_of(call)  # a 401 or 429 answered before routing
@@ -500,23 +490,35 @@ class ApiApp:
         except (orjson.JSONDecodeError, ApolloError, OSError):
             return None
 
+    def _journal(
+        self,
+        call: Call,
+        status: int,
+        message: str | None,
+        violations: list[dict[str, str]],
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """Record a request in the fake's journal; return the record."""
+        user = call.user_id
+        record = {
+            "time": self.fake.clock.timestamp(),
+            "method": call.method,
+            "path": call.path,
+            "query": call.environ.get("QUERY_STRING", ""),
+            "user": str(user) if user is not None else None,
+            "body": call.body,
+            "status": status,
+            "message": message,
+            "violations": violations,
+            **extra,
+        }
+        self.fake.record(record)
+        return record
+
     def _fault(self, call: Call, rule: Any, start_response: StartResponse) -> Iterable[bytes]:
         status = 0 if rule.drop else rule.status or 500
         query = call.environ.get("QUERY_STRING", "")
-        self.fake.record(
-            {
-                "time": self.fake.clock.timestamp(),
-                "method": call.method,
-                "path": call.path,
-                "query": query,
-                "user": None,
-                "body": None,
-                "status": status,
-                "message": f"injected by fault rule {rule.id}",
-                "violations": [],
-                "fault": rule.id,
-            }
-        )
+        self._journal(call, status, f"injected by fault rule {rule.id}", [], fault=rule.id)
         # An injected answer counts as an outcome the client saw, never as a violation.
         self.fake.coverage.note(
             self._endpoint_of(call), call.method, call.path, query, status, injected=True

@@ -75,9 +75,12 @@ def _with_probe(app: WSGIApp, probe: str) -> WSGIApp:
     return wrapped
 
 
-def _wait_until_answering(host: str, port: int, probe: str, timeout: float) -> bool:
+def _wait_until_answering(
+    host: str, port: int, probe: str, timeout: float, alive: Callable[[], bool] = lambda: True
+) -> bool:
+    """Poll the probe path until it answers (True), time runs out or ``alive()`` fails."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         try:
             conn = http.client.HTTPConnection(host, port, timeout=1)
             try:
@@ -218,21 +221,10 @@ class LiveServer:
         self.host = host
         self._probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
         inner = _log_requests(app, log) if log is not None else app
-        self._app = self._with_probe(inner)
+        self._app = _with_probe(inner, self._probe)
         self._requested_port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
-
-    def _with_probe(self, app: WSGIApp) -> WSGIApp:
-        probe = self._probe
-
-        def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            if environ.get("PATH_INFO") == probe:
-                start_response("204 No Content", [])
-                return [b""]
-            return app(environ, start_response)
-
-        return wrapped
 
     @property
     def port(self) -> int:
@@ -274,29 +266,15 @@ class LiveServer:
             name=f"apollo-fake:{self.port}",
             daemon=True,
         )
-        self._thread.start()
-        self._wait_until_answering(timeout)
-        return self
-
-    def _wait_until_answering(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if self._thread is None or not self._thread.is_alive():
-                self.stop()
-                raise ServerError("the server thread ended before it answered a request")
-            try:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=1)
-                conn.request("GET", self._probe)
-                if conn.getresponse().status == 204:
-                    conn.close()
-                    return
-                conn.close()
-            except OSError as exc:
-                last = exc
-            time.sleep(0.02)
+        thread = self._thread
+        thread.start()
+        if _wait_until_answering(self.host, self.port, self._probe, timeout, thread.is_alive):
+            return self
+        died = not thread.is_alive()
         self.stop()
-        raise ServerError(f"the server did not answer within {timeout:g} s ({last})")
+        if died:
+            raise ServerError("the server thread ended before it answered a request")
+        raise ServerError(f"the server did not answer within {timeout:g} s")
 
     def stop(self) -> None:
         """Stop serving and wait for the thread to end."""

@@ -1,4 +1,4 @@
-"""The web layer: an app factory and blueprints that parse, call the domain and serialize."""
+"""The web layer: an app factory; the Apollo calls in a lean WSGI layer, control on Flask."""
 
 from .app import create_app
 

@@ -57,7 +57,7 @@ def create_app(fake: Fake | None = None, config: Mapping[str, Any] | None = None
     apollo = api.ApiApp(app.wsgi_app, app.url_map, fake)
     apollo.bind(app.view_functions)
     app.wsgi_app = apollo  # type: ignore[method-assign]
-    app.register_error_handler(ApolloError, _apollo_error)
+    app.register_error_handler(ApolloError, error_response)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app
@@ -74,10 +74,6 @@ def error_response(err: ApolloError) -> Response:
     """Turn an ApolloError into the contract's JSON error response."""
     reply = api.error_reply(err)
     return Response(reply.body, reply.status, reply.headers, mimetype=JSON)
-
-
-def _apollo_error(err: ApolloError) -> Response:
-    return error_response(err)
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -98,11 +94,11 @@ def _http_error(exc: HTTPException) -> Response:
         err.status = exc.code
     else:
         return _unexpected(exc)
-    return _apollo_error(err)
+    return error_response(err)
 
 
 def _unexpected(exc: BaseException) -> Response:
     """Answer an unexpected failure with a JSON 500 and no traceback, and log it."""
     log.error("apollo-fake failed on %s %s", request.method, request.path, exc_info=exc)
     err = ApolloError("The fake failed unexpectedly; this is a bug in apollo-fake.")
-    return _apollo_error(err)
+    return error_response(err)

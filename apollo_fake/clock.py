@@ -13,6 +13,11 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
+def stamp(moment: datetime.datetime) -> str:
+    """Write a time as the API writes timestamps: ``2012-05-24 15:30:34``."""
+    return moment.isoformat(" ", "seconds")  # a third of strftime's cost
+
+
 class Clock:
     """Tell the time, real or frozen or shifted, so tests can set and advance it."""
 
@@ -32,7 +37,7 @@ class Clock:
 
     def timestamp(self) -> str:
         """Return now as the API writes timestamps: ``2012-05-24 15:30:34``."""
-        return self.now().strftime("%Y-%m-%d %H:%M:%S")
+        return stamp(self.now())
 
     @property
     def frozen(self) -> bool:

@@ -40,7 +40,8 @@ class Settings:
 
     tokens: Mapping[str, int] = field(default_factory=dict)
     rate_limit: tuple[int, float] | None = None
-    journal_size: int = 10_000
+    journal_size: int = 10_000  # requests the journal keeps
+    journal_bytes: int = 64 * 1024 * 1024  # and at most this much of their bodies
     control: bool = True  # serve the /_fake/ control API
     control_token: str | None = None  # required in X-Fake-Control-Token when set
 
@@ -85,6 +86,9 @@ class Fake:
         self.windows: dict[str, tuple[datetime.datetime, int]] = {}
         self.journal: deque[dict[str, Any]] = deque(maxlen=self.settings.journal_size)
         self.journal_dropped = 0
+        # What each record's body weighs (Call.body_weight), in the journal's order.
+        self._journal_weights: deque[int] = deque(maxlen=self.settings.journal_size)
+        self._journal_weight = 0
         self.faults = Faults()
         # What the client did with the calls of the contract, since the last reset;
         # the counts from before each reset are kept apart for the run's report.
@@ -174,6 +178,8 @@ class Fake:
         with self._lock:
             self.journal.clear()
             self.journal_dropped = 0
+            self._journal_weights.clear()
+            self._journal_weight = 0
 
     def snapshot(self, name: str) -> None:
         """Save the current state under a name (at most MAX_SNAPSHOTS names)."""
@@ -389,14 +395,28 @@ class Fake:
 
     # --- requests ----------------------------------------------------------
 
-    def record(self, entry: dict[str, Any]) -> None:
-        """Add a request to the journal, marking expected errors as such."""
+    def record(self, entry: dict[str, Any], weight: int = 0) -> None:
+        """Add a request to the journal, marking expected errors as such.
+
+        The oldest records make room, counted in ``journal_dropped``, when the journal
+        holds ``journal_size`` records or their bodies would weigh more than
+        ``journal_bytes`` (``weight`` is this one's body).
+        """
         if self._expecting_errors and entry.get("violations"):
             entry["expected"] = True
         with self._lock:
-            if len(self.journal) == self.journal.maxlen:
+            journal, weights = self.journal, self._journal_weights
+            budget = self.settings.journal_bytes - weight
+            while journal and (len(journal) == journal.maxlen or self._journal_weight > budget):
+                journal.popleft()
+                self._journal_weight -= weights.popleft()
                 self.journal_dropped += 1
-            self.journal.append(entry)
+            if journal.maxlen == 0:  # a journal kept off
+                self.journal_dropped += 1
+                return
+            journal.append(entry)
+            weights.append(weight)
+            self._journal_weight += weight
 
     def contract_report(self, since_reset: bool = False) -> dict[str, Any]:
         """Return the contract report (``GET /_fake/report``): violations and coverage.

@@ -11,7 +11,7 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import schemas
+from . import clock, schemas
 from .dates import add_months_clamped, parse_report_date
 from .errors import BadRequest, Detail, NotFound, Unprocessable
 from .fake import Fake
@@ -134,7 +134,7 @@ def create(
         if "user_id" not in values:
             values["user_id"] = acting_user if acting_user is not None else default_user(store)
         now = fake.clock.now()
-        stamp = now.strftime("%Y-%m-%d %H:%M:%S")
+        stamp = clock.stamp(now)
         values.setdefault("date", now.date().isoformat())
         new = Entry(
             id=store.new_id("time-entries"),

@@ -421,15 +421,36 @@ def json_server(setup: Setup) -> Server:
     )
 
 
+def with_examples(openapi: bytes, calls: dict[str, Call], canned: dict[str, Canned]) -> bytes:
+    """Return the OpenAPI document with apollo-fake's answer as each call's example.
+
+    Prism answers an operation's example when there is one: so it serves the same
+    bodies as the other canned servers, not a small body made up from the schema.
+    """
+    doc = json.loads(openapi)
+    for workload, call in calls.items():
+        for template, operations in doc["paths"].items():
+            if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), call.path):
+                answer = canned[workload]
+                response = operations[call.method.lower()]["responses"][str(answer.status)]
+                response["content"]["application/json"]["example"] = json.loads(answer.body)
+                break
+        else:
+            raise Skip(f"no operation of the OpenAPI document matches {call.describe()}")
+    return json.dumps(doc).encode()
+
+
 def prism(setup: Setup) -> Server:
-    """Prism: ``prism mock`` of apollo-fake's own OpenAPI document, static examples."""
+    """Prism: ``prism mock`` of apollo-fake's OpenAPI document, its answers as examples."""
     if setup.openapi is None:
         raise Skip("apollo-fake did not serve /openapi.json")
     folder = npm_package("@stoplight/prism-cli", "@stoplight/prism-cli")
     command = node_bin(folder, "dist/index.js")
     workdir = setup.workdir / "prism"
     workdir.mkdir(exist_ok=True)
-    (workdir / "openapi.json").write_bytes(setup.openapi)
+    (workdir / "openapi.json").write_bytes(
+        with_examples(setup.openapi, setup.calls, setup.canned)
+    )
     calls: dict[str, Call | None] = dict(setup.calls)
 
     def start() -> Running:
@@ -456,8 +477,8 @@ def prism(setup: Setup) -> Server:
         npm_version(folder),
         start,
         calls,
-        notes={w: "static example of the OpenAPI document" for w in calls},
-        remark="canned examples, logging off",
+        notes={w: "example: apollo-fake's body" for w in calls},
+        remark="canned examples (apollo-fake's answers), logging off",
     )
 
 

@@ -2,8 +2,9 @@
 
 The counts are bounded elsewhere (test_control.py: the journal keeps its last N
 requests, at most 100 fault rules and 100 snapshots). These tests bound the
-memory behind them, measured with tracemalloc on the domain, and the report's
-scan: whatever ``from`` and ``to`` say, it reads at most six months of entries.
+memory behind them (the journal also by the weight of the bodies it keeps),
+measured with tracemalloc on the domain, and the report's scan: whatever
+``from`` and ``to`` say, it reads at most six months of entries.
 ``bench/soak.py`` measures the same over HTTP, in resident memory.
 """
 
@@ -94,6 +95,56 @@ def test_the_journal_keeps_its_size_under_load() -> None:
 
     grown = traced(requests)
     assert grown < 100 * KIB, f"{grown / KIB:.0f} KiB"
+
+
+def test_the_journal_bounds_the_bodies_it_keeps_by_their_weight() -> None:
+    from apollo_fake.fake import Settings
+
+    fake = Fake(small_doc(), today=TODAY, settings=Settings(journal_bytes=4 * 1024 * 1024))
+    notes = "x" * 500_000  # a 500 kB body: refused (notes too long), kept for the report
+    body = {"time-entry": {"seconds": "60", "notes": notes}}
+
+    def big_requests() -> None:
+        for _ in range(40):
+            assert fake.client.post("/projects/51/timeEntries", json=body).status_code == 422
+
+    fake.client.post("/projects/51/timeEntries", json=body)  # warm: validators, caches
+    grown = traced(big_requests)
+    # 40 bodies of 500 kB: the 4 MiB budget holds the last 8, the oldest made room.
+    assert len(fake.journal) == 8
+    assert fake.journal_dropped == 33  # with the warm-up's
+    assert fake.journal[-1]["body"] == body
+    assert grown < 4.5 * 1024 * KIB, f"{grown / KIB:.0f} KiB kept"
+    # Small records are not held back by the budget, and clearing forgets the weights.
+    fake.clear_journal()
+    for _ in range(100):
+        fake.client.get("/timeEntries/71")
+    assert len(fake.journal) == 100 and fake.journal_dropped == 0
+
+
+def test_a_body_of_many_small_values_weighs_what_it_holds_once_parsed() -> None:
+    from apollo_fake.fake import Settings
+
+    fake = Fake(small_doc(), today=TODAY, settings=Settings(journal_bytes=8 * 1024 * 1024))
+    many = [1000 + i for i in range(100_000)]  # about 0.6 MiB as JSON, 3.5 MiB parsed
+
+    def requests() -> None:
+        for _ in range(20):
+            assert fake.client.post("/projects/51/timeEntries", json=many).status_code == 400
+
+    fake.client.post("/projects/51/timeEntries", json=many)  # warm: validators, caches
+    grown = traced(requests)
+    assert len(fake.journal) < 3, len(fake.journal)
+    assert grown < 9 * 1024 * KIB, f"{grown / KIB:.0f} KiB kept"
+
+
+def test_a_journal_of_size_0_keeps_nothing_and_counts_what_it_dropped() -> None:
+    from apollo_fake.fake import Settings
+
+    fake = Fake(small_doc(), today=TODAY, settings=Settings(journal_size=0))
+    for _ in range(3):
+        fake.client.get("/timeEntries/71")
+    assert len(fake.journal) == 0 and fake.journal_dropped == 3
 
 
 # --- the report reads at most six months ---------------------------------------------

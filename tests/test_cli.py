@@ -556,3 +556,21 @@ def test_demo_is_reproducible() -> None:
     result = run_bytes("generate", "--seed", "1", "--entries", "500", "--today", "2026-06-30")
     assert result.returncode == 0, result.stderr
     assert result.stdout == DEMO.read_bytes()
+
+
+def test_serve_keeps_full_collections_to_what_came_since_the_last_one() -> None:
+    # `serve` freezes what it loaded and, after each full collection, what survived
+    # it: a full pass then walks only new objects (the server's tail latency).
+    script = """
+import gc
+from apollo_fake import cli
+cli._keep_collector_passes_short()
+loaded = gc.get_freeze_count()
+kept = [{"n": [i]} for i in range(5000)]
+gc.collect()
+print(loaded > 0, gc.get_freeze_count() - loaded >= 10000, len(gc.get_objects(2)) < 1000)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert done.stdout.split() == ["True", "True", "True"], done.stderr

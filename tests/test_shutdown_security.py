@@ -1,6 +1,8 @@
 """Shutdown under load, and the security promises of the fake.
 
 - SIGTERM while requests are in flight: they finish, the process exits 0 within 5 s.
+- ``--threads``: one thread (the default) answers in turn, behind a delayed answer;
+  two let a request through while another is delayed.
 - ``serve`` binds 127.0.0.1 unless told otherwise; another address without
   ``--token`` or ``--control-token`` prints a warning that names the risk.
 - Tokens (API and control) are compared in constant time, with every known token.
@@ -191,6 +193,29 @@ def test_sigterm_under_load_lets_in_flight_requests_finish_and_exits_0(serve: An
     dropped = [(round(sent - signalled, 3), exc) for sent, exc in fast if not isinstance(exc, int)]
     assert all(after > -0.05 for after, _ in dropped), dropped
     assert "Traceback" not in server.drain(server.stderr)
+
+
+@pytest.mark.parametrize(
+    ("threads", "overlaps"), [(None, False), ("2", True)], ids=["default-1-thread", "threads-2"]
+)
+def test_threads_decide_whether_requests_pass_a_delayed_one(
+    serve: Any, threads: str | None, overlaps: bool
+) -> None:
+    server = serve("--quiet", *SMALL_ARGS, *(["--threads", threads] if threads else []))
+    fault = {"method": "GET", "path": "/account", "delay_ms": 1500}
+    assert server.request("POST", "/_fake/faults", fault)[0] == 201
+    slow = threading.Thread(target=server.request, args=("GET", "/account"))
+    slow.start()
+    time.sleep(0.3)  # the delayed request is being answered
+    began = time.monotonic()
+    status, body = server.request("GET", "/timeEntries/71")
+    took = time.monotonic() - began
+    slow.join(10)
+    assert status == 200 and body["time-entry"]["id"] == "71"
+    if overlaps:
+        assert took < 0.8, f"waited {took:.2f} s behind the delayed request"
+    else:
+        assert took > 0.8, f"answered in {took:.2f} s, beside a delay on the only thread"
 
 
 # --- binding -----------------------------------------------------------------------------

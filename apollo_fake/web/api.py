@@ -9,11 +9,12 @@ Apollo call (the control API, the OpenAPI document).
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -48,6 +49,7 @@ PAGE_PARAM = frozenset(["page"])
 HUGE_PAGE = 10**18  # any page past the end of any listing
 CACHE_BYTES = 64 * 1024 * 1024  # kept answers, all together
 CACHE_ONE = 4 * 1024 * 1024  # a larger answer is cheaper to recompute than to hold
+ROUTES_KEPT = 4096  # matched (path, method) pairs remembered; forgotten all at once
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -73,6 +75,7 @@ class Call:
         "user_id",
         "body",
         "body_read",
+        "body_weight",
         "endpoint",
         "_query",
     )
@@ -85,6 +88,7 @@ class Call:
         self.user_id: int | None = None
         self.body: Any = None
         self.body_read = False
+        self.body_weight = 0  # what keeping the body in the journal costs
         self.endpoint: str | None = None  # the matched route's, once matched
         self._query: dict[str, list[str]] | None = None
 
@@ -111,8 +115,17 @@ class Call:
     def read_body(self) -> Any:
         """Parse the body as JSON, whatever its Content-Type, and keep it for the journal."""
         self.body_read = True
-        self.body = read_json(self.environ, MAX_BODY)
+        raw = read_raw(self.environ, MAX_BODY)
+        self.body = parse_json(raw)
+        self.body_weight = journal_weight(raw)
         return self.body
+
+    def read_refused_body(self) -> None:
+        """Keep the JSON body of a request refused before it was read, for the journal."""
+        try:
+            self.read_body()
+        except (ApolloError, OSError):
+            self.body = None
 
 
 def read_raw(environ: dict[str, Any], limit: int) -> bytes:
@@ -159,6 +172,12 @@ def parse_json(raw: bytes) -> Any:
 def read_json(environ: dict[str, Any], limit: int) -> Any:
     """Read and parse a request's JSON body."""
     return parse_json(read_raw(environ, limit))
+
+
+def journal_weight(raw: bytes) -> int:
+    """Bound the memory a parsed JSON body holds: its bytes, and room for each value
+    a container holds (``[1,1,...]`` parses to eight times its size)."""
+    return len(raw) + 48 * (raw.count(b",") + raw.count(b"[") + raw.count(b"{"))
 
 
 def _number(text: str) -> int:
@@ -330,6 +349,7 @@ def error_reply(err: ApolloError) -> Reply:
     return Reply(orjson.dumps(err.to_dict()), err.status, headers)
 
 
+@functools.cache  # a few dozen statuses at most: 100 to 599
 def status_line(status: int) -> str:
     """Return an HTTP status line's text, e.g. ``404 Not Found``."""
     try:
@@ -346,6 +366,8 @@ class ApiApp:
         self.url_map = url_map
         self.fake = fake
         self._adapter: MapAdapter | None = None
+        # (path, method) -> what the URL map matched; a third of a page's cost otherwise.
+        self._routes: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = {}
         self._views: dict[str, Callable[..., Reply]] = {}
         self._cache: dict[tuple[Any, ...], tuple[int, Reply]] = {}
         self._cached_bytes = 0
@@ -370,7 +392,7 @@ class ApiApp:
         if err is not None and err.violation:
             violations = err.details or [{"field": "", "message": err.message}]
         if err is not None and not call.body_read and call.method in ("POST", "PUT"):
-            call.body = self._unread_body(environ)
+            call.read_refused_body()
         query = environ.get("QUERY_STRING", "")
         record = self._journal(
             call, reply.status, err.message if err is not None else None, violations
@@ -412,9 +434,8 @@ class ApiApp:
             # a separator before routing; the API has no route with either.
             raise NoRoute(f"No call of the API matches {call.method} {target}.")
         self._guard(call)
-        assert self._adapter is not None, "ApiApp.bind() was not called"
         try:
-            endpoint, args = self._adapter.match(call.path, call.method)
+            endpoint, args = self._route(call.path, call.method)
             call.endpoint = endpoint
         except RoutingMethodNotAllowed as exc:
             allowed = sorted(set(exc.valid_methods or ()) - {"OPTIONS"})
@@ -449,12 +470,26 @@ class ApiApp:
 
     def _endpoint_of(self, call: Call) -> str | None:
         """Return the endpoint a request's path and method match, or None."""
-        assert self._adapter is not None, "ApiApp.bind() was not called"
         try:
-            endpoint: str = self._adapter.match(call.path, call.method)[0]
+            return self._route(call.path, call.method)[0]
         except (RoutingMethodNotAllowed, RoutingNotFound):
             return None
-        return endpoint
+
+    def _route(self, path: str, method: str) -> tuple[str, Mapping[str, Any]]:
+        """Match a path and method to an endpoint and its arguments, remembering matches.
+
+        Misses (404, 405) are not remembered: a client makes few, a fuzzer many.
+        """
+        key = (path, method)
+        found = self._routes.get(key)
+        if found is None:
+            assert self._adapter is not None, "ApiApp.bind() was not called"
+            endpoint, args = self._adapter.match(path, method)
+            found = (str(endpoint), args)
+            if len(self._routes) >= ROUTES_KEPT:
+                self._routes.clear()
+            self._routes[key] = found
+        return found
 
     def _guard(self, call: Call) -> None:
         """Check the token and the rate limit."""
@@ -482,14 +517,6 @@ class ApiApp:
                 wait,
             )
 
-    @staticmethod
-    def _unread_body(environ: dict[str, Any]) -> Any:
-        """Return the JSON body of a request refused before it was read, for the journal."""
-        try:
-            return orjson.loads(read_raw(environ, MAX_BODY))
-        except (orjson.JSONDecodeError, ApolloError, OSError):
-            return None
-
     def _journal(
         self,
         call: Call,
@@ -512,7 +539,7 @@ class ApiApp:
             "violations": violations,
             **extra,
         }
-        self.fake.record(record)
+        self.fake.record(record, call.body_weight)
         return record
 
     def _fault(self, call: Call, rule: Any, start_response: StartResponse) -> Iterable[bytes]:

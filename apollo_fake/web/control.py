@@ -12,7 +12,7 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 
 from .. import schemas
-from ..clock import parse_moment
+from ..clock import parse_moment, stamp
 from ..errors import ApolloError, BadRequest, FixtureError, NotFound, Unprocessable
 from ..fake import Fake
 from ..service import single_params
@@ -207,7 +207,7 @@ def _clock() -> Response:
     now = clock.now()
     return _json(
         {
-            "now": now.strftime("%Y-%m-%d %H:%M:%S"),
+            "now": stamp(now),
             "today": now.date().isoformat(),
             "frozen": clock.frozen,
         }

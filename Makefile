@@ -21,7 +21,10 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
+# The install is editable: compile the package's bytecode, as a wheel install does,
+# since an environment with PYTHONDONTWRITEBYTECODE would compile it at every start.
 serve: $(VENV)/.installed-run  ## Start the fake on 127.0.0.1:8000 with the demo data.
+	@$(PY) -m compileall -q apollo_fake
 	$(VENV)/bin/apollo-fake serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test  ## Run the whole test suite, on every core.

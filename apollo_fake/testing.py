@@ -45,7 +45,7 @@ class Baseline:
         elif self.fixtures is not None:
             store = Store(fx.load_file(self.fixtures))
         else:
-            store = Store(fx.load_file(fx.demo_path()))
+            store = Store(fx.load_demo())
             start = None if self.today is not None else fx.DEMO_TODAY
         settings = Settings(tokens=dict(self.tokens), rate_limit=self.rate_limit)
         return Fake(store, today=self.today, start=start, settings=settings)

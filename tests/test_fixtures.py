@@ -447,6 +447,13 @@ def test_loaded_state_is_the_document() -> None:
     assert fixtures.dumps(Fake(json.loads(DEMO.read_bytes())).state()) == DEMO.read_bytes()
 
 
+def test_the_packaged_demo_passes_the_schema_its_loading_skips() -> None:
+    # load_demo skips compiling the fixture schema's validator at each start,
+    # because this test holds the demo to it.
+    fixtures.check_schema(json.loads(DEMO.read_bytes()))
+    assert fixtures.load_demo() == fixtures.load_file(DEMO)
+
+
 def _change_everything(fake: Fake, project: str, entries: list[str]) -> None:
     """Create, update and delete entries, fixture ones and new ones alike."""
     client = create_app(fake).test_client()
@@ -521,7 +528,7 @@ def test_a_file_in_the_dump_layout_loads_the_same_streamed_in_chunks(
     doc = json.loads(SMALL.read_text())
     dumped = _write(tmp_path / "dumped.json", fixtures.dumps(doc))
     with dumped.open("rb") as lines:
-        assert fixtures._stream(lines) is not None  # the streamed path was taken
+        assert fixtures._stream(lines, fixtures.Loader()) is not None  # the streamed path was taken
     streamed = fixtures.load_file(dumped)
     assert streamed == fixtures.records(doc)
     assert fixtures.dumps(Fake(dumped).state()) == fixtures.dumps(Fake(doc).state())

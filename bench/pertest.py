@@ -1,7 +1,7 @@
 """Per-test cost of the pytest plugin, against the usual ways of faking an HTTP API in tests.
 
 Writes throwaway pytest projects whose tests each make one GET, in five ways, and
-times ``pytest -q -p no:cacheprovider`` on each in a subprocess (best of 3):
+runs ``pytest -q -p no:cacheprovider`` on each in a subprocess (best of 3):
 
 1. pytest-httpserver's ``httpserver`` fixture, urllib as the client;
 2. ``responses`` mocking ``requests``;
@@ -10,17 +10,21 @@ times ``pytest -q -p no:cacheprovider`` on each in a subprocess (best of 3):
 5. ``apollo_url`` (a live server of the same baseline), urllib as the client.
 
 Every canned answer is the very bytes apollo-fake answers for the same GET (page 1
-of the largest project), so each way moves the same body. The per-test cost is
-the run's time less that of as many empty tests, divided by the number of tests;
-and, to leave out what a session pays once (apollo-fake builds its baseline then),
-the slope between runs of 30 and 300 tests, less the empty tests' slope.
+of the largest project), so each way moves the same body. A hook in each project's
+conftest times every test's set-up, call and teardown inside pytest; the per-test
+cost is the mean over the 300 tests but the first (it builds what the session
+shares: apollo-fake's baseline) and the last (the session's teardown), less the
+same mean for empty tests. Timing inside pytest leaves out pytest's own start,
+whose noise between runs was larger than the figures (a spread of 1 s over 300).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,7 +34,7 @@ from typing import Any
 
 from . import _measure as m
 
-MANY, FEW = 300, 30
+TESTS = 300
 ROUNDS = 3  # best of
 RUN_TIMEOUT = 240.0
 INSTALL_TIMEOUT = 300.0
@@ -136,6 +140,33 @@ def _ensure_installed() -> list[str]:
     return missing
 
 
+# Appended to every project's conftest.py: times each test's whole protocol (set-up,
+# call, teardown) inside pytest, so that neither pytest's start nor the machine's
+# noise between runs enters the figure.
+TIMER = """
+
+import json as _json
+import os as _os
+import time as _time
+
+import pytest as _pytest
+
+_DURATIONS = []
+
+
+@_pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    began = _time.perf_counter()
+    yield
+    _DURATIONS.append(_time.perf_counter() - began)
+
+
+def pytest_sessionfinish(session):
+    with open(_os.environ["BENCH_DURATIONS"], "w") as f:
+        _json.dump(_DURATIONS, f)
+"""
+
+
 def _write_project(root: Path, name: str, count: int, body: bytes) -> Path:
     """Write one variant's pytest project with ``count`` tests; return its folder."""
     _, conftest, imports, args, test_body, _ = VARIANTS[name]
@@ -144,8 +175,7 @@ def _write_project(root: Path, name: str, count: int, body: bytes) -> Path:
     # An ini file of its own: the project's rootdir, away from apollo-fake's settings.
     (folder / "pytest.ini").write_text("[pytest]\n")
     (folder / "body.json").write_bytes(body)
-    if conftest:
-        (folder / "conftest.py").write_text(conftest)
+    (folder / "conftest.py").write_text(conftest + TIMER)
     decorator = "@responses.activate\n" if name == "responses" else ""
     tests = [HEAD.format(path=PATH), imports]
     for i in range(count):
@@ -163,24 +193,27 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _time_pytest(folder: Path, name: str) -> tuple[float, str]:
-    """Run pytest on one project; return (wall seconds or NaN on failure, its last line)."""
+def _time_pytest(folder: Path, name: str) -> tuple[list[float], str]:
+    """Run pytest on one project; return each test's seconds (none on failure), its last line."""
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *VARIANTS[name][5]]
-    done, elapsed = m.run(
+    durations = folder / "durations.json"
+    durations.unlink(missing_ok=True)
+    done, _ = m.run(
         argv,
         RUN_TIMEOUT,
         cwd=folder,
-        env=_environment(),
+        env=_environment() | {"BENCH_DURATIONS": str(durations)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     if done is None:
-        return float("nan"), f"killed after {RUN_TIMEOUT:.0f} s"
+        return [], f"killed after {RUN_TIMEOUT:.0f} s"
     lines = done.stdout.decode(errors="replace").strip().splitlines()
     last = lines[-1] if lines else ""
-    if done.returncode != 0:
-        return float("nan"), f"exit {done.returncode}: " + "\n".join(lines[-15:])
-    return elapsed, last
+    if done.returncode != 0 or not durations.exists():
+        return [], f"exit {done.returncode}: " + "\n".join(lines[-15:])
+    found: list[float] = json.loads(durations.read_text())
+    return found, last
 
 
 def _apollo_page_and_reset() -> dict[str, Any]:
@@ -205,8 +238,20 @@ def _apollo_page_and_reset() -> dict[str, Any]:
     }
 
 
+def _summary(durations: list[float]) -> dict[str, float]:
+    """Per-test figures of one run (ms): the first test carries the session's set-up and
+    the last its teardown, so the mean and median are of the tests between."""
+    middle = durations[1:-1]
+    return {
+        "mean_ms": statistics.fmean(middle) * 1000,
+        "median_ms": statistics.median(middle) * 1000,
+        "first_ms": durations[0] * 1000,
+        "last_ms": durations[-1] * 1000,
+    }
+
+
 def main() -> None:
-    """Run every variant at 30 and 300 tests, best of 3, and print per-test costs and ratios."""
+    """Run every variant's 300 tests, 3 rounds, and print per-test costs and ratios."""
     started = time.perf_counter()
     facts = m.header("pertest", "Per-test cost of the pytest plugin")
     installed = _ensure_installed()
@@ -217,74 +262,66 @@ def main() -> None:
     apollo = _apollo_page_and_reset()
     body: bytes = apollo.pop("body")
     root = Path(tempfile.mkdtemp(prefix="apollo-pertest-"))
-    times: dict[str, dict[int, list[float]]] = {name: {MANY: [], FEW: []} for name in VARIANTS}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
     notes: dict[str, str] = {}
     try:
-        folders = {
-            (name, n): _write_project(root, name, n, body) for name in VARIANTS for n in (MANY, FEW)
-        }
+        folders = {name: _write_project(root, name, TESTS, body) for name in VARIANTS}
         print(
-            f"timing {len(folders)} pytest projects, {ROUNDS} rounds, interleaved ...", flush=True
+            f"timing {len(folders)} pytest projects of {TESTS} tests, {ROUNDS} rounds, "
+            "interleaved ...",
+            flush=True,
         )
         # Interleaved rounds, so that a slow moment of the machine hits every variant alike.
         for _ in range(ROUNDS):
-            for (name, n), folder in folders.items():
-                seconds, last = _time_pytest(folder, name)
-                times[name][n].append(seconds)
-                notes[f"{name}-{n}"] = last
+            for name, folder in folders.items():
+                durations, last = _time_pytest(folder, name)
+                if len(durations) == TESTS:
+                    runs[name].append(_summary(durations))
+                notes[name] = last
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    def best(name: str, n: int) -> float:
-        ok = [t for t in times[name][n] if t == t]
-        return min(ok) if ok else float("nan")
+    def best(name: str, key: str) -> float:
+        values = [run[key] for run in runs[name]]
+        return min(values) if values else float("nan")
 
-    empty_many, empty_few = best("empty", MANY), best("empty", FEW)
-    empty_slope = (empty_many - empty_few) / (MANY - FEW)
+    empty_mean, empty_median = best("empty", "mean_ms"), best("empty", "median_ms")
     rows: dict[str, dict[str, float]] = {}
     for name in VARIANTS:
         if name == "empty":
             continue
-        many, few = best(name, MANY), best(name, FEW)
-        slope = (many - few) / (MANY - FEW) - empty_slope
+        means = [run["mean_ms"] for run in runs[name]]
         rows[name] = {
-            "best_s_300": many,
-            "best_s_30": few,
-            "minus_empty_ms": (many - empty_many) / MANY * 1000,
-            "slope_ms": slope * 1000,
-            # What the session pays once: the 30-test run less its tests and the empty run.
-            "once_s": few - empty_few - FEW * slope,
-            # How far apart the rounds of the 300-test run were: the figures' noise.
-            "spread_s_300": max(times[name][MANY]) - min(times[name][MANY]),
+            # The issue's figure: what a test costs beyond an empty one, the machine's
+            # pauses included (a mean), best of the rounds.
+            "per_test_ms": best(name, "mean_ms") - empty_mean,
+            "median_ms": best(name, "median_ms") - empty_median,
+            # What the session pays once, in its first test (apollo-fake: the baseline).
+            "first_ms": best(name, "first_ms"),
+            "spread_ms": (max(means) - min(means)) if means else float("nan"),
         }
-    # The issue's figures: less the empty run for (1)-(3), the slope for (4)-(5),
-    # which would otherwise carry the baseline's build.
-    for name, row in rows.items():
-        row["per_test_ms"] = row["slope_ms"] if name.startswith("apollo") else row["minus_empty_ms"]
 
     print()
-    print(f"pytest -q -p no:cacheprovider, wall seconds, best of {ROUNDS}; per-test ms")
     print(
-        f"    {'variant':34} {'300 tests':>10} {'30 tests':>10} {'-empty/300':>11} "
-        f"{'slope':>8} {'once (s)':>9} {'per test':>9} {'spread':>7}"
+        f"per test, ms: each test's set-up + call + teardown timed inside pytest, less an "
+        f"empty test's; best of {ROUNDS}"
     )
-    empty_spread = max(times["empty"][MANY]) - min(times["empty"][MANY])
     print(
-        f"    {VARIANTS['empty'][0]:34} {empty_many:>10.3f} {empty_few:>10.3f} "
-        f"{'':>11} {'':>8} {'':>9} {'':>9} {empty_spread:>7.3f}"
+        f"    {'variant':34} {'per test':>9} {'median':>8} {'1st test':>9} {'spread':>7}"
+    )
+    print(
+        f"    {VARIANTS['empty'][0]:34} {empty_mean:>9.3f} {empty_median:>8.3f} "
+        f"{best('empty', 'first_ms'):>9.1f} {'':>7}"
     )
     for name, row in rows.items():
         print(
-            f"    {VARIANTS[name][0]:34} {row['best_s_300']:>10.3f} {row['best_s_30']:>10.3f} "
-            f"{row['minus_empty_ms']:>11.3f} {row['slope_ms']:>8.3f} {row['once_s']:>9.2f} "
-            f"{row['per_test_ms']:>9.3f} {row['spread_s_300']:>7.3f}"
+            f"    {VARIANTS[name][0]:34} {row['per_test_ms']:>9.3f} {row['median_ms']:>8.3f} "
+            f"{row['first_ms']:>9.1f} {row['spread_ms']:>7.3f}"
         )
     print(
-        "    -empty/300: (300-test run - 300 empty tests) / 300\n"
-        "    slope: per test between 30 and 300 tests, less the empty tests' slope\n"
-        "    once: what the session pays once (the slope's fit)\n"
-        "    per test: the issue's figure: -empty/300 for (1)-(3), slope for (4)-(5)\n"
-        f"    spread: slowest less fastest of the {ROUNDS} 300-test runs (s): the noise"
+        "    per test: mean over tests 2-299, less the empty tests' (the empty row: absolute)\n"
+        "    median: the same with medians;  1st test: it carries the session's set-up\n"
+        f"    spread: the highest less the lowest mean of the {ROUNDS} rounds: the noise"
     )
     print()
 
@@ -298,25 +335,21 @@ def main() -> None:
         ("(5) apollo_url / (1) httpserver", "apollo_url", "httpserver", 1.0),
     ]
     print("targets")
-    print(f"    {'ratio':38} {'per test':>9} {'slope only':>11} {'target':>8}  verdict")
+    print(f"    {'ratio':38} {'per test':>9} {'median':>8} {'target':>8}  verdict")
     checks = []
     for label, a, b, limit in targets:
-        value, like = ratio(a, b), ratio(a, b, "slope_ms")
+        value, by_median = ratio(a, b), ratio(a, b, "median_ms")
         judged = m.verdict(value, limit)
-        checks.append({"ratio": label, "value": value, "slope_only": like, "target": limit})
+        checks.append({"ratio": label, "value": value, "by_median": by_median, "target": limit})
         checks[-1]["verdict"] = judged
-        print(f"    {label:38} {value:>9.2f} {like:>11.2f} {'<= ' + str(limit):>8}  {judged}")
-    print(
-        "    per test: the issue's figures;  slope only: every variant by its slope, so that\n"
-        "    no variant's once-per-session cost is spread over its tests"
-    )
+        print(f"    {label:38} {value:>9.2f} {by_median:>8.2f} {'<= ' + str(limit):>8}  {judged}")
     print()
     reset_ms = apollo["reset_10_ms"]
     print(
         f"apollo-fake session set-up: the {ENTRIES:,}-entry baseline built in "
         f"{apollo['build_s']:.2f} s in this process (generate + load); "
-        f"fitted once-per-session cost: {rows['apollo_client']['once_s']:.2f} s (apollo_client), "
-        f"{rows['apollo_url']['once_s']:.2f} s (apollo_url)"
+        f"the first test, which builds it: {rows['apollo_client']['first_ms']:.0f} ms "
+        f"(apollo_client), {rows['apollo_url']['first_ms']:.0f} ms (apollo_url)"
     )
     print(
         f"restoring the baseline after a test that changed 10 entries: {reset_ms:.3f} ms "
@@ -334,11 +367,12 @@ def main() -> None:
     results = {
         "machine": facts,
         "installed_now": installed,
-        "tests": {"many": MANY, "few": FEW, "rounds": ROUNDS},
+        "tests": TESTS,
+        "rounds": ROUNDS,
         "body_bytes": len(body),
         "apollo": apollo,
-        "empty": {"best_s_300": empty_many, "best_s_30": empty_few},
-        "times": {name: {str(n): v for n, v in t.items()} for name, t in times.items()},
+        "empty": {"mean_ms": empty_mean, "median_ms": empty_median},
+        "runs": runs,
         "variants": rows,
         "targets": checks,
         "last_lines": notes,

@@ -12,6 +12,7 @@ import http.client
 import json
 import random
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -420,3 +421,55 @@ def test_8_threads_x_500_mixed_requests_equal_a_replay_of_the_acknowledged_write
             page = r.get_json().get("continued-at")
         assert len(listed) == len(set(listed))
         assert set(listed) == {str(i) for i, e in final.items() if e[field_name] == parent}
+
+
+# --- the live server's threads ---------------------------------------------------------
+
+
+def test_the_live_server_reuses_its_threads_and_never_makes_a_connection_wait() -> None:
+    fake = Fake(small_doc(), today=TODAY)
+    served_by: list[threading.Thread] = []  # kept alive, so that each is told apart
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        served_by.append(threading.current_thread())
+        return fake.app(environ, start_response)
+
+    with LiveServer(app) as server:
+        served_by.clear()
+        for _ in range(50):  # one connection at a time: one thread serves them all
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            conn.request("GET", "/timeEntries/71")
+            assert conn.getresponse().read()
+            conn.close()
+        assert len(set(map(id, served_by))) <= 5, "a thread was started per connection"
+        # 40 keep-alive connections open at once: each is answered, none waits for another.
+        conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=5) for _ in range(40)]
+        for round_ in range(2):
+            for conn in conns:
+                conn.request("GET", "/account")
+            for conn in conns:
+                assert conn.getresponse().status == 200, round_
+        for conn in conns:
+            conn.close()
+
+
+def test_the_live_servers_idle_threads_end() -> None:
+    fake = Fake(small_doc(), today=TODAY)
+    with LiveServer(fake.app) as server:
+        server._server.IDLE_S = 0.2  # type: ignore[union-attr]
+        before = threading.active_count()
+        conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=5) for _ in range(6)]
+        for conn in conns:
+            conn.request("GET", "/account")
+        for conn in conns:
+            assert conn.getresponse().status == 200
+            conn.close()
+        deadline = time.monotonic() + 10
+        while threading.active_count() > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert threading.active_count() <= before
+        # And a new connection still finds a thread.
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        conn.request("GET", "/account")
+        assert conn.getresponse().status == 200
+        conn.close()

@@ -973,19 +973,19 @@ REFUSALS = {
             monkeypatch.setattr(socket.socket, "bind", refuse)
     """,
     # Werkzeug cannot set the server up on the socket.
-    "make_server": """
+    "server": """
         @pytest.fixture
         def refused(monkeypatch):
             def refuse(*args, **kwargs):
                 raise OSError(98, "Address already in use")
 
-            monkeypatch.setattr("apollo_fake.server.make_server", refuse)
+            monkeypatch.setattr("apollo_fake.server._PooledWSGIServer", refuse)
     """,
 }
 
 
 @pytest.mark.parametrize(
-    "refusal", [pytest.param("bind", id="bind"), pytest.param("make_server", id="make_server")]
+    "refusal", [pytest.param("bind", id="bind"), pytest.param("server", id="server")]
 )
 def test_a_refused_listen_errors_quickly(pytester: pytest.Pytester, refusal: str) -> None:
     small_project(pytester)

@@ -145,6 +145,7 @@ CALLS: dict[str, Call] = {
 }
 
 _ID_PATTERN = "^[0-9]+$"
+_PAGE_PATTERN = "^0*[1-9][0-9]*$"  # a page of at least 1; 0 is a 400
 _DAY_FORMS = (
     "YYYYMMDD, YYYY-MM-DD, or a common form of PHP's strtotime: today, now, yesterday, "
     "tomorrow, +N day|week|month|year (also plural and negative), N days|weeks|months|years "
@@ -204,7 +205,7 @@ def _query_parameters(group: str) -> list[dict[str, Any]]:
                 "in": "query",
                 "required": False,
                 "description": "The page, from 1 (default: 1). A page past the end is empty.",
-                "schema": {"type": "string", "pattern": "^0*[1-9][0-9]*$"},
+                "schema": {"type": "string", "pattern": _PAGE_PATTERN},
             }
         ]
     if group == "page-ignored":
@@ -435,6 +436,8 @@ def _rules(app: Flask) -> Iterator[tuple[Rule, str]]:
 def _path_schema(app: Flask, converter: str, name: str) -> dict[str, Any]:
     if name == "name":  # a snapshot name: the control schema says what one is
         return _schema_ref("control#name")
+    if name == "path_page":  # digits route here, but page 0 is refused (400)
+        return {"type": "string", "pattern": _PAGE_PATTERN}
     regex = getattr(app.url_map.converters[converter], "regex", "[^/]+")
     return {"type": "string", "pattern": f"^(?:{regex})$" if "|" in regex else f"^{regex}$"}
 

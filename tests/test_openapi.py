@@ -361,6 +361,8 @@ def test_path_parameters_are_digit_strings_or_snapshot_names(doc: dict[str, Any]
             assert p["required"] is True
             if p["name"] == "name":
                 assert p["schema"] == {"$ref": "#/components/schemas/control/$defs/name"}
+            elif p["name"] == "path_page":  # page 0 is a 400, not a page
+                assert p["schema"] == {"type": "string", "pattern": "^0*[1-9][0-9]*$"}, (path, p)
             else:
                 assert p["schema"] == {"type": "string", "pattern": "^[0-9]+$"}, (path, p)
 
@@ -738,6 +740,25 @@ def test_page_schema_matches_what_the_listing_accepts(api: Api) -> None:
     doc = served_doc(api)
     schema = query_schema(doc, "/projects/{parent_id}/timeEntries", "get", "page")
     assert accepted_vs_documented(api, "/projects/51/timeEntries", "page", schema, PAGES) == []
+
+
+# A path page that is not digits matches no route (404); one of digits must be at least 1.
+PATH_PAGES = {"1": 200, "007": 200, "2000": 200, "0": 400, "000": 400}
+
+
+@pytest.mark.parametrize("parent", ["projects/51", "contacts/41"])
+def test_path_page_schema_matches_what_the_listing_accepts(api: Api, parent: str) -> None:
+    doc = served_doc(api)
+    kind = parent.split("/")[0]
+    params = doc["paths"][f"/{kind}/{{parent_id}}/timeEntries/{{path_page}}"]["get"]["parameters"]
+    schema = next(p["schema"] for p in params if p["name"] == "path_page")
+    wrong = []
+    for value, status in PATH_PAGES.items():
+        r = api.get(f"/{parent}/timeEntries/{value}")
+        fits = pattern_accepts(schema["pattern"], value)
+        if r.status != status or fits is not (status == 200):
+            wrong.append((value, r.status, fits))
+    assert wrong == []
 
 
 def test_id_filter_schema_matches_what_the_report_accepts(api: Api) -> None:

@@ -147,6 +147,63 @@ def test_a_journal_of_size_0_keeps_nothing_and_counts_what_it_dropped() -> None:
     assert len(fake.journal) == 0 and fake.journal_dropped == 3
 
 
+# --- kept answers ----------------------------------------------------------------------
+
+READS = [
+    "/projects/51/timeEntries",
+    "/projects/51/timeEntries/1",
+    "/contacts/41/timeEntries",
+    "/tasks/61/timeEntries",
+    "/report/timeEntries?project_id=51&with_totals=1",
+    "/report/timeEntries?from=-1 month&with_totals=1",
+]
+
+
+def snapshot_of_reads(fake: Fake) -> list[bytes]:
+    return [fake.client.get(path).get_data() for path in READS]
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda f: f.client.put("/timeEntries/71", json={"time-entry": {"notes": "changed"}}),
+        lambda f: f.client.post("/projects/51/timeEntries", json={"time-entry": {"seconds": "9"}}),
+        lambda f: f.client.delete("/timeEntries/71"),
+        lambda f: f.load(small_doc()) or f.client.delete("/timeEntries/72"),
+        lambda f: f.reset(to="empty"),
+    ],
+    ids=["update", "create", "delete", "load", "reset-empty"],
+)
+def test_kept_answers_are_never_served_after_the_data_changed(write: Any) -> None:
+    fake, fresh = Fake(small_doc(), today=TODAY), Fake(small_doc(), today=TODAY)
+    assert snapshot_of_reads(fake) == snapshot_of_reads(fake)  # read twice: now kept
+    write(fake)
+    write(fresh)  # the same write on a fake that never kept an answer
+    assert snapshot_of_reads(fake) == snapshot_of_reads(fresh)
+
+
+def test_a_report_kept_yesterday_is_not_todays() -> None:
+    fake = Fake(small_doc(), today=TODAY)
+    path = "/report/timeEntries?from=-1 month&with_totals=1"
+    before = fake.client.get(path).get_json()
+    fake.clock.freeze(TODAY - datetime.timedelta(days=24))  # "-1 month" moves back to June
+    after = fake.client.get(path).get_json()
+    assert after == Fake(small_doc(), today=fake.clock.today()).client.get(path).get_json()
+    assert after["totals"] != before["totals"]
+
+
+def test_kept_answers_are_all_of_the_current_data() -> None:
+    fake = Fake(small_doc(), today=TODAY)
+    for page in range(1, 201):  # 200 different reads, each kept
+        fake.client.get(f"/projects/51/timeEntries/{page}")
+    kept = fake.app.wsgi_app._kept  # type: ignore[attr-defined]
+    assert len(kept.replies) == 200
+    fake.client.delete("/timeEntries/71")
+    fake.client.get("/projects/51/timeEntries")
+    # The write made the 200 answers unservable: they are gone, not held until a limit.
+    assert len(fake.app.wsgi_app._kept.replies) == 1  # type: ignore[attr-defined]
+
+
 # --- the report reads at most six months ---------------------------------------------
 
 

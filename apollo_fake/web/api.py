@@ -358,6 +358,18 @@ def status_line(status: int) -> str:
         return f"{status} Status"
 
 
+class _Kept:
+    """Answers to reads, all of one store version; the first answer kept after a
+    write replaces them all, since none of them can be served again."""
+
+    __slots__ = ("version", "replies", "size")
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.replies: dict[tuple[Any, ...], Reply] = {}
+        self.size = 0  # bytes of the bodies
+
+
 class ApiApp:
     """Serve the Apollo calls; hand everything else to the Flask app behind it."""
 
@@ -369,8 +381,7 @@ class ApiApp:
         # (path, method) -> what the URL map matched; a third of a page's cost otherwise.
         self._routes: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = {}
         self._views: dict[str, Callable[..., Reply]] = {}
-        self._cache: dict[tuple[Any, ...], tuple[int, Reply]] = {}
-        self._cached_bytes = 0
+        self._kept = _Kept(-1)
 
     def bind(self, views: dict[str, Callable[..., Any]]) -> None:
         """Match against the finished URL map, once every route is registered."""
@@ -455,17 +466,21 @@ class ApiApp:
         key = (endpoint, *sorted(args.items()), call.environ.get("QUERY_STRING", ""))
         if view is report:
             key += (self.fake.clock.today(),)
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1]
+        kept = self._kept
+        if kept.version == version:
+            hit = kept.replies.get(key)
+            if hit is not None:
+                return hit
         reply = view(call, **args)
         size = len(reply.body)
-        if size <= CACHE_ONE:
-            if self._cached_bytes + size > CACHE_BYTES:
-                self._cache.clear()
-                self._cached_bytes = 0
-            self._cache[key] = (version, reply)
-            self._cached_bytes += size
+        # Kept only when it answers the data as it still is (a write during the view
+        # moved the version on), and only beside answers of the same version.
+        if size <= CACHE_ONE and version == store.version:
+            kept = self._kept
+            if kept.version != version or kept.size + size > CACHE_BYTES:
+                kept = self._kept = _Kept(version)
+            kept.replies[key] = reply
+            kept.size += size
         return reply
 
     def _endpoint_of(self, call: Call) -> str | None:

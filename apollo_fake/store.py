@@ -48,10 +48,20 @@ Key = tuple[str, int]
 
 @dataclass(frozen=True)
 class StoreSnapshot:
-    """What the store looked like: the records that differ from the loaded data, and id counters."""
+    """What the store looked like: the records that differ from the loaded data, and id counters.
 
-    records: dict[Key, Record | None]
+    The records are kept as two tuples, not a dict: a third of the memory, and up to
+    100 snapshots may each hold every record a long run has changed.
+    """
+
+    keys: tuple[Key, ...]
+    values: tuple[Record | None, ...]
     next_ids: dict[str, int]
+
+    @property
+    def records(self) -> dict[Key, Record | None]:
+        """Return the records that differed from the loaded data, by key."""
+        return dict(zip(self.keys, self.values, strict=True))
 
 
 @dataclass
@@ -283,8 +293,9 @@ class Store:
     def snapshot(self) -> StoreSnapshot:
         """Capture the current state, at the cost of the changes since loading."""
         with self.lock:
-            current = {key: self.collection(key[0]).get(key[1]) for key in self._original}
-            return StoreSnapshot(current, dict(self.next_ids))
+            keys = tuple(self._original)
+            values = tuple(self.collection(name).get(id) for name, id in keys)
+            return StoreSnapshot(keys, values, dict(self.next_ids))
 
     def restore(self, snap: StoreSnapshot | None = None) -> None:
         """Return to a snapshot (None: the loaded data), touching only what differs."""

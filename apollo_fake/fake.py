@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import fixtures
 from .clock import Clock, ClockState
-from .faults import Faults
+from .faults import Faults, glob
 from .model import Category, Company, Contact, Entry, Project, Task, User
 from .report import Coverage
 from .store import COLLECTIONS, Store, StoreSnapshot
@@ -384,13 +384,12 @@ class Fake:
 
     def requests(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
         """Return the recorded requests, oldest first, optionally of one method or path glob."""
-        import fnmatch
-
+        matches = glob(path) if path is not None else None
         return [
             r
             for r in list(self.journal)
             if (method is None or r["method"] == method.upper())
-            and (path is None or fnmatch.fnmatchcase(r["path"], path))
+            and (matches is None or matches(r["path"]))
         ]
 
     # --- requests ----------------------------------------------------------

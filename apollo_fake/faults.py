@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 MAX_RULES = 100
+
+
+def glob(pattern: str) -> Callable[[str], Any]:
+    """Return a matcher of a shell-style glob (``fnmatch.fnmatchcase``'s rules).
+
+    fnmatch keeps every pattern it has seen compiled in a process-wide cache of
+    up to 32,768 entries: a client naming a new pattern in each fault rule (or
+    journal query) grew the fake's memory with each one. This compiles once, and
+    the matcher lives as long as what holds it.
+    """
+    return re.compile(fnmatch.translate(pattern)).match
 
 
 @dataclass
@@ -49,6 +62,7 @@ class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.rules: list[Fault] = []
+        self._matchers: dict[int, Callable[[str], Any]] = {}  # rule id -> its path glob
         self._next_id = 1
 
     def add(
@@ -85,6 +99,7 @@ class Faults:
             )
             self._next_id += 1
             self.rules.append(rule)
+            self._matchers[rule.id] = glob(path)
             return rule
 
     def match(self, method: str, path: str) -> Fault | None:
@@ -93,7 +108,7 @@ class Faults:
             for rule in self.rules:
                 if rule.remaining == 0:
                     continue
-                if rule.method not in ("*", method) or not fnmatch.fnmatchcase(path, rule.path):
+                if rule.method not in ("*", method) or not self._matchers[rule.id](path):
                     continue
                 rule.matched += 1
                 if rule.matched <= rule.after:
@@ -111,3 +126,4 @@ class Faults:
         """Remove every rule (numbering goes on, so journal references stay unambiguous)."""
         with self._lock:
             self.rules = []
+            self._matchers = {}

@@ -147,6 +147,25 @@ def test_a_journal_of_size_0_keeps_nothing_and_counts_what_it_dropped() -> None:
     assert len(fake.journal) == 0 and fake.journal_dropped == 3
 
 
+def test_fault_rules_and_journal_queries_with_new_globs_leave_nothing_behind(fake: Fake) -> None:
+    # fnmatch caches every pattern it compiles, process-wide, up to 32,768 of them:
+    # a client naming a new glob each time must not grow the fake with each one.
+    def rules_and_queries(run: int) -> None:
+        for n in range(3_000):
+            fake.faults.add(f"/never/{run}/{n}/*", status=503)
+            fake.client.get("/timeEntries/71")  # checked against the rule's glob
+            fake.requests(path=f"/timeEntries/{run}/{n}*")
+            if n % 50 == 49:
+                fake.faults.clear()
+        fake.faults.clear()
+        fake.clear_journal()
+
+    rules_and_queries(0)  # warm: re's own cache (512 patterns) fills
+    grown = traced(lambda: rules_and_queries(1))
+    # re's bounded cache turns over (about 0.3 MiB); 6,000 globs kept would be 5 MiB.
+    assert grown < 1024 * KIB, f"{grown / KIB:.0f} KiB kept after 6,000 new globs"
+
+
 # --- kept answers ----------------------------------------------------------------------
 
 READS = [

@@ -10,10 +10,16 @@ import contextlib
 import datetime
 import http.client
 import json
+import queue
 import re
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlencode
 
 import pytest
@@ -34,6 +40,131 @@ TODAY = datetime.date(2012, 7, 31)  # tests on small.json run with the clock fro
 def small_doc() -> dict[str, Any]:
     """Return the hand-made fixture document."""
     return json.loads(SMALL.read_text())
+
+
+# --- `apollo-fake serve` in a subprocess ---------------------------------------------
+
+MODULE = [sys.executable, "-m", "apollo_fake"]
+SERVE_READY = re.compile(r"apollo-fake listening on (http://(\S+):(\d+))")
+SERVE_DEADLINE = 15.0  # seconds to wait for the ready line: never hang the suite
+SMALL_ARGS = ["--fixtures", "fixtures/small.json", "--today", TODAY.isoformat()]
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+class Served:
+    """A running ``apollo-fake serve``: its process, base URL, host, port and output."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.stdout: queue.Queue[str | None] = queue.Queue()
+        self.stderr: queue.Queue[str | None] = queue.Queue()
+        self.readers: list[threading.Thread] = []
+        # Threads, so that reading the ready line can time out instead of hanging.
+        for stream, lines in ((proc.stdout, self.stdout), (proc.stderr, self.stderr)):
+            assert stream is not None
+            reader = threading.Thread(target=_pump, args=(stream, lines), daemon=True)
+            reader.start()
+            self.readers.append(reader)
+        self.url = ""
+        self.host = ""
+        self.port = 0
+
+    def wait_ready(self) -> None:
+        """Read the first line on stdout, which must be the ready line, within the deadline."""
+        line = self._first_line()
+        match = SERVE_READY.fullmatch(line.rstrip("\n"))
+        assert match, f"the first line on stdout is not the ready line: {line!r}"
+        self.url, self.host, self.port = match.group(1), match.group(2), int(match.group(3))
+
+    def close(self) -> None:
+        """Kill the process if it still runs and release its pipes."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=5)
+        for reader in self.readers:
+            reader.join(timeout=5)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+    def _first_line(self) -> str:
+        try:
+            line = self.stdout.get(timeout=SERVE_DEADLINE)
+        except queue.Empty:
+            raise AssertionError(f"no line on stdout within {SERVE_DEADLINE:g} s") from None
+        if line is None:
+            self.proc.wait(timeout=5)
+            raise AssertionError(
+                f"serve ended (exit {self.proc.returncode}) before printing a line; "
+                f"stderr: {self.drain(self.stderr)!r}"
+            )
+        return line
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
+        """Send one request; return status, headers (lower-case) and the decoded JSON body."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            payload = None if body is None else json.dumps(body).encode()
+            conn.request(method, path, body=payload, headers=headers or {})
+            resp = conn.getresponse()
+            raw = resp.read()
+            got = {k.lower(): v for k, v in resp.getheaders()}
+        finally:
+            conn.close()
+        return resp.status, got, json.loads(raw)
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Signal the server and return its exit code (it must stop within 5 s)."""
+        self.proc.send_signal(signum)
+        return self.proc.wait(timeout=5)
+
+    @staticmethod
+    def drain(lines: queue.Queue[str | None], timeout: float = 5.0) -> str:
+        """Return what a stream printed up to its end (call once the process ended)."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                return "".join(out)
+            if line is None:
+                return "".join(out)
+            out.append(line)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Served]]:
+    """Start ``apollo-fake serve`` with some arguments; kill what is left at the end."""
+    started: list[Served] = []
+
+    def start(*args: str, launcher: list[str] = MODULE) -> Served:
+        proc = subprocess.Popen(
+            [*launcher, "serve", "--port", "0", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        served = Served(proc)
+        started.append(served)
+        served.wait_ready()
+        return served
+
+    yield start
+    for served in started:
+        served.close()
 
 
 def schema_for(method: str, path: str, status: int, body: Any) -> str:

@@ -10,34 +10,28 @@ from __future__ import annotations
 
 import base64
 import datetime
-import http.client
 import json
 import os
-import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
 from apollo_fake.generate import generate
 
+from conftest import MODULE, SMALL_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "fixtures" / "small.json"
 DEMO = ROOT / "fixtures" / "demo.json"
-MODULE = [sys.executable, "-m", "apollo_fake"]
 SCRIPT = [str(Path(sys.executable).parent / "apollo-fake")]
-READY = re.compile(r"apollo-fake listening on (http://127\.0\.0\.1:(\d+))")
 LOG_LINE = re.compile(r"(GET|POST|PUT|DELETE) (\S+) (\d{3}) \d+(\.\d+)?ms")
-DEADLINE = 15.0  # seconds to wait for the ready line: never hang the suite
-SMALL_ARGS = ["--fixtures", "fixtures/small.json", "--today", "2012-07-31"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Any:
@@ -57,120 +51,6 @@ def run_bytes(*args: str, env: dict[str, str] | None = None) -> Any:
     return subprocess.run([*MODULE, *args], cwd=ROOT, capture_output=True, timeout=30, env=env)
 
 
-def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
-class Served:
-    """A running ``apollo-fake serve``: its process, base URL and output streams."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.proc = proc
-        self.stdout: queue.Queue[str | None] = queue.Queue()
-        self.stderr: queue.Queue[str | None] = queue.Queue()
-        self.readers: list[threading.Thread] = []
-        # Threads, so that reading the ready line can time out instead of hanging.
-        for stream, lines in ((proc.stdout, self.stdout), (proc.stderr, self.stderr)):
-            assert stream is not None
-            reader = threading.Thread(target=_pump, args=(stream, lines), daemon=True)
-            reader.start()
-            self.readers.append(reader)
-        self.url = ""
-        self.port = 0
-
-    def wait_ready(self) -> None:
-        """Read the first line on stdout, which must be the ready line, within the deadline."""
-        line = self._first_line()
-        match = READY.fullmatch(line.rstrip("\n"))
-        assert match, f"the first line on stdout is not the ready line: {line!r}"
-        self.url = match.group(1)
-        self.port = int(match.group(2))
-
-    def close(self) -> None:
-        """Kill the process if it still runs and release its pipes."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=5)
-        for reader in self.readers:
-            reader.join(timeout=5)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-
-    def _first_line(self) -> str:
-        try:
-            line = self.stdout.get(timeout=DEADLINE)
-        except queue.Empty:
-            raise AssertionError(f"no line on stdout within {DEADLINE:g} s") from None
-        if line is None:
-            self.proc.wait(timeout=5)
-            raise AssertionError(
-                f"serve ended (exit {self.proc.returncode}) before printing a line; "
-                f"stderr: {self.drain(self.stderr)!r}"
-            )
-        return line
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], Any]:
-        """Send one request; return status, headers (lower-case) and the decoded JSON body."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            payload = None if body is None else json.dumps(body).encode()
-            conn.request(method, path, body=payload, headers=headers or {})
-            resp = conn.getresponse()
-            raw = resp.read()
-            got = {k.lower(): v for k, v in resp.getheaders()}
-        finally:
-            conn.close()
-        return resp.status, got, json.loads(raw)
-
-    def stop(self, signum: int = signal.SIGTERM) -> int:
-        """Signal the server and return its exit code (it must stop within 5 s)."""
-        self.proc.send_signal(signum)
-        return self.proc.wait(timeout=5)
-
-    @staticmethod
-    def drain(lines: queue.Queue[str | None], timeout: float = 5.0) -> str:
-        """Return what a stream printed up to its end (call once the process ended)."""
-        out = []
-        deadline = time.monotonic() + timeout
-        while True:
-            line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            if line is None:
-                return "".join(out)
-            out.append(line)
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    """Start ``apollo-fake serve`` with some arguments; kill what is left at the end."""
-    started: list[Served] = []
-
-    def start(*args: str, launcher: list[str] = MODULE) -> Served:
-        proc = subprocess.Popen(
-            [*launcher, "serve", "--port", "0", *args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        served = Served(proc)
-        started.append(served)
-        served.wait_ready()
-        return served
-
-    yield start
-    for served in started:
-        served.close()
-
-
 def basic(token: str) -> dict[str, str]:
     """Return the Authorization header of HTTP Basic with the token as user name."""
     return {"Authorization": "Basic " + base64.b64encode(f"{token}:x".encode()).decode()}
@@ -187,6 +67,7 @@ def test_ready_line_comes_first_and_only_once_the_server_answers(
     serve: Any, launcher: list[str]
 ) -> None:
     server = serve("--quiet", *SMALL_ARGS, launcher=launcher)
+    assert server.url == f"http://127.0.0.1:{server.port}"
     # Read from a pipe while the process still runs: the line was flushed, not buffered.
     assert server.proc.poll() is None
     # No retry: a client that connects on seeing the line must be served at once.

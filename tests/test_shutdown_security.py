@@ -17,16 +17,14 @@ import base64
 import hmac
 import http.client
 import json
-import queue
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
@@ -34,99 +32,9 @@ from apollo_fake import fixtures, service
 from apollo_fake.fake import Fake, Settings
 from apollo_fake.server import LiveServer
 
-from conftest import TODAY, small_doc
+from conftest import SMALL_ARGS, TODAY, small_doc
 
 ROOT = Path(__file__).resolve().parent.parent
-READY = re.compile(r"apollo-fake listening on http://(\S+):(\d+)")
-SMALL_ARGS = ["--fixtures", "fixtures/small.json", "--today", TODAY.isoformat()]
-DEADLINE = 15.0
-
-
-# --- running `apollo-fake serve` ------------------------------------------------------
-
-
-def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
-class Served:
-    """A running ``apollo-fake serve``: its process, host, port and output."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "apollo_fake", "serve", "--port", "0", *args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.stdout: queue.Queue[str | None] = queue.Queue()
-        self.stderr: queue.Queue[str | None] = queue.Queue()
-        self.readers = []
-        for stream, lines in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr)):
-            assert stream is not None
-            reader = threading.Thread(target=_pump, args=(stream, lines), daemon=True)
-            reader.start()
-            self.readers.append(reader)
-        line = self.stdout.get(timeout=DEADLINE)
-        match = READY.fullmatch((line or "").strip())
-        assert match, f"no ready line: {line!r}; stderr: {self.drain(self.stderr, 1)!r}"
-        self.host, self.port = match.group(1), int(match.group(2))
-
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request(method, path, None if body is None else json.dumps(body))
-            resp = conn.getresponse()
-            return resp.status, json.loads(resp.read())
-        finally:
-            conn.close()
-
-    def stop(self) -> int:
-        """Send SIGTERM and return the exit code (within 5 s)."""
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=5)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=5)
-        for reader in self.readers:
-            reader.join(timeout=5)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-
-    @staticmethod
-    def drain(lines: queue.Queue[str | None], timeout: float = 5.0) -> str:
-        """Return what a stream printed up to its end (once the process has ended)."""
-        out = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            out.append(line)
-        return "".join(out)
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    started: list[Served] = []
-
-    def start(*args: str) -> Served:
-        served = Served(*args)
-        started.append(served)
-        return served
-
-    yield start
-    for served in started:
-        served.close()
 
 
 # --- SIGTERM under load ------------------------------------------------------------------
@@ -143,7 +51,8 @@ def test_sigterm_under_load_lets_in_flight_requests_finish_and_exits_0(serve: An
 
     def slow_client() -> None:
         try:
-            slow.append(server.request("GET", "/account"))
+            status, _, body = server.request("GET", "/account")
+            slow.append((status, body))
         except Exception as exc:
             slow.append((0, repr(exc)))
 
@@ -208,7 +117,7 @@ def test_threads_decide_whether_requests_pass_a_delayed_one(
     slow.start()
     time.sleep(0.3)  # the delayed request is being answered
     began = time.monotonic()
-    status, body = server.request("GET", "/timeEntries/71")
+    status, _, body = server.request("GET", "/timeEntries/71")
     took = time.monotonic() - began
     slow.join(10)
     assert status == 200 and body["time-entry"]["id"] == "71"

@@ -21,6 +21,7 @@ import pytest
 from apollo_fake import service
 from apollo_fake.fake import Fake
 
+from conftest import SMALL as SMALL_PATH
 from conftest import TODAY, small_doc
 
 CYCLES = 4_000
@@ -164,6 +165,31 @@ def test_fault_rules_and_journal_queries_with_new_globs_leave_nothing_behind(fak
     grown = traced(lambda: rules_and_queries(1))
     # re's bounded cache turns over (about 0.3 MiB); 6,000 globs kept would be 5 MiB.
     assert grown < 1024 * KIB, f"{grown / KIB:.0f} KiB kept after 6,000 new globs"
+
+
+def test_remembered_routes_are_bounded() -> None:
+    from apollo_fake.web import api
+
+    fake = Fake(small_doc(), today=TODAY)
+    for n in range(api.ROUTES_KEPT + 500):  # a path per id, as a long run makes
+        fake.client.get(f"/timeEntries/{1000 + n}")
+    routes = fake.app.wsgi_app._routes  # type: ignore[attr-defined]
+    assert 0 < len(routes) <= api.ROUTES_KEPT
+
+
+def test_a_session_baseline_is_frozen_out_of_the_collectors_sight() -> None:
+    from apollo_fake.testing import Baselines, baseline
+
+    baselines = Baselines()
+    before = gc.get_freeze_count()
+    try:
+        fake = baselines.get(baseline(fixtures=SMALL_PATH, today=TODAY.isoformat()))
+        assert gc.get_freeze_count() > before
+        # Frozen: the collector's passes no longer see the baseline's store.
+        assert all(seen is not fake.store for seen in gc.get_objects())
+    finally:
+        baselines.close()
+        gc.unfreeze()
 
 
 # --- kept answers ----------------------------------------------------------------------

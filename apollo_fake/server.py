@@ -4,122 +4,23 @@ from __future__ import annotations
 
 import errno
 import http.client
-import json
 import os
-import queue
 import secrets
 import signal
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
 from types import TracebackType
 from typing import Any, TextIO
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+from .http1 import ThreadedServer
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class ServerError(RuntimeError):
     """The live server could not be started."""
-
-
-class _PooledWSGIServer(BaseWSGIServer):
-    """Werkzeug's server, answering each connection on a thread of its own, as its
-    threaded server does, but on a thread kept from an earlier connection when one
-    is idle: starting a thread per connection cost 0.15-0.3 ms a request.
-
-    There is no bound: a connection never waits for another to end (a client's
-    keep-alive connection holds its thread). A thread idle for IDLE_S seconds ends.
-    """
-
-    multithread = True
-    IDLE_S = 30.0
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._lock = threading.Lock()  # before Werkzeug's __init__, which may call server_close
-        self._idle = 0  # threads waiting for a connection not yet handed to them
-        self._handoff: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
-        super().__init__(*args, **kwargs)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._lock:
-            if self._idle:
-                self._idle -= 1
-                self._handoff.put((request, client_address))
-                return
-        threading.Thread(
-            target=self._work, args=((request, client_address),), daemon=True
-        ).start()
-
-    def _work(self, first: tuple[Any, Any]) -> None:
-        item: tuple[Any, Any] | None = first
-        while item is not None:
-            request, client_address = item
-            try:
-                self.finish_request(request, client_address)
-            except Exception:
-                self.handle_error(request, client_address)
-            finally:
-                self.shutdown_request(request)
-            with self._lock:
-                self._idle += 1
-            try:
-                item = self._handoff.get(timeout=self.IDLE_S)
-            except queue.Empty:
-                with self._lock:
-                    if self._idle:  # nothing was handed to this thread: it may end
-                        self._idle -= 1
-                        return
-                # Every idle thread was handed a connection, this one included.
-                item = self._handoff.get()
-
-    def server_close(self) -> None:
-        super().server_close()
-        with self._lock:
-            idle, self._idle = self._idle, 0
-        for _ in range(idle):
-            self._handoff.put(None)
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """Keep connections alive, and leave request logging to the app's wrapper."""
-
-    protocol_version = "HTTP/1.1"
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Answer a request the HTTP layer could not parse in the contract's JSON shape."""
-        try:
-            short = HTTPStatus(code).phrase
-        except ValueError:
-            short = "Error"
-        body = json.dumps(
-            {"error": {"status": code, "message": message or short, "details": []}}
-        ).encode()
-        self.log_error("code %d, message %s", code, message)
-        self.send_response(code, short)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Connection", "close")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
-            self.wfile.write(body)
-
-    def make_environ(self) -> dict[str, Any]:
-        """Keep the request target as sent: http.server folds a leading "//" into "/"."""
-        environ: dict[str, Any] = super().make_environ()
-        parts = self.requestline.split(" ")
-        if len(parts) == 3:
-            environ["RAW_URI"] = environ["REQUEST_URI"] = parts[1]
-        return environ
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-    def log_error(self, format: str, *args: Any) -> None:
-        pass
 
 
 def _with_probe(app: WSGIApp, probe: str) -> WSGIApp:
@@ -284,8 +185,7 @@ class LiveServer:
         inner = _log_requests(app, log) if log is not None else app
         self._app = _with_probe(inner, self._probe)
         self._requested_port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
 
     @property
     def port(self) -> int:
@@ -302,46 +202,24 @@ class LiveServer:
 
     def start(self, timeout: float = 5.0) -> LiveServer:
         """Bind, serve from a thread, and return once a request is answered."""
-        # Bind here rather than in Werkzeug, which prints to stderr and exits the
-        # process when the port is taken; a caller wants an exception it can report.
-        sock = _bind(self.host, self._requested_port)
-        try:
-            self._server = _PooledWSGIServer(
-                self.host, sock.getsockname()[1], self._app, _QuietHandler, fd=sock.fileno()
-            )
-        except OSError as exc:
-            raise ServerError(
-                f"cannot listen on {self.host}:{self._requested_port}: {exc.strerror or exc}"
-            ) from None
-        finally:
-            sock.close()  # Werkzeug works on its own duplicate of the descriptor
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"apollo-fake:{self.port}",
-            daemon=True,
-        )
-        thread = self._thread
-        thread.start()
-        if _wait_until_answering(self.host, self.port, self._probe, timeout, thread.is_alive):
+        server = self._server = ThreadedServer(self._app, _bind(self.host, self._requested_port))
+        server.start()
+
+        def alive() -> bool:
+            return server.threads() > 0
+
+        if _wait_until_answering(self.host, self.port, self._probe, timeout, alive):
             return self
-        died = not thread.is_alive()
+        died = not alive()
         self.stop()
         if died:
             raise ServerError("the server thread ended before it answered a request")
         raise ServerError(f"the server did not answer within {timeout:g} s")
 
     def stop(self) -> None:
-        """Stop serving and wait for the thread to end."""
-        server, thread = self._server, self._thread
-        if server is not None:
-            # shutdown() waits for the serve loop to notice: only ask a loop that runs.
-            if thread is not None and thread.is_alive():
-                server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-        self._thread = None
+        """Stop serving and wait for the server's threads to end."""
+        if self._server is not None:
+            self._server.stop()
 
     def __enter__(self) -> LiveServer:
         return self.start()

@@ -11,13 +11,17 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import socket
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from apollo_fake.fake import Fake, Settings
+from apollo_fake.http1 import SPARE_THREADS
 from apollo_fake.server import LiveServer
 
 from conftest import TODAY, small_doc
@@ -448,28 +452,47 @@ def test_the_live_server_reuses_its_threads_and_never_makes_a_connection_wait() 
             for conn in conns:
                 conn.request("GET", "/account")
             for conn in conns:
-                assert conn.getresponse().status == 200, round_
+                response = conn.getresponse()
+                assert (response.status, response.will_close) == (200, False), round_
+                response.read()
         for conn in conns:
             conn.close()
 
 
-def test_the_live_servers_idle_threads_end() -> None:
+def test_the_live_server_keeps_few_idle_threads_after_a_burst() -> None:
     fake = Fake(small_doc(), today=TODAY)
     with LiveServer(fake.app) as server:
-        server._server.IDLE_S = 0.2  # type: ignore[union-attr]
-        before = threading.active_count()
-        conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=5) for _ in range(6)]
-        for conn in conns:
+        threads = server._server.threads  # type: ignore[union-attr]
+        conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=5) for _ in range(12)]
+        for conn in conns:  # 12 connections open at once: a thread each
             conn.request("GET", "/account")
         for conn in conns:
             assert conn.getresponse().status == 200
+        assert threads() > 12
+        for conn in conns:
             conn.close()
         deadline = time.monotonic() + 10
-        while threading.active_count() > before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert threading.active_count() <= before
+        while threads() > SPARE_THREADS and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert threads() <= SPARE_THREADS
         # And a new connection still finds a thread.
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
         conn.request("GET", "/account")
         assert conn.getresponse().status == 200
         conn.close()
+
+
+def test_stopping_the_live_server_ends_its_threads_and_idle_connections() -> None:
+    fake = Fake(small_doc(), today=TODAY)
+    server = LiveServer(fake.app).start()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    conn.request("GET", "/account")
+    assert conn.getresponse().read()  # the connection stays open, idle
+    began = time.monotonic()
+    server.stop()
+    assert time.monotonic() - began < 1
+    assert server._server.threads() == 0  # type: ignore[union-attr]
+    assert conn.sock.recv(1) == b""  # the server closed the idle connection
+    conn.close()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=1).close()

@@ -972,20 +972,22 @@ REFUSALS = {
 
             monkeypatch.setattr(socket.socket, "bind", refuse)
     """,
-    # Werkzeug cannot set the server up on the socket.
-    "server": """
+    # The port is bound, but listening on it fails.
+    "listen": """
+        import socket
+
         @pytest.fixture
         def refused(monkeypatch):
-            def refuse(*args, **kwargs):
+            def refuse(self, backlog=0):
                 raise OSError(98, "Address already in use")
 
-            monkeypatch.setattr("apollo_fake.server._PooledWSGIServer", refuse)
+            monkeypatch.setattr(socket.socket, "listen", refuse)
     """,
 }
 
 
 @pytest.mark.parametrize(
-    "refusal", [pytest.param("bind", id="bind"), pytest.param("server", id="server")]
+    "refusal", [pytest.param("bind", id="bind"), pytest.param("listen", id="listen")]
 )
 def test_a_refused_listen_errors_quickly(pytester: pytest.Pytester, refusal: str) -> None:
     small_project(pytester)
@@ -1022,15 +1024,15 @@ def test_a_serving_thread_that_dies_errors_within_seconds(pytester: pytest.Pytes
     pytester.makepyfile(
         """
         import pytest
-        import werkzeug.serving
+        from apollo_fake.http1 import ThreadedServer
 
 
         @pytest.fixture
         def serving_loop_dies(monkeypatch):
-            def crash(self, poll_interval=0.5):
+            def crash(self):
                 raise OSError("the serving loop failed")
 
-            monkeypatch.setattr(werkzeug.serving.BaseWSGIServer, "serve_forever", crash)
+            monkeypatch.setattr(ThreadedServer, "_accept_loop", crash)
 
 
         def test_needs_a_server(serving_loop_dies, apollo_url):

@@ -134,6 +134,13 @@ def read_raw(environ: dict[str, Any], limit: int) -> bytes:
     A chunked body has no Content-Length to refuse up front: the server marks
     its input as terminated, and it is read one byte past the limit.
     """
+    try:
+        return _read_raw(environ, limit)
+    except OSError as exc:  # a malformed chunked body, or a client gone mid-body
+        raise BadRequest(f"The request body could not be read: {exc}.") from None
+
+
+def _read_raw(environ: dict[str, Any], limit: int) -> bytes:
     stream = environ.get("wsgi.input")
     length_text = environ.get("CONTENT_LENGTH") or ""
     if stream is None:

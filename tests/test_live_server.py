@@ -1,0 +1,270 @@
+"""The live server's HTTP/1.1 layer, over raw sockets: what a client library may send.
+
+The Apollo calls themselves are tested over the live server everywhere else (the
+"socket" transport of conftest's Api); here it is the protocol: keep-alive and
+pipelining, ``Expect: 100-continue``, HTTP/1.0, and requests the layer must refuse
+in the contract's JSON error shape without stopping.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from apollo_fake import fixtures
+from apollo_fake.fake import Fake
+from apollo_fake.server import LiveServer
+
+from conftest import TODAY, check_body, small_doc
+
+PROJECT = "/projects/51/timeEntries"
+CREATE = json.dumps({"time-entry": {"seconds": "60"}}).encode()
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Fake, LiveServer, bytes]]:
+    fake = Fake(small_doc(), today=TODAY)
+    with LiveServer(fake.app) as server:
+        yield fake, server, fixtures.dumps(fake.state())
+
+
+@pytest.fixture
+def fake(served: tuple[Fake, LiveServer, bytes]) -> Fake:
+    fake, _, loaded = served
+    fake.reset()
+    assert fixtures.dumps(fake.state()) == loaded
+    return fake
+
+
+@pytest.fixture
+def connect(served: tuple[Fake, LiveServer, bytes], fake: Fake) -> Iterator[Any]:
+    """Return a maker of raw connections to the live server, all closed at the end."""
+    socks: list[socket.socket] = []
+
+    def make() -> Wire:
+        sock = socket.create_connection(("127.0.0.1", served[1].port), timeout=10)
+        socks.append(sock)
+        return Wire(sock)
+
+    yield make
+    for sock in socks:
+        sock.close()
+
+
+class Response:
+    """One response as read off the wire: status, headers (lower-case names), body."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    @property
+    def will_close(self) -> bool:
+        return self.headers.get("connection", "").lower() == "close"
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Wire:
+    """A raw connection that reads responses itself, so that pipelined ones are not lost.
+
+    (http.client reads ahead into a buffer of its own, and drops it with the response.)
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._buffer = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.send(data)
+
+    def _more(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("the server closed the connection")
+        self._buffer += data
+
+    def response(self, method: str = "GET") -> Response:
+        while b"\r\n\r\n" not in self._buffer:
+            self._more()
+        head, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+        status = int(status_line.split(" ")[1])
+        size = 0 if method == "HEAD" else int(headers.get("content-length", "0"))
+        while len(self._buffer) < size:
+            self._more()
+        body, self._buffer = self._buffer[:size], self._buffer[size:]
+        return Response(status, headers, body)
+
+    def closed_by_server(self) -> bool:
+        """Say whether the server has closed its end (reads give end of file)."""
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+
+def assert_json_error(response: Response, status: int) -> None:
+    """Assert a JSON error of the contract's shape with that status."""
+    assert response.status == status, response.body
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert list(body) == ["error"]
+    assert set(body["error"]) == {"status", "message", "details"}
+    assert body["error"]["status"] == status
+    assert body["error"]["message"]
+
+
+def get(path: str, extra: str = "") -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode()
+
+
+def post(path: str, body: bytes, extra: str = "") -> bytes:
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    return head.encode() + body
+
+
+def test_a_connection_is_kept_alive_across_requests(connect: Any) -> None:
+    sock = connect()
+    for _ in range(3):
+        sock.send(get("/timeEntries/71"))
+        response = sock.response()
+        assert response.status == 200
+        assert not response.will_close
+        body = check_body("GET", "/timeEntries/71", 200, response.headers, response.body)
+        assert body["time-entry"]["id"] == "71"
+
+
+def test_pipelined_requests_are_answered_in_order(connect: Any, fake: Fake) -> None:
+    sock = connect()
+    sock.send(get("/timeEntries/71") + post(PROJECT, CREATE) + get("/timeEntries/81"))
+    first, second, third = (sock.response(m) for m in ("GET", "POST", "GET"))
+    assert first.json()["time-entry"]["id"] == "71"
+    assert (second.status, second.json()) == (201, {"time-entry-id": "81"})
+    assert third.json()["time-entry"]["seconds"] == "60"
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(connect: Any) -> None:
+    sock = connect()
+    head = post(PROJECT, CREATE, "Expect: 100-continue\r\n")[: -len(CREATE)]
+    sock.send(head)
+    assert sock.response().status == 100  # before the body: the client may now send it
+    sock.send(CREATE)
+    response = sock.response("POST")
+    assert (response.status, response.json()) == (201, {"time-entry-id": "81"})
+
+
+def test_http_1_0_is_answered_then_closed(connect: Any) -> None:
+    sock = connect()
+    sock.send(b"GET /timeEntries/71 HTTP/1.0\r\n\r\n")
+    response = sock.response()
+    assert response.status == 200
+    assert response.json()["time-entry"]["id"] == "71"
+    assert sock.closed_by_server()
+
+
+def test_connection_close_is_honoured(connect: Any) -> None:
+    sock = connect()
+    sock.send(get("/timeEntries/71", "Connection: close\r\n"))
+    assert sock.response().status == 200
+    assert sock.closed_by_server()
+
+
+def test_every_answer_has_a_date(connect: Any) -> None:
+    sock = connect()
+    sock.send(get("/timeEntries/71"))
+    assert sock.response().headers.get("date", "").endswith(" GMT")
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        pytest.param(b"NOT A REQUEST\r\n\r\n", 400, id="no-version"),
+        pytest.param(b"GET /account HTTP/1.1\r\nNo colon here\r\n\r\n", 400, id="bad-header"),
+        pytest.param(b"GET /account HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, id="two-hosts"),
+        pytest.param(b"GET /account HTTP/1.1\r\n\r\n", 400, id="no-host"),
+        pytest.param(
+            b"POST /account HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n", 400, id="length-nan"
+        ),
+        pytest.param(
+            b"GET /account HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n",
+            431,
+            id="head-too-large",
+        ),
+    ],
+)
+def test_a_request_the_protocol_refuses_is_a_json_error_then_closed(
+    connect: Any, fake: Fake, request_bytes: bytes, status: int
+) -> None:
+    sock = connect()
+    sock.send(request_bytes)
+    response = sock.response()
+    assert_json_error(response, status)
+    assert response.will_close
+    assert sock.closed_by_server()
+    assert not fake.journal  # the app never saw it
+    # The server goes on.
+    sock = connect()
+    sock.send(get("/timeEntries/71"))
+    assert sock.response().status == 200
+
+
+def test_a_broken_chunked_body_changes_nothing(connect: Any, fake: Fake) -> None:
+    before = fixtures.dumps(fake.state())
+    sock = connect()
+    head = f"POST {PROJECT} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    sock.send(head + b"5\r\n{\"tim\r\nzz\r\n")
+    response = sock.response("POST")
+    assert_json_error(response, 400)
+    assert sock.closed_by_server()
+    assert fixtures.dumps(fake.state()) == before
+
+
+def test_a_client_that_hangs_up_mid_request_harms_nothing(connect: Any, fake: Fake) -> None:
+    before = fixtures.dumps(fake.state())
+    sock = connect()
+    sock.send(post(PROJECT, CREATE)[:-10])  # the body is 10 bytes short
+    sock.sock.close()
+    sock = connect()
+    sock.send(b"GET /timeEntries/7")  # the request line is cut
+    sock.sock.close()
+    sock = connect()
+    sock.send(get("/timeEntries/71"))
+    assert sock.response().status == 200
+    assert fixtures.dumps(fake.state()) == before
+
+
+def test_an_unread_body_ends_the_connection_after_the_answer(connect: Any) -> None:
+    sock = connect()
+    # Declared over the 1 MiB limit and never sent: the answer cannot wait for it.
+    sock.send(f"POST {PROJECT} HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999\r\n\r\n".encode())
+    response = sock.response("POST")
+    assert_json_error(response, 413)
+    assert response.will_close
+    assert sock.closed_by_server()
+
+
+def test_headers_with_underscores_are_not_passed_to_the_app(connect: Any, fake: Fake) -> None:
+    # "X_Forwarded" and "X-Forwarded" both become HTTP_X_FORWARDED: a proxy that
+    # strips one would let the other through. Werkzeug drops the underscored name too.
+    seen: list[dict[str, Any]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        seen.append(dict(environ))
+        return fake.app(environ, start_response)
+
+    with LiveServer(app) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+            sock = Wire(raw)
+            sock.send(get("/account", "X_Forwarded: 1\r\nX-Other: 2\r\nX-Other: 3\r\n"))
+            assert sock.response().status == 200
+    assert "HTTP_X_FORWARDED" not in seen[-1]
+    assert seen[-1]["HTTP_X_OTHER"] == "2,3"

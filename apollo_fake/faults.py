@@ -104,6 +104,10 @@ class Faults:
 
     def match(self, method: str, path: str) -> Fault | None:
         """Return the rule that applies to this request, counting it, or None."""
+        if not self.rules:
+            # Most fakes have no rule: no lock to take for every request. Reading the
+            # list is atomic, and a rule added meanwhile is as if added just after.
+            return None
         with self._lock:
             for rule in self.rules:
                 if rule.remaining == 0:

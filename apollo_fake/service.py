@@ -11,7 +11,7 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import clock, schemas
+from . import schemas
 from .dates import add_months_clamped, parse_report_date
 from .errors import BadRequest, Detail, NotFound, Unprocessable
 from .fake import Fake
@@ -105,9 +105,9 @@ def _references(fake: Fake, fields: Mapping[str, Any]) -> dict[str, Any]:
         out["user_id"] = value
     if problems:
         raise Unprocessable("The time entry refers to something that does not exist.", problems)
-    for key, attr in (("notes", "notes"), ("billable", "billable"), ("date", "date")):
+    for key in ("notes", "billable", "date"):  # the same name on the wire and on Entry
         if key in fields:
-            out[attr] = fields[key]
+            out[key] = fields[key]
     if "seconds" in fields:
         out["seconds"] = int(fields["seconds"])
     return out
@@ -121,28 +121,20 @@ def create(
     with store.lock:
         parent = _parent(store, collection, parent_id)
         values = _references(fake, _fields(CREATE_SCHEMA, body))
+        # Where the entry hangs (keys the request's fields never give).
         if collection == "projects":
-            where = {"project_id": parent.id}
+            values["project_id"] = parent.id
         elif collection == "contacts":
-            where = {"contact_id": parent.id}
+            values["contact_id"] = parent.id
         else:
-            where = {
-                "task_id": parent.id,
-                "project_id": parent.project_id,
-                "contact_id": parent.contact_id,
-            }
+            values["task_id"] = parent.id
+            values["project_id"] = parent.project_id
+            values["contact_id"] = parent.contact_id
         if "user_id" not in values:
             values["user_id"] = acting_user if acting_user is not None else default_user(store)
-        now = fake.clock.now()
-        stamp = clock.stamp(now)
-        values.setdefault("date", now.date().isoformat())
-        new = Entry(
-            id=store.new_id("time-entries"),
-            created_at=stamp,
-            updated_at=stamp,
-            **where,
-            **values,
-        )
+        stamp = fake.clock.timestamp()
+        values.setdefault("date", stamp[:10])  # today on the fake clock: the stamp's day
+        new = Entry(id=store.new_id("time-entries"), created_at=stamp, updated_at=stamp, **values)
         return store.put("time-entries", new)  # type: ignore[no-any-return]
 
 

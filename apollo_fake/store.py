@@ -82,21 +82,25 @@ class Indexes:
     task: dict[int, SortedList] = field(default_factory=dict)
     user: dict[int, SortedList] = field(default_factory=dict)
 
-    def _groups(self, e: Entry) -> Iterator[tuple[dict[int, SortedList], int | None]]:
-        yield self.project, e.project_id
-        yield self.contact, e.contact_id
-        yield self.task, e.task_id
-        yield self.user, e.user_id
+    def _groups(self, e: Entry) -> tuple[tuple[dict[int, SortedList], int | None], ...]:
+        # A tuple, not a generator: every write walks it, and a generator costs more.
+        return (
+            (self.project, e.project_id),
+            (self.contact, e.contact_id),
+            (self.task, e.task_id),
+            (self.user, e.user_id),
+        )
 
     def add(self, e: Entry) -> None:
         """Put an entry in every ordering it belongs to."""
-        self.all.add(e.key)
+        key = e.key
+        self.all.add(key)
         for group, parent in self._groups(e):
             if parent is not None:
                 found = group.get(parent)
                 if found is None:
                     found = group[parent] = SortedList()
-                found.add(e.key)
+                found.add(key)
 
     def remove(self, e: Entry) -> None:
         """Take an entry out of every ordering it is in."""
@@ -193,8 +197,9 @@ class Store:
 
     def get(self, name: str, id: int) -> Any:
         """Return one record, or None."""
-        with self.lock:
-            return self.collection(name).get(id)
+        # No lock: one dict lookup is atomic, and sees the record before or after
+        # a write, never half of one (records are replaced whole).
+        return self._collections[name].get(id)
 
     def counts(self) -> dict[str, int]:
         """Count the records of each collection."""
@@ -243,14 +248,16 @@ class Store:
 
     def _put(self, name: str, id: int, record: Any) -> None:
         """Set one record (None deletes it): the only way the store changes."""
-        coll = self.collection(name)
+        coll = self._collections[name]
         old = coll.get(id)
         if old is record:
             return
         self.version += 1
         key = (name, id)
-        if key not in self._original:
-            self._original[key] = old
+        original = self._original
+        loaded = original.get(key, _UNSEEN)
+        if loaded is _UNSEEN:
+            loaded = original[key] = old
         if name == "time-entries":
             if old is not None:
                 self.index.remove(old)
@@ -260,10 +267,10 @@ class Store:
             del coll[id]
         else:
             coll[id] = record
-        if self._original.get(key, _UNSEEN) is record:
+        if loaded is record:
             # Back to its loaded value (a create deleted again): nothing to undo,
             # and a create-delete churn must not grow what reset has to walk.
-            del self._original[key]
+            del original[key]
 
     def put(self, name: str, record: Any) -> Any:
         """Insert or replace a record, keeping ids unique across creates."""

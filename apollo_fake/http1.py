@@ -112,16 +112,18 @@ class _Connection:
                 event = self._next_event()
             except h11.RemoteProtocolError as exc:
                 self._refuse(exc.error_status_hint, str(exc))
-                return
+                break
             if not isinstance(event, h11.Request):  # the client closed, or h11 paused
                 return
-            self._answer(event)
+            if not self._answer(event):
+                break
             if self.h11.our_state is not h11.DONE or self.h11.their_state is not h11.DONE:
-                self._close_softly()
-                return
+                break  # Connection: close, HTTP/1.0, or a body left unread
             self.h11.start_next_cycle()
+        self._close_softly()
 
-    def _answer(self, request: h11.Request) -> None:
+    def _answer(self, request: h11.Request) -> bool:
+        """Answer one request; say whether the answer went through h11 (False: refused)."""
         environ = self._environ(request)
         started: list[Any] = []
         written: list[bytes] = []
@@ -151,28 +153,28 @@ class _Connection:
         except Exception:
             log.exception("apollo-fake's live server failed on %s", request.target)
             self._refuse(500, "The fake failed unexpectedly; this is a bug in apollo-fake.")
-            return
-        code = int(status[:3])
-        head: list[tuple[bytes, bytes]] = [(b"Date", _http_date())]
-        head += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        has_body = request.method != b"HEAD" and code >= 200 and code not in _NO_BODY
-        if has_body and not any(k.lower() == b"content-length" for k, _ in head):
-            head.append((b"Content-Length", str(len(body)).encode()))
-        if not self._finish_request():
-            # The app did not read the whole body: there is no telling where the next
-            # request would start, so this connection ends with this answer.
-            head.append((b"Connection", b"close"))
-        reason = status[4:].encode("latin-1")
-        response = h11.Response(status_code=code, headers=head, reason=reason)
+            return False
         try:
+            code = int(status[:3])
+            head: list[tuple[bytes, bytes]] = [(b"Date", _http_date())]
+            head += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+            has_body = request.method != b"HEAD" and code >= 200 and code not in _NO_BODY
+            if has_body and not any(k.lower() == b"content-length" for k, _ in head):
+                head.append((b"Content-Length", str(len(body)).encode()))
+            if not self._finish_request():
+                # The app did not read the whole body: there is no telling where the
+                # next request would start, so this connection ends with this answer.
+                head.append((b"Connection", b"close"))
+            response = h11.Response(status_code=code, headers=head, reason=status[4:])
             if has_body and body:
                 self._send(response, h11.Data(data=body), h11.EndOfMessage())
             else:
                 self._send(response, h11.EndOfMessage())
-        except h11.LocalProtocolError:
+        except (h11.LocalProtocolError, ValueError):  # before anything of it was sent
             log.exception("apollo-fake's live server made a bad answer to %s", request.target)
-            self.h11 = h11.Connection(h11.SERVER)  # forget the half-sent answer
             self._refuse(500, "The fake failed unexpectedly; this is a bug in apollo-fake.")
+            return False
+        return True
 
     def _finish_request(self) -> bool:
         """Skip what is left of the request body if it has all arrived; say if it had."""
@@ -229,7 +231,7 @@ class _Connection:
         return environ
 
     def _refuse(self, status: int, message: str) -> None:
-        """Answer in the contract's JSON error shape and end the connection."""
+        """Answer in the contract's JSON error shape; the connection ends after it."""
         try:
             phrase = HTTPStatus(status).phrase
         except ValueError:
@@ -237,21 +239,17 @@ class _Connection:
         body = json.dumps(
             {"error": {"status": status, "message": message or phrase, "details": []}}
         ).encode()
-        headers = [
-            (b"Date", _http_date()),
-            (b"Content-Type", b"application/json"),
-            (b"Content-Length", str(len(body)).encode()),
-            (b"Connection", b"close"),
-        ]
+        # Written by hand, not through h11: this must work in any state h11 is in,
+        # after a request it refused or an answer it would not send.
+        head = (
+            f"HTTP/1.1 {status} {phrase}\r\nDate: {_http_date().decode()}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        )
         try:
-            self._send(
-                h11.Response(status_code=status, headers=headers, reason=phrase.encode()),
-                h11.Data(data=body),
-                h11.EndOfMessage(),
-            )
-        except (h11.LocalProtocolError, OSError):
-            pass  # an answer had begun, or the client has gone: there is no one to tell
-        self._close_softly()
+            self.sock.sendall(head.encode("latin-1") + body)
+        except OSError:
+            pass  # the client has gone: there is no one to tell
 
     def _close_softly(self) -> None:
         """Close without losing the answer: read what the client still sends, then close.
@@ -355,8 +353,17 @@ class ThreadedServer:
                     sock.shutdown(socket.SHUT_RD)
                 except OSError:
                     pass
+            waiting = self._waiting
+        # Wake each thread waiting in accept(): it sees the server closing and ends.
+        # (Shutting the listener down wakes them on Linux, not everywhere.)
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        for _ in range(waiting):
+            try:
+                socket.create_connection((host, self.port), timeout=1).close()
+            except OSError:
+                break
         try:
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the threads in accept()
+            self._listener.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         self._listener.close()

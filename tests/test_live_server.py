@@ -268,3 +268,32 @@ def test_headers_with_underscores_are_not_passed_to_the_app(connect: Any, fake: 
             assert sock.response().status == 200
     assert "HTTP_X_FORWARDED" not in seen[-1]
     assert seen[-1]["HTTP_X_OTHER"] == "2,3"
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body"),
+    [
+        pytest.param("200 OK", [("X-Bad", "a\r\nb")], b"{}", id="newline-in-header"),
+        pytest.param("200 OK", [("Content-Length", "10")], b"{}", id="body-shorter-than-length"),
+        pytest.param("99 Odd", [], b"{}", id="status-under-100"),
+        pytest.param("OK", [], b"{}", id="status-without-code"),
+        pytest.param("200 OK", [("X-Name", "caf\u00e9\u2603")], b"{}", id="header-not-latin-1"),
+    ],
+)
+def test_an_answer_the_protocol_refuses_is_a_json_500_and_the_server_goes_on(
+    status: str, headers: list[tuple[str, str]], body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response(status, headers)
+        return [body]
+
+    with LiveServer(app) as server:
+        for _ in range(2):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+                sock = Wire(raw)
+                sock.send(get("/anything"))
+                response = sock.response()
+                assert_json_error(response, 500)
+                assert "Traceback" not in response.body.decode()
+                assert sock.closed_by_server()
+    assert "bad answer" in caplog.text

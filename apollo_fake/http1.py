@@ -120,7 +120,10 @@ class _Connection:
             if self.h11.our_state is not h11.DONE or self.h11.their_state is not h11.DONE:
                 break  # Connection: close, HTTP/1.0, or a body left unread
             self.h11.start_next_cycle()
-        self._close_softly()
+        if self.h11.their_state not in (h11.DONE, h11.MUST_CLOSE):
+            # The client may still be sending: close only once it is read.
+            self._close_softly()
+        # Otherwise the client has said all it will say: the caller closes at once.
 
     def _answer(self, request: h11.Request) -> bool:
         """Answer one request; say whether the answer went through h11 (False: refused)."""

@@ -2,7 +2,7 @@
 
 Werkzeug's development server spent about 0.4 ms of a 0.8 ms request on its own
 work (http.server's email-based header parser, a selector per connection, a
-hand-off from the accepting thread); this layer spends about a tenth of that.
+hand-off from the accepting thread); on this layer the same request takes 0.37 ms.
 h11 does everything the protocol asks of a server (framing, chunked bodies,
 ``Expect: 100-continue``, keep-alive, limits, refusing malformed requests), so
 what is here is sockets, threads and the WSGI environ.
@@ -28,6 +28,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import h11
+
+from .errors import ApolloError
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -239,9 +241,9 @@ class _Connection:
             phrase = HTTPStatus(status).phrase
         except ValueError:
             phrase = "Error"
-        body = json.dumps(
-            {"error": {"status": status, "message": message or phrase, "details": []}}
-        ).encode()
+        error = ApolloError(message or phrase)
+        error.status = status
+        body = json.dumps(error.to_dict()).encode()
         # Written by hand, not through h11: this must work in any state h11 is in,
         # after a request it refused or an answer it would not send.
         head = (

@@ -12,9 +12,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from .http1 import ThreadedServer
+if TYPE_CHECKING:
+    from .http1 import ThreadedServer
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -202,6 +203,8 @@ class LiveServer:
 
     def start(self, timeout: float = 5.0) -> LiveServer:
         """Bind, serve from a thread, and return once a request is answered."""
+        from .http1 import ThreadedServer  # not needed by `apollo-fake serve`: not at start-up
+
         server = self._server = ThreadedServer(self._app, _bind(self.host, self._requested_port))
         server.start()
 

@@ -25,7 +25,7 @@ import pytest
 
 from apollo_fake.generate import generate
 
-from conftest import MODULE, SMALL_ARGS
+from conftest import MODULE, SMALL_ARGS, Served
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "fixtures" / "small.json"
@@ -138,6 +138,21 @@ def test_default_data_is_the_demo_with_its_clock_and_a_non_empty_report(serve: A
     stderr = server.drain(server.stderr)
     assert "2026-06-30" in stderr
     assert len(stderr.splitlines()) == 1, stderr
+
+
+def test_serve_imports_neither_faker_nor_the_live_servers_http_layer(serve: Any) -> None:
+    # Start-up is a target (issue 5): faker is for generating data, h11 for the live
+    # server of the pytest plugin and Fake.serve(), which `serve` does not run.
+    served = serve("--quiet", launcher=[sys.executable, "-X", "importtime", *MODULE[1:]])
+    assert served.request("GET", "/account")[0] == 200
+    assert served.stop() == 0
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in Served.drain(served.stderr).splitlines()
+        if line.startswith("import time:")
+    }
+    assert "apollo_fake.web" in imported  # the listing is read from the right stream
+    assert not {"faker", "h11", "apollo_fake.http1", "apollo_fake.generate"} & imported
 
 
 def test_today_freezes_the_clock(serve: Any) -> None:

@@ -1143,6 +1143,34 @@ def test_drop_fault_closes_the_connection_without_an_answer(api: Api) -> None:
     assert api.get("/account").status == 200
 
 
+def test_drop_fault_under_werkzeugs_own_server_closes_before_any_answer() -> None:
+    # A user may serve fake.app with Werkzeug (flask run, make_server): there, a body
+    # that fails would become Werkzeug's HTML 500, so the fake closes the socket itself.
+    from werkzeug.serving import make_server
+
+    from apollo_fake.fake import Fake
+
+    fake = Fake(small_doc(), today=TODAY)
+    fake.faults.add("/account", "GET", drop=True)
+    server = make_server("127.0.0.1", 0, fake.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        with pytest.raises(ConnectionResetError):  # nothing at all was written
+            conn.request("GET", "/account")
+            conn.getresponse()
+        conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", "/account")
+        assert conn.getresponse().status == 200  # the rule is spent
+        conn.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 def test_faulted_requests_are_journaled_with_the_rule(api: Api) -> None:
     add_fault(api, {"path": "/timeEntries/71", "status": 503})
     add_fault(api, {"path": "/timeEntries/72", "drop": True})

@@ -6,10 +6,21 @@ in one place; nothing else builds error bodies.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
 Detail = dict[str, str]
+
+
+@functools.cache  # a few dozen statuses at most: 100 to 599
+def status_line(status: int) -> str:
+    """Return an HTTP status line's text, e.g. ``404 Not Found``."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Status"
 
 
 class ApolloError(Exception):

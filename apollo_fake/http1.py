@@ -23,13 +23,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import h11
 
-from .errors import ApolloError
+from .errors import ApolloError, status_line
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -237,17 +236,14 @@ class _Connection:
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer in the contract's JSON error shape; the connection ends after it."""
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Error"
-        error = ApolloError(message or phrase)
+        line = status_line(status)
+        error = ApolloError(message or line)
         error.status = status
         body = json.dumps(error.to_dict()).encode()
         # Written by hand, not through h11: this must work in any state h11 is in,
         # after a request it refused or an answer it would not send.
         head = (
-            f"HTTP/1.1 {status} {phrase}\r\nDate: {_http_date().decode()}\r\n"
+            f"HTTP/1.1 {line}\r\nDate: {_http_date().decode()}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n"
         )

@@ -247,8 +247,7 @@ class Entry(_EntrySlots):
         # so a million loaded entries do not each carry two timestamp strings.
         draft.created_at = created_at
         draft.updated_at = updated_at
-        # The cache looked up here first: a call less on every create and load.
-        draft.key = (_ORDINALS.get(date) or date_ordinal(date)) * ID_SPAN + id
+        draft.key = date_ordinal(date) * ID_SPAN + id
         draft._wire = None
         draft.__class__ = cls  # type: ignore[assignment]
         return draft  # type: ignore[return-value]  # an Entry, since the line above

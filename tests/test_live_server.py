@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -297,3 +298,27 @@ def test_an_answer_the_protocol_refuses_is_a_json_500_and_the_server_goes_on(
                 assert "Traceback" not in response.body.decode()
                 assert sock.closed_by_server()
     assert "bad answer" in caplog.text
+
+
+def test_a_body_the_app_did_not_read_is_skipped_and_the_connection_kept(connect: Any) -> None:
+    sock = connect()
+    # A GET's body is never read by the app; it has all arrived, so it is skipped.
+    sock.send(get("/timeEntries/71", "Content-Length: 5\r\n") + b"hello")
+    first = sock.response()
+    assert first.status == 200 and not first.will_close
+    sock.send(get("/timeEntries/72"))
+    assert sock.response().json()["time-entry"]["id"] == "72"
+
+
+def test_a_connection_idle_past_the_keep_alive_time_is_closed(
+    connect: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apollo_fake import http1
+
+    monkeypatch.setattr(http1, "KEEP_ALIVE_S", 0.2)
+    sock = connect()
+    sock.send(get("/timeEntries/71"))
+    assert sock.response().status == 200
+    began = time.monotonic()
+    assert sock.closed_by_server()  # waits for the server, which gives up after 0.2 s
+    assert time.monotonic() - began < 5

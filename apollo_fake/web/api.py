@@ -9,14 +9,12 @@ Apollo call (the control API, the OpenAPI document).
 
 from __future__ import annotations
 
-import functools
 import hmac
 import logging
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -36,6 +34,7 @@ from ..errors import (
     PayloadTooLarge,
     RateLimited,
     Unauthorized,
+    status_line,
 )
 from ..fake import Fake
 from ..model import Entry
@@ -126,7 +125,7 @@ class Call:
         """Keep the JSON body of a request refused before it was read, for the journal."""
         try:
             self.read_body()
-        except (ApolloError, OSError):
+        except ApolloError:  # too large, unreadable or not JSON: nothing to keep
             self.body = None
 
 
@@ -178,11 +177,6 @@ def parse_json(raw: bytes) -> Any:
         raise BadRequest(
             "The body is not valid JSON (UTF-8).", [{"field": "", "message": str(exc)}]
         ) from None
-
-
-def read_json(environ: dict[str, Any], limit: int) -> Any:
-    """Read and parse a request's JSON body."""
-    return parse_json(read_raw(environ, limit))
 
 
 def journal_weight(raw: bytes) -> int:
@@ -358,15 +352,6 @@ def error_reply(err: ApolloError) -> Reply:
         # The unread rest of the body is still on the connection: do not reuse it.
         headers.append(("Connection", "close"))
     return Reply(orjson.dumps(err.to_dict()), err.status, headers)
-
-
-@functools.cache  # a few dozen statuses at most: 100 to 599
-def status_line(status: int) -> str:
-    """Return an HTTP status line's text, e.g. ``404 Not Found``."""
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Status"
 
 
 class _Kept:

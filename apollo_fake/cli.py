@@ -432,6 +432,8 @@ def validate(file: Path) -> None:
     except FixtureError as exc:
         for problem in exc.problems:
             click.echo(f"{file}: {problem['field'] or '(document)'}: {problem['message']}")
+        if exc.more:
+            click.echo(f"{file}: ... and {exc.more} more problem{'s' * (exc.more != 1)}")
         sys.exit(1)
     counts = ", ".join(f"{len(v)} {k}" for k, v in records.items() if k != "account")
     click.echo(f"{file}: ok ({counts})")

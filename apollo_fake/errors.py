@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 Detail = dict[str, str]
+MAX_PROBLEMS = 100  # problems a FixtureError lists; the rest are counted
 
 
 @functools.cache  # a few dozen statuses at most: 100 to 599
@@ -118,16 +119,23 @@ class RateLimited(ApolloError):
 
 
 class FixtureError(ValueError):
-    """A fixture document that breaks its schema or its reference rules."""
+    """A fixture document that breaks its schema or its reference rules.
 
-    def __init__(self, problems: Sequence[Detail]) -> None:
+    ``problems`` lists at most MAX_PROBLEMS of them, in document order; ``more``
+    counts those left out, so that a huge broken document is answered quickly.
+    """
+
+    def __init__(self, problems: Sequence[Detail], more: int = 0) -> None:
         self.problems = list(problems)
+        self.more = more
         lines = [f"{p['field'] or '(document)'}: {p['message']}" for p in self.problems]
+        if more:
+            lines.append(f"... and {more} more problem{'s' * (more != 1)}")
         super().__init__("invalid fixture data:\n  " + "\n  ".join(lines))
 
     def summary(self) -> str:
         """Say what is wrong in one line: the first problem, and how many more."""
         first = self.problems[0] if self.problems else {"field": "", "message": "invalid"}
-        more = len(self.problems) - 1
+        more = len(self.problems) - 1 + self.more
         tail = f" (and {more} more problem{'s' * (more != 1)})" if more > 0 else ""
         return f"{first['field'] or '(document)'}: {first['message']}{tail}"

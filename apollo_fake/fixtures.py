@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from . import schemas
-from .errors import Detail, FixtureError
+from .errors import MAX_PROBLEMS, Detail, FixtureError
 from .model import (
     Account,
     Category,
@@ -60,20 +60,39 @@ def read(path: str | Path) -> Any:
         raise FixtureError([{"field": "", "message": f"is not valid JSON: {exc}"}]) from None
 
 
+def schema_problems(doc: Any) -> list[Detail]:
+    """Return every schema violation of a document, each with its JSON pointer."""
+    if schemas.is_valid(SCHEMA, doc):
+        return []
+    return schemas.details(schemas.errors(SCHEMA, doc), pointer=True)
+
+
 def check_schema(doc: Any) -> None:
     """Raise FixtureError listing every schema violation, each with its JSON pointer."""
-    if schemas.is_valid(SCHEMA, doc):
-        return
-    problems = schemas.details(schemas.errors(SCHEMA, doc), pointer=True)
+    problems = schema_problems(doc)
     if problems:
-        raise FixtureError(problems)
+        raise FixtureError(problems[:MAX_PROBLEMS], max(0, len(problems) - MAX_PROBLEMS))
 
 
-_ENTRY_POINTER = re.compile(r"^/time-entries/([0-9]+)")
+_POINTER = re.compile(r"^/([a-z-]+)(?:/([0-9]+))?")
+_WHOLE = -1  # in a set of bad places: the whole collection (or, under "", the document)
+
+
+_CANONICAL_ID = re.compile(r"(0|[1-9][0-9]{0,17})")
+
+
+def _digits(value: Any) -> int | None:
+    # Only an id written as the schema wants it: anything else names nothing.
+    return int(value) if isinstance(value, str) and _CANONICAL_ID.fullmatch(value) else None
 
 
 class Loader:
     """Check fixture data and turn it into records: a whole document, or entries chunk by chunk.
+
+    Every problem is found in one pass: the records that break the schema are left
+    out of the conversion, and the rest are still checked for duplicate ids and for
+    references (an id that a broken record still spells out counts as existing, so
+    that one broken record is one problem, not one more for each reference to it).
 
     Equal values are shared (ids, dates, notes, amounts), since a million entries
     repeat a few thousand of them and each copy would cost memory.
@@ -83,72 +102,99 @@ class Loader:
         self.schema_checked = schema_checked
         self.out: dict[str, dict[int, Any]] = {name: {} for name in COLLECTIONS}
         self.problems: list[Detail] = []
-        self.schema_failed = False
+        self.more = 0  # problems past MAX_PROBLEMS, counted, not listed
         self._entries_seen = 0
         self._shared: dict[Any, Any] = {}
+        # Ids spelt out by records that broke the schema, by collection.
+        self._broken_ids: dict[str, set[int]] = {name: set() for name in COLLECTIONS}
 
     def _share(self, value: Any) -> Any:
         return self._shared.setdefault(value, value)
 
+    def _problem(self, field: str, message: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append({"field": field, "message": message})
+        else:
+            self.more += 1
+
     def _add(self, name: str, index: int, record: Any) -> None:
         coll = self.out[name]
-        if record.id in coll:
-            self.problems.append(
-                {"field": f"/{name}/{index}/id", "message": f"duplicate id {record.id}"}
-            )
+        if record.id in coll or record.id in self._broken_ids[name]:
+            self._problem(f"/{name}/{index}/id", f"duplicate id {record.id}")
         coll[record.id] = record
 
     def _exists(self, name: str, value: int | None, where: str, label: str) -> None:
-        if value is not None and value not in self.out[name]:
-            self.problems.append(
-                {"field": where, "message": f"names no existing {label} ({value})"}
-            )
+        if value is None or value in self.out[name] or value in self._broken_ids[name]:
+            return
+        self._problem(where, f"names no existing {label} ({value})")
 
-    def _checked(self, doc: Any, offset: int) -> bool:
+    def _bad_places(self, doc: Any, offset: int) -> dict[str, set[int]]:
+        """Check the schema; record its problems; return the broken records' indexes."""
         if not self.schema_checked:
-            return True
-        try:
-            check_schema(doc)
-        except FixtureError as exc:
-            for problem in exc.problems:
-                field = _ENTRY_POINTER.sub(
-                    lambda m: f"/time-entries/{int(m.group(1)) + offset}", problem["field"]
-                )
-                self.problems.append({**problem, "field": field})
-            self.schema_failed = True
-            return False
-        return not self.schema_failed
+            return {}
+        found = schema_problems(doc)
+        bad: dict[str, set[int]] = {}
+        for problem in found:
+            match = _POINTER.match(problem["field"])
+            if match is None:  # the document itself: nothing in it can be read
+                bad.setdefault("", set()).add(_WHOLE)
+            else:
+                name, index = match.group(1), match.group(2)
+                number = _WHOLE if index is None else int(index)
+                bad.setdefault(name, set()).add(number)
+                if name == "time-entries" and index is not None and offset:
+                    # A chunk's entry: named by its index in the whole file.
+                    field = problem["field"].replace(index, str(number + offset), 1)
+                    problem = {**problem, "field": field}
+            self._problem(problem["field"], problem["message"])
+        return bad
+
+    def _items(self, doc: dict[str, Any], name: str, bad: dict[str, set[int]]) -> list[Any]:
+        """Return a collection's records that passed the schema, as (index, record) pairs."""
+        items = doc.get(name, ())
+        skip = bad.get(name, set())
+        if _WHOLE in skip or not isinstance(items, list):
+            return []
+        if skip:
+            for i in skip:
+                if i < len(items) and isinstance(items[i], dict):
+                    known = _digits(items[i].get("id"))
+                    if known is not None:
+                        self._broken_ids[name].add(known)
+        return [(i, item) for i, item in enumerate(items) if i not in skip]
 
     def add(self, doc: Any) -> Loader:
         """Check and convert a fixture document (its entries after everything they refer to)."""
-        if not self._checked(doc, self._entries_seen):
+        bad = self._bad_places(doc, self._entries_seen)
+        if "" in bad or not isinstance(doc, dict):
             entries = doc.get("time-entries") if isinstance(doc, dict) else None
             self._entries_seen += len(entries) if isinstance(entries, list) else 0
             return self
-        if "account" in doc:
+        if "account" in doc and "account" not in bad:
             a = doc["account"]
             self.out["account"] = {int(a["id"]): Account(int(a["id"]), a.get("name", ""))}
-        for i, u in enumerate(doc.get("users", ())):
+        for i, u in self._items(doc, "users", bad):
             user = User(
                 int(u["id"]), u.get("first-name", ""), u.get("last-name", ""), u.get("email", "")
             )
             self._add("users", i, user)
-        for i, c in enumerate(doc.get("time-categories", ())):
+        for i, c in self._items(doc, "time-categories", bad):
             self._add("time-categories", i, Category(int(c["id"]), c.get("name", "")))
-        for i, c in enumerate(doc.get("companies", ())):
+        for i, c in self._items(doc, "companies", bad):
             self._add("companies", i, Company(int(c["id"]), c.get("name", "")))
-        for i, c in enumerate(doc.get("contacts", ())):
+        contacts = self._items(doc, "contacts", bad)
+        for i, c in contacts:
             company = parse_ref(c.get("company-id"))
             self._add("contacts", i, Contact(int(c["id"]), c["kind"], c.get("name", ""), company))
-        for i, c in enumerate(doc.get("contacts", ())):
+        for i, c in contacts:
             where = f"/contacts/{i}/company-id"
             self._exists("companies", parse_ref(c.get("company-id")), where, "company")
-        for i, p in enumerate(doc.get("projects", ())):
+        for i, p in self._items(doc, "projects", bad):
             project = Project(int(p["id"]), p.get("name", ""), parse_ref(p.get("company-id")))
             self._add("projects", i, project)
             where = f"/projects/{i}/company-id"
             self._exists("companies", project.company_id, where, "company")
-        for i, t in enumerate(doc.get("tasks", ())):
+        for i, t in self._items(doc, "tasks", bad):
             task = Task(
                 int(t["id"]),
                 t.get("subject", ""),
@@ -158,14 +204,19 @@ class Loader:
             self._add("tasks", i, task)
             self._exists("projects", task.project_id, f"/tasks/{i}/project-id", "project")
             self._exists("contacts", task.contact_id, f"/tasks/{i}/contact-id", "contact")
-        self._entries(doc.get("time-entries", ()))
+        entries = doc.get("time-entries", ())
+        if isinstance(entries, list):
+            skip = bad.get("time-entries", set())
+            if _WHOLE not in skip:
+                self._entries(entries, skip)
+            self._entries_seen += len(entries)
         return self
 
     def add_entries(self, entries: list[Any]) -> Loader:
         """Check and convert the next chunk of a document's time entries."""
         return self.add({"time-entries": entries})
 
-    def _entries(self, entries: Any) -> None:
+    def _entries(self, entries: list[Any], skip: set[int]) -> None:
         # The hot loop of loading a large file: the schema has already vouched for
         # every value's form, so ids convert directly and references are looked up
         # in maps from the canonical strings to the ids (one lookup: exists + shared).
@@ -177,8 +228,16 @@ class Loader:
         users, categories = ids["users"], ids["time-categories"]
         projects, contacts, tasks = ids["projects"], ids["contacts"], ids["tasks"]
         coll, task_records = out["time-entries"], out["tasks"]
+        broken = self._broken_ids["time-entries"]
+        if skip:
+            for i in skip:
+                known = _digits(entries[i].get("id")) if isinstance(entries[i], dict) else None
+                if known is not None:
+                    broken.add(known)
         first = self._entries_seen
         for i, e in enumerate(entries, first):
+            if skip and i - first in skip:
+                continue
             get = e.get
             category, project = get("time-category-id"), get("project-id")
             task, contact = get("task-id"), get("contact-id")
@@ -201,10 +260,8 @@ class Loader:
                 get("created-at"),
                 get("updated-at"),
             )
-            if entry.id in coll:
-                self.problems.append(
-                    {"field": f"/time-entries/{i}/id", "message": f"duplicate id {entry.id}"}
-                )
+            if entry.id in coll or (broken and entry.id in broken):
+                self._problem(f"/time-entries/{i}/id", f"duplicate id {entry.id}")
             coll[entry.id] = entry
             if (
                 user_id is None
@@ -219,7 +276,6 @@ class Loader:
                 )
             ):
                 self._entry_problems(i, entry)
-        self._entries_seen = first + len(entries)
 
     def _entry_problems(self, i: int, entry: Entry) -> None:
         where = f"/time-entries/{i}"
@@ -235,19 +291,21 @@ class Loader:
             entry.project_id,
             entry.contact_id,
         ):
-            self.problems.append(
-                {
-                    "field": where,
-                    "message": "an entry on a task must carry the task's project-id and "
-                    f"contact-id ({task.project_id}, {task.contact_id})",
-                }
+            self._problem(
+                where,
+                "an entry on a task must carry the task's project-id and contact-id: "
+                f"project-id {_ref(task.project_id)} and contact-id {_ref(task.contact_id)}",
             )
 
     def finish(self) -> dict[str, dict[int, Any]]:
         """Return the records, or raise FixtureError listing every problem found."""
         if self.problems:
-            raise FixtureError(self.problems)
+            raise FixtureError(self.problems, self.more)
         return self.out
+
+
+def _ref(value: int | None) -> str:
+    return "null" if value is None else f'"{value}"'
 
 
 def records(doc: Any) -> dict[str, dict[int, Any]]:

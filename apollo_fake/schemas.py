@@ -180,10 +180,15 @@ def is_valid(name: str, instance: Any) -> bool:
     return True
 
 
+def _place(part: str | int) -> tuple[int, str]:
+    # Array indexes in numeric order (2 before 10), keys by name.
+    return (part, "") if isinstance(part, int) else (-1, part)
+
+
 def errors(name: str, instance: Any) -> list[Any]:
     """Return every jsonschema error of the instance, shallowest first."""
     found = list(full_validator(name).iter_errors(instance))
-    found.sort(key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    found.sort(key=lambda e: (len(e.absolute_path), [_place(p) for p in e.absolute_path]))
     return found
 
 
@@ -229,23 +234,25 @@ def field_name(path: Any, pointer: bool = False) -> str:
 def details(errs: list[Any], pointer: bool = False) -> list[Detail]:
     """Turn jsonschema errors into the error body's ``details``: one per bad field."""
     out: list[Detail] = []
+    seen: set[str] = set()  # fields with a problem already: linear, however many errors
     for err in errs:
-        if any(d["field"] == field_name(err.absolute_path, pointer) for d in out) and (
-            err.validator not in ("required", "additionalProperties")
-        ):
-            continue  # one problem per field: a bad date fails its pattern and its format
         path = list(err.absolute_path)
+        field = field_name(path, pointer)
+        if field in seen and err.validator not in ("required", "additionalProperties"):
+            continue  # one problem per field: a bad date fails its pattern and its format
         if err.validator == "required":
             missing = err.message.split("'")[1] if "'" in err.message else ""
             rule = _property_rules("time-entry-fields.schema.json").get(missing)
             text = "is required" + (f": {rule}" if rule and not pointer else "")
             out.append({"field": field_name([*path, missing], pointer), "message": text})
+            seen.add(out[-1]["field"])
         elif err.validator == "additionalProperties":
             known = err.schema.get("properties", {})
             text = err.schema.get("x-unknown", "is not a known key")
             for key in err.instance:
                 if key not in known:
                     out.append({"field": field_name([*path, key], pointer), "message": text})
+                    seen.add(out[-1]["field"])
         else:
             rule = _rule(err.schema) if err.validator != "type" or path else None
             if rule is None and err.validator == "type":
@@ -253,5 +260,6 @@ def details(errs: list[Any], pointer: bool = False) -> list[Detail]:
                 rule = (
                     f"must be {_A_TYPE.get(wanted, wanted) if isinstance(wanted, str) else wanted}"
                 )
-            out.append({"field": field_name(path, pointer), "message": rule or err.message})
+            out.append({"field": field, "message": rule or err.message})
+            seen.add(field)
     return out

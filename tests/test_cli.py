@@ -363,9 +363,38 @@ def _two_problems() -> dict[str, Any]:
     return doc
 
 
+def _ten_problems() -> dict[str, Any]:
+    # Five of the schema, a duplicate id and four dangling references.
+    doc = _two_problems()
+    doc["people"] = []
+    doc["time-entries"][6]["date"] = "2012-02-30"
+    doc["time-entries"][7]["billable"] = "sometimes"
+    doc["projects"].append(dict(doc["projects"][0]))
+    doc["projects"][0]["company-id"] = "39"
+    doc["time-entries"][3]["user-id"] = "19"
+    doc["time-entries"][5]["time-category-id"] = "29"
+    doc["contacts"][0]["company-id"] = "39"
+    return doc
+
+
+TEN_POINTERS = [
+    "/people",
+    "/users/1/nick",
+    "/time-entries/6/date",
+    "/time-entries/7/billable",
+    "/time-entries/9/seconds",
+    "/projects/3/id",
+    "/projects/0/company-id",
+    "/time-entries/3/user-id",
+    "/time-entries/5/time-category-id",
+    "/contacts/0/company-id",
+]
+
+
 @pytest.mark.parametrize(
     ("make", "pointers"),
     [
+        pytest.param(_ten_problems, TEN_POINTERS, id="ten-problems-in-one-pass"),
         pytest.param(_unknown_top_level_key, ["/people"], id="unknown-top-level-key"),
         pytest.param(_duplicate_id, ["/projects/3/id"], id="duplicate-id"),
         pytest.param(_missing_user, ["/time-entries/0/user-id"], id="missing-user"),
@@ -399,6 +428,18 @@ def test_validate_reports_each_problem_with_its_pointer(
         assert sep and message, line
         found.append(pointer)
     assert sorted(found) == sorted(pointers)
+
+
+def test_serve_names_the_first_problem_and_counts_all_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(_ten_problems()))
+    result = run("serve", "--port", "0", "--fixtures", str(path))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"apollo-fake: error: invalid fixture data in {path}: /")
+    assert "(and 9 more problems)" in lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
 
 
 def test_validate_reports_malformed_json_in_one_line(tmp_path: Path) -> None:

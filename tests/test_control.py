@@ -619,6 +619,16 @@ def test_put_state_refuses_an_invalid_document_with_pointers_and_changes_nothing
             # Still the changed data, and still "changed since loading".
             kinds = call(api, "GET", "/_fake/changes").json["changes"]["time-entries"]
             assert [len(kinds[k]) for k in ("created", "updated", "deleted")] == [1, 1, 1]
+    with cases.case("thousands-of-problems"):
+        # Answered at once, listing the first hundred and counting the rest.
+        r = call(api, "PUT", "/_fake/state", {"time-entries": [{"id": "1"}] * 2000})
+        assert r.status == 400, r
+        assert r.json["error"]["message"] == (
+            "The fixture document is invalid; nothing was changed. "
+            "The first 100 of 6000 problems are listed."
+        )
+        assert len(r.json["error"]["details"]) == 100
+        assert api.dump() == before
     for name, data in [("empty", b""), ("malformed-json", b'{"users": ['),
                        ("not-utf8", b"\xff\xfe{}")]:
         with cases.case(name):

@@ -106,9 +106,11 @@ def put_state() -> Response:
     try:
         _fake().load(doc)
     except FixtureError as exc:
-        raise BadRequest(
-            "The fixture document is invalid; nothing was changed.", exc.problems
-        ) from None
+        message = "The fixture document is invalid; nothing was changed."
+        if exc.more:
+            shown = len(exc.problems)
+            message += f" The first {shown} of {shown + exc.more} problems are listed."
+        raise BadRequest(message, exc.problems) from None
     return _ok()
 
 

@@ -94,6 +94,8 @@ CASES = [
     case("seconds-fraction-string", "POST", PROJECT, entry(seconds="1.5"), 422),
     case("seconds-fraction-number", "PUT", ENTRY, entry(seconds=1.5), 422),
     case("seconds-exponent-string", "POST", PROJECT, entry(seconds="1e3"), 422),
+    case("seconds-exponent-number", "POST", PROJECT, b'{"time-entry": {"seconds": 6e1}}', 422),
+    case("user-id-fraction-zero", "PUT", ENTRY, b'{"time-entry": {"user-id": 11.0}}', 422),
     case("seconds-2-to-the-31", "POST", PROJECT, entry(seconds=2**31), 422),
     case("seconds-huge-string", "POST", PROJECT, entry(seconds="9" * 40), 422),
     case("seconds-leading-space", "POST", PROJECT, entry(seconds=" 60"), 422),

@@ -311,6 +311,10 @@ BAD_FIELDS = [
     pytest.param("seconds", "-1", id="seconds-negative-string"),
     pytest.param("seconds", 1.5, id="seconds-fraction"),
     pytest.param("seconds", "1.5", id="seconds-fraction-string"),
+    # A JSON number with a fraction part is not a JSON integer, even when it is whole.
+    pytest.param("seconds", 60.0, id="seconds-whole-number-with-fraction"),
+    pytest.param("category-id", 21.0, id="category-whole-number-with-fraction"),
+    pytest.param("user-id", 11.0, id="user-whole-number-with-fraction"),
     pytest.param("seconds", " 3600", id="seconds-leading-space"),
     pytest.param("seconds", "3600 ", id="seconds-trailing-space"),
     pytest.param("seconds", "3600\n", id="seconds-trailing-newline"),

@@ -196,23 +196,12 @@ def serve(
     from .errors import FixtureError
     from .fake import Fake, Settings
     from .server import ServerError, run
-    from .store import Store
     from .web import create_app
 
     if fixtures is not None and (seed is not None or entries is not None):
         raise click.UsageError("--fixtures and --seed/--entries exclude each other")
-    start = None
     try:
-        if seed is not None or entries is not None:
-            from .generate import generate
-
-            day = today or datetime.datetime.now(datetime.timezone.utc).date()
-            store = fx.build(generate(seed or 0, 500 if entries is None else entries, day))
-        elif fixtures is not None:
-            store = Store(fx.load_file(fixtures))
-        else:
-            store = Store(fx.load_demo())
-            start = None if today is not None else fx.DEMO_TODAY
+        store, start = fx.starting_store(fixtures, seed, entries, today)
     except FixtureError as exc:
         if fixtures is not None:
             source = str(fixtures)
@@ -250,9 +239,10 @@ def serve(
         )
 
     def ready(bound: int) -> None:
-        if start is not None:
+        if start is not None and not quiet:
+            kind = "demo" if seed is None and entries is None else "generated"
             click.echo(
-                f"apollo-fake: demo data; the clock starts at {start} (its reference date), "
+                f"apollo-fake: {kind} data; the clock starts at {start} (its reference date), "
                 "so reports show data. --today DATE sets another day.",
                 err=True,
             )
@@ -394,7 +384,12 @@ def run(
 @cli.command()
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
 @click.option("--entries", type=click.IntRange(0), default=500, show_default=True)
-@click.option("--today", callback=_date, help="Date the data ends at (default: today, UTC).")
+@click.option(
+    "--today",
+    callback=_date,
+    help="Date the data ends at (default: the reference day 2026-06-30, so that the same "
+    "seed gives the same bytes on any day).",
+)
 @click.option(
     "-o",
     "--output",
@@ -406,7 +401,7 @@ def generate(seed: int, entries: int, today: datetime.date | None, output: Path 
     from . import fixtures as fx
     from .generate import generate as make
 
-    day = today or datetime.datetime.now(datetime.timezone.utc).date()
+    day = today or fx.DEMO_TODAY
     if sys.stderr.isatty():
         with click.progressbar(length=entries, label="generating", file=sys.stderr) as bar:
             doc = make(seed, entries, day, progress=bar.update)

@@ -27,11 +27,14 @@ from .store import COLLECTIONS, Store
 
 SCHEMA = "fixture.schema.json"
 
-# The date the packaged demo data was generated for: a fake serving it starts
-# its clock there, so that the report's default six-month window shows data.
+# The day the packaged demo data was generated for, and the day generated data
+# ends at when no other is given, so that the same seed gives the same bytes on
+# every day. A fake serving such data starts its clock there, so that the
+# report's default six-month window shows data.
 DEMO_TODAY = datetime.date(2026, 6, 30)
 DEMO_SEED = 1
-DEMO_ENTRIES = 500
+# Enough for a project, a contact, a case and a deal with listings of several pages.
+DEMO_ENTRIES = 2_000
 
 
 def fixture_dir() -> Path:
@@ -384,6 +387,29 @@ def _stream(lines: Iterable[bytes], loader: Loader) -> Loader | None:
     if b"".join(it).strip() != b"}":
         return None  # something follows the entries: read the file whole
     return loader
+
+
+def starting_store(
+    path: str | Path | None = None,
+    seed: int | None = None,
+    entries: int | None = None,
+    today: datetime.date | None = None,
+) -> tuple[Store, datetime.date | None]:
+    """Return the store a fake starts with, and the day its clock starts at (or None).
+
+    A fixture file; else data generated from a seed (``seed`` or ``entries`` given),
+    ending on ``today`` or on the reference day DEMO_TODAY; else the packaged demo.
+    Data made for the reference day starts the clock there, unless ``today`` is given.
+    """
+    if path is not None:
+        return Store(load_file(path)), None
+    start = None if today is not None else DEMO_TODAY
+    if seed is not None or entries is not None:
+        from .generate import generate
+
+        count = DEMO_ENTRIES if entries is None else entries
+        return build(generate(seed or 0, count, today or DEMO_TODAY)), start
+    return Store(load_demo()), start
 
 
 def build(doc: Any) -> Store:

@@ -219,9 +219,16 @@ def _targets(
             refs.append((pid, tid, None))
             weights.append(weight * PROJECT_TASK_SHARE / len(own))
 
-    contact_total = sum(1 / (i + 1) for i in range(len(contacts)))
-    for i, contact in enumerate(contacts):
-        weight = CONTACT_SHARE / (i + 1) / contact_total
+    # The first contact, case and deal lead with equal weights, the rest tail off, so
+    # that each kind has a listing of several pages in a document of a few thousand.
+    leaders = {kind: next(c["id"] for c in contacts if c["kind"] == kind) for kind in CONTACT_KINDS}
+    raw_weights = [
+        1.0 if contact["id"] == leaders[contact["kind"]] else 1 / (i + 1)
+        for i, contact in enumerate(contacts)
+    ]
+    contact_total = sum(raw_weights)
+    for contact, raw in zip(contacts, raw_weights, strict=True):
+        weight = CONTACT_SHARE * raw / contact_total
         cid = contact["id"]
         own = contact_tasks[cid]
         on_tasks = CONTACT_TASK_SHARE if own else 0.0

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from .fake import Fake, Settings
-from .store import Store
 
 
 class ContractWarning(UserWarning):
@@ -34,20 +33,10 @@ class Baseline:
         """Build the fake this baseline describes."""
         from . import fixtures as fx
 
-        start = None
         if self.document is not None:
-            store = fx.build(json.loads(self.document))
-        elif self.seed is not None or self.entries is not None:
-            from .generate import generate
-
-            day = self.today or datetime.datetime.now(datetime.timezone.utc).date()
-            count = 500 if self.entries is None else self.entries
-            store = fx.build(generate(self.seed or 0, count, day))
-        elif self.fixtures is not None:
-            store = Store(fx.load_file(self.fixtures))
+            store, start = fx.build(json.loads(self.document)), None
         else:
-            store = Store(fx.load_demo())
-            start = None if self.today is not None else fx.DEMO_TODAY
+            store, start = fx.starting_store(self.fixtures, self.seed, self.entries, self.today)
         settings = Settings(tokens=dict(self.tokens), rate_limit=self.rate_limit)
         return Fake(store, today=self.today, start=start, settings=settings)
 

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -135,9 +136,23 @@ def test_default_data_is_the_demo_with_its_clock_and_a_non_empty_report(serve: A
     assert status == 200
     assert len(report["time-entries"]) > 0
     assert server.stop() == 0
-    stderr = server.drain(server.stderr)
-    assert "2026-06-30" in stderr
-    assert len(stderr.splitlines()) == 1, stderr
+    assert server.drain(server.stderr) == ""  # --quiet: not a line
+
+
+@pytest.mark.parametrize(
+    ("args", "kind"),
+    [pytest.param([], "demo", id="demo"), pytest.param(["--seed", "3"], "generated", id="seed")],
+)
+def test_data_made_for_the_reference_day_starts_the_clock_there_and_says_so(
+    serve: Any, args: list[str], kind: str
+) -> None:
+    server = serve(*args)
+    status, _, report = server.request("GET", "/report/timeEntries")
+    assert status == 200 and report["time-entries"]
+    assert max(e["date"] for e in report["time-entries"]) <= "2026-06-30"
+    assert server.stop() == 0
+    lines = server.drain(server.stderr).splitlines()
+    assert lines[0].startswith(f"apollo-fake: {kind} data; the clock starts at 2026-06-30"), lines
 
 
 def test_serve_imports_neither_faker_nor_the_live_servers_http_layer(serve: Any) -> None:
@@ -490,9 +505,46 @@ def test_generated_file_validates(tmp_path: Path) -> None:
 
 
 def test_demo_is_reproducible() -> None:
-    result = run_bytes("generate", "--seed", "1", "--entries", "500", "--today", "2026-06-30")
+    # With no --today, generated data ends on the reference day, whatever the date.
+    result = run_bytes("generate", "--seed", "1", "--entries", "2000")
     assert result.returncode == 0, result.stderr
     assert result.stdout == DEMO.read_bytes()
+
+
+def _datetime_module_on(day: datetime.date) -> Any:
+    """Return a stand-in for the datetime module whose clock says ``day``."""
+
+    class Clock(datetime.datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime.datetime(day.year, day.month, day.day, 12, tzinfo=tz)
+
+    class Day(datetime.date):
+        @classmethod
+        def today(cls) -> Any:
+            return day
+
+    shim = types.SimpleNamespace(**vars(datetime))
+    shim.datetime, shim.date = Clock, Day
+    return shim
+
+
+def test_generate_gives_the_same_bytes_whatever_the_clock_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from apollo_fake import cli
+
+    outputs = []
+    for day in (datetime.date(2031, 1, 2), datetime.date(1999, 12, 31)):
+        shim = _datetime_module_on(day)
+        monkeypatch.setattr(cli, "datetime", shim)
+        result = CliRunner().invoke(cli.cli, ["generate", "--seed", "4", "--entries", "50"])
+        assert result.exit_code == 0, result.output
+        outputs.append(result.stdout_bytes)
+    assert outputs[0] == outputs[1]
+    assert b'"date": "2026-06-30"' in outputs[0] or b'"date":"2026-06-30"' in outputs[0]
 
 
 def test_serve_keeps_full_collections_to_what_came_since_the_last_one() -> None:

@@ -542,6 +542,37 @@ def _demo() -> Doc:
     return json.loads(DEMO.read_bytes())
 
 
+def test_the_demo_lets_a_user_try_every_call_and_outcome() -> None:
+    # `make serve` is where a new user meets the API: every listing kind has a second
+    # page, every sort of entry and billable value exists, and some entries lie outside
+    # the report's default window, so each outcome of the contract can be seen.
+    doc = _demo()
+    fake = Fake(doc, today=fixtures.DEMO_TODAY)
+    client = create_app(fake).test_client()
+    entries = doc["time-entries"]
+    kinds = {c["id"]: c["kind"] for c in doc["contacts"]}
+    first_of = {
+        kind: next(c for c in doc["contacts"] if c["kind"] == kind)["id"]
+        for kind in ("contact", "case", "deal")
+    }
+    for path in [
+        f"/projects/{doc['projects'][0]['id']}/timeEntries",
+        *(f"/contacts/{cid}/timeEntries" for cid in first_of.values()),
+    ]:
+        page = client.get(path).get_json()
+        assert page["continued-at"] == f"{path}/2", path
+        assert client.get(page["continued-at"]).get_json()["time-entries"], path
+    tasks = {t["id"]: t for t in doc["tasks"]}
+    on_tasks = [tasks[e["task-id"]] for e in entries if e["task-id"]]
+    assert any(t["project-id"] for t in on_tasks) and any(t["contact-id"] for t in on_tasks)
+    assert any(e["project-id"] is None and e["contact-id"] is None for e in entries)
+    assert {kinds[e["contact-id"]] for e in entries if e["contact-id"]} == set(first_of)
+    assert {e["billable"] for e in entries} == {"unset", "not billable", "billable", "billed"}
+    window = client.get("/report/timeEntries?include_personal=1&include_contacts=1").get_json()
+    assert window["time-entries"]
+    assert min(e["date"] for e in entries) < min(e["date"] for e in window["time-entries"])
+
+
 @pytest.mark.parametrize(
     ("load", "project"),
     [pytest.param(small, "51", id="small"), pytest.param(_demo, "500001", id="demo")],

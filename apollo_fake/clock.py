@@ -7,6 +7,13 @@ import threading
 
 ClockState = tuple[datetime.datetime | None, datetime.timedelta]
 
+# The times a clock can show: datetime's whole range, in whole seconds.
+EARLIEST = datetime.datetime.min
+LATEST = datetime.datetime.max.replace(microsecond=0)
+OUT_OF_RANGE = (
+    f"the clock can show times from {EARLIEST.isoformat(' ')} to {LATEST.isoformat(' ')}"
+)
+
 
 def utcnow() -> datetime.datetime:
     """Return the real time in UTC, without tzinfo (the API's timestamps are naive UTC)."""
@@ -40,7 +47,12 @@ class Clock:
     def now(self) -> datetime.datetime:
         """Return the fake's current UTC time."""
         frozen = self._frozen
-        return frozen if frozen is not None else utcnow() + self._offset
+        if frozen is not None:
+            return frozen
+        try:
+            return utcnow() + self._offset
+        except OverflowError:  # a clock run to the end of the calendar stays there
+            return LATEST if self._offset > datetime.timedelta(0) else EARLIEST
 
     def today(self) -> datetime.date:
         """Return the fake's current UTC date."""
@@ -56,9 +68,13 @@ class Clock:
         return self._frozen is not None
 
     def freeze(self, at: datetime.datetime | datetime.date | None = None) -> None:
-        """Stop the clock, at a given time (a date means its midnight) or at now."""
+        """Stop the clock, at a given time (a date means its midnight) or at now.
+
+        A time the clock cannot show raises ValueError and changes nothing.
+        """
+        moment = _as_datetime(at) if at is not None else None
         with self._lock:
-            self._frozen = _as_datetime(at) if at is not None else self.now()
+            self._frozen = moment if moment is not None else self.now()
 
     def unfreeze(self) -> None:
         """Let the clock run again, on from the time it shows."""
@@ -75,11 +91,22 @@ class Clock:
             self._offset = datetime.datetime.combine(day, real.time()) - real
 
     def advance(self, seconds: float) -> None:
-        """Move the clock forward (or back, with a negative number)."""
-        step = datetime.timedelta(seconds=seconds)
+        """Move the clock forward (or back, with a negative number).
+
+        A step that would leave the times the clock can show raises ValueError and
+        changes nothing.
+        """
+        try:
+            step = datetime.timedelta(seconds=seconds)
+        except OverflowError:
+            raise ValueError(OUT_OF_RANGE) from None
         with self._lock:
+            try:
+                moved = self.now() + step
+            except OverflowError:
+                raise ValueError(OUT_OF_RANGE) from None
             if self._frozen is not None:
-                self._frozen += step
+                self._frozen = moved
             else:
                 self._offset += step
 
@@ -96,7 +123,10 @@ class Clock:
 def _as_datetime(value: datetime.datetime | datetime.date) -> datetime.datetime:
     if isinstance(value, datetime.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+            try:
+                value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+            except OverflowError:  # a time zone that moves it out of datetime's range
+                raise ValueError(OUT_OF_RANGE) from None
         return value.replace(microsecond=0)
     return datetime.datetime.combine(value, datetime.time())
 
@@ -105,9 +135,13 @@ def parse_moment(text: str) -> datetime.datetime:
     """Read a clock setting: ``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS`` or ISO 8601."""
     try:
         if len(text) == 10:
-            return _as_datetime(datetime.date.fromisoformat(text))
-        return _as_datetime(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except (ValueError, TypeError):
+            moment = _as_datetime(datetime.date.fromisoformat(text))
+        else:
+            moment = _as_datetime(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except (ValueError, TypeError) as exc:
+        if str(exc) == OUT_OF_RANGE:
+            raise ValueError(f"{text!r} is out of range: {OUT_OF_RANGE}") from None
         raise ValueError(
             f"{text!r} is not a date or time (YYYY-MM-DD, or YYYY-MM-DD HH:MM:SS in UTC)"
         ) from None
+    return moment

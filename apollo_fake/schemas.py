@@ -220,26 +220,38 @@ def errors(name: str, instance: Any) -> list[Any]:
     return found
 
 
+def _target(schema: Any) -> Any:
+    """Follow a schema's $ref into another file, if it has one."""
+    ref = schema.get("$ref") if isinstance(schema, dict) else None
+    if not (isinstance(ref, str) and ".schema.json" in ref.partition("#")[0]):
+        return None
+    target: Any = _by_uri(BASE_URI + ref.partition("#")[0])
+    for part in ref.partition("#")[2].strip("/").split("/"):
+        if part:
+            target = target[part]
+    return target
+
+
 def _rule(schema: Any) -> str | None:
     if isinstance(schema, dict):
         rule = schema.get("x-rule")
         if isinstance(rule, str):
             return rule
-        ref = schema.get("$ref")
-        if isinstance(ref, str) and ".schema.json" in ref.partition("#")[0]:
-            target: Any = _by_uri(BASE_URI + ref)
-            for part in ref.partition("#")[2].strip("/").split("/"):
-                if part:
-                    target = target[part]
-            return _rule(target)
+        return _rule(_target(schema))
     return None
 
 
-@functools.cache
-def _property_rules(name: str) -> dict[str, str]:
-    # The rule of each request field, to explain a missing one.
-    props = load(name).get("properties", {})
-    return {key: rule for key, sub in props.items() if (rule := _rule(sub))}
+def _property_rule(schema: Any, key: str) -> str | None:
+    """Return the rule of a property an object schema names, through allOf and $ref."""
+    if not isinstance(schema, dict):
+        return None
+    if key in schema.get("properties", {}):
+        return _rule(schema["properties"][key])
+    for part in [_target(schema), *schema.get("allOf", ())]:
+        rule = _property_rule(part, key)
+        if rule is not None:
+            return rule
+    return None
 
 
 _A_TYPE = {
@@ -270,7 +282,7 @@ def details(errs: list[Any], pointer: bool = False) -> list[Detail]:
             continue  # one problem per field: a bad date fails its pattern and its format
         if err.validator == "required":
             missing = err.message.split("'")[1] if "'" in err.message else ""
-            rule = _property_rules("time-entry-fields.schema.json").get(missing)
+            rule = _property_rule(err.schema, missing)
             text = "is required" + (f": {rule}" if rule and not pointer else "")
             out.append({"field": field_name([*path, missing], pointer), "message": text})
             seen.add(out[-1]["field"])

@@ -234,14 +234,23 @@ def report_window(
                     [{"field": name, "message": f"{params[name]!r} {exc}"}],
                 ) from None
     last = days.get("to", today)
-    earliest = add_months_clamped(last, -6)
+    try:
+        earliest: datetime.date | None = add_months_clamped(last, -6)
+    except ValueError:  # six months before `to` is before year 1
+        earliest = None
     first = days.get("from", earliest)
+    if first is None:
+        raise BadRequest(
+            "The report's default from date, six months before to, is before 0001-01-01.",
+            [{"field": "from", "message": f"give from: six months before to ({last}) "
+              "is before 0001-01-01"}],
+        )
     if first > last:
         raise BadRequest(
             "The report's from date is after its to date.",
             [{"field": "from", "message": f"{first} is after to ({last})"}],
         )
-    if first < earliest:
+    if earliest is not None and first < earliest:
         raise BadRequest(
             "A report cannot cover more than six months: narrow from and to.",
             [

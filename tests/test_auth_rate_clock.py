@@ -477,6 +477,46 @@ def test_advance_a_frozen_clock(real: RealTime) -> None:
     assert c.now() == DT(2012, 8, 1, 0, 0, 0)
 
 
+@pytest.mark.parametrize("frozen", [True, False], ids=["frozen", "running"])
+@pytest.mark.parametrize(
+    ("start", "seconds"),
+    [
+        pytest.param(DT(9999, 12, 1), 40 * 86_400, id="past-9999"),
+        pytest.param(DT(1, 2, 1), -40 * 86_400, id="before-year-1"),
+        pytest.param(DT(2012, 7, 31), 1e20, id="beyond-any-timedelta"),
+    ],
+)
+def test_a_clock_never_leaves_the_calendar(
+    real: RealTime, frozen: bool, start: datetime.datetime, seconds: float
+) -> None:
+    c = Clock()
+    if frozen:
+        c.freeze(start)
+    else:
+        c.start_at(start.date())
+    before = c.state()
+    with pytest.raises(ValueError, match="the clock can show times from"):
+        c.advance(seconds)
+    assert c.state() == before
+    c.now()  # still a time
+
+
+@pytest.mark.parametrize(
+    "moment", [DT(1, 1, 1), DT(9999, 12, 31, 23, 59, 59), D(9999, 12, 31), D(1, 1, 1)]
+)
+def test_a_clock_shows_the_very_ends_of_the_calendar_and_runs_no_further(
+    real: RealTime, moment: datetime.date
+) -> None:
+    c = Clock()
+    c.freeze(moment)
+    shown = c.now()
+    c.unfreeze()
+    real.pass_(86_400 * 3)
+    end = datetime.datetime.max.replace(microsecond=0)
+    assert c.now() == (shown + datetime.timedelta(days=3) if shown.year == 1 else end)
+    assert c.timestamp()
+
+
 def test_advance_a_running_clock(real: RealTime) -> None:
     c = Clock()
     c.advance(3600)

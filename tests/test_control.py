@@ -1383,7 +1383,37 @@ BAD_CLOCKS: list[tuple[str, str, bytes, str]] = [
     ("advance-boolean", "/_fake/clock/advance", b'{"seconds": true}', "seconds"),
     ("advance-too-far", "/_fake/clock/advance", b'{"seconds": 1e12}', "seconds"),
     ("advance-unknown-key", "/_fake/clock/advance", b'{"seconds": 1, "days": 1}', "days"),
+    ("set-before-year-1-in-utc", "/_fake/clock", b'{"now": "0001-01-01T00:00:00+01:00"}', "now"),
+    ("set-past-9999-in-utc", "/_fake/clock", b'{"now": "9999-12-31T23:00:00-05:00"}', "now"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("now", "seconds"),
+    [
+        pytest.param("9990-01-01 00:00:00", 3_153_600_000, id="past-9999"),
+        pytest.param("0010-01-01 00:00:00", -3_153_600_000, id="before-year-1"),
+    ],
+)
+def test_an_advance_out_of_the_calendar_is_400_and_moves_nothing(
+    api: Api, now: str, seconds: int
+) -> None:
+    assert call(api, "PUT", "/_fake/clock", {"now": now}).status == 200
+    shown = clock(api)
+    r = call(api, "POST", "/_fake/clock/advance", {"seconds": seconds})
+    assert r.status == 400, r
+    assert [d["field"] for d in r.json["error"]["details"]] == ["seconds"]
+    assert clock(api) == shown
+    # The Apollo calls still answer on the clock's day.
+    assert api.get("/account").status == 200
+    assert new_entry(api)
+
+
+def test_clock_messages_say_what_advance_takes(api: Api) -> None:
+    for body in (b"{}", b'{"seconds": "-5"}'):
+        r = call(api, "POST", "/_fake/clock/advance", data=body)
+        message = r.json["error"]["details"][0]["message"]
+        assert "JSON number" in message and "negative" in message and "2^31" not in message
 
 
 def test_clock_refuses_a_bad_body(api: Api) -> None:

@@ -661,6 +661,35 @@ def test_bad_date_is_400_naming_the_parameter(api: Api, name: str, values: list[
     assert api.dump() == before
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        # The default `from`, six months before `to`, would be before year 1.
+        pytest.param({"to": "00010101"}, "from", id="to-year-1"),
+        pytest.param({"to": "@-62135596800"}, "from", id="to-first-unix-second-of-year-1"),
+        pytest.param({"from": "00010201", "to": "00010101"}, "from", id="from-after-to-year-1"),
+        pytest.param({"to": "@253402300800"}, "to", id="to-past-9999"),
+        pytest.param({"from": "-2100 years"}, "from", id="relative-before-year-1"),
+        pytest.param({"to": "+8000 years"}, "to", id="relative-past-9999"),
+        pytest.param({"to": "99999 months ago"}, "to", id="months-ago-before-year-1"),
+    ],
+)
+def test_dates_at_the_edges_of_the_calendar_are_400_naming_the_parameter(
+    api: Api, query: dict[str, str], field: str
+) -> None:
+    before = api.dump()
+    r = report(api, query)
+    assert r.status == 400, r
+    assert [d["field"] for d in r.json["error"]["details"]] == [field]
+    assert api.dump() == before
+
+
+def test_a_window_in_year_1_or_9999_is_served(api: Api) -> None:
+    for query in ({"from": "00010101", "to": "00010630"}, {"from": "99991001", "to": "99991231"}):
+        r = report(api, query)
+        assert (r.status, r.json["time-entries"]) == (200, []), r
+
+
 def test_leap_day_is_a_real_date(api: Api) -> None:
     assert ids(report(api, {**ALL_KINDS, "from": "20120229", "to": "20120315"})) == ["77"]
 

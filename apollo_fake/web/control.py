@@ -234,7 +234,7 @@ def set_clock() -> Response:
             raise BadRequest(
                 "Bad clock setting.", [{"field": "now", "message": str(exc)}]
             ) from None
-        clock.freeze(moment)
+        clock.freeze(moment)  # parse_moment kept it in the clock's range
         if body.get("frozen") is False:
             clock.unfreeze()
     elif body["frozen"]:
@@ -248,5 +248,11 @@ def set_clock() -> Response:
 def advance_clock() -> Response:
     """Move the clock forward by some seconds."""
     body = _body("advance-request")
-    _fake().clock.advance(body["seconds"])
+    try:
+        _fake().clock.advance(body["seconds"])
+    except ValueError as exc:
+        raise BadRequest(
+            "The clock cannot go that far; it was not moved.",
+            [{"field": "seconds", "message": str(exc)}],
+        ) from None
     return _clock()

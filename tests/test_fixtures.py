@@ -297,6 +297,9 @@ def test_an_entry_on_a_task_agrees_with_the_task(index: int, change: Doc) -> Non
         pytest.param("١١", id="non-ascii-digits"),
         pytest.param(11, id="integer"),
         pytest.param(None, id="null"),
+        # Below 10^15, so that ids handed out by creates stay below 10^18.
+        pytest.param("1" + "0" * 15, id="10-to-15"),
+        pytest.param("9" * 18, id="18-nines"),
     ],
 )
 @pytest.mark.parametrize(
@@ -408,6 +411,16 @@ def test_shape_and_reference_problems_are_reported_in_one_pass() -> None:
             "/time-entries/5/time-category-id",
         ]
     )
+
+
+def test_the_largest_fixture_id_still_leaves_creates_below_10_to_18() -> None:
+    largest = "9" * 15
+    doc = changed(lambda d: d["time-entries"][0].update({"id": largest}))
+    fake = Fake(doc)
+    response = create_app(fake).test_client().post(
+        "/projects/51/timeEntries", json={"time-entry": {"seconds": "60"}}
+    )
+    assert response.get_json() == {"time-entry-id": str(int(largest) + 1)}
 
 
 def test_a_record_that_breaks_the_schema_still_exists_for_references() -> None:

@@ -51,6 +51,13 @@ def _rate(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     return parsed
 
 
+def _control_token(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # An empty token would leave the control API open while the user thinks it closed.
+    if value is not None and not value.strip():
+        raise click.BadParameter("the token is empty; give a secret, or leave the option out")
+    return value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="apollo-fake")
 def cli() -> None:
@@ -127,6 +134,7 @@ _fake_options = _options(
     click.option(
         "--control-token",
         metavar="TOKEN",
+        callback=_control_token,
         help="Require this value in the X-Fake-Control-Token header of control calls.",
     ),
     click.option("--quiet", is_flag=True, help="Do not log each request to stderr."),
@@ -438,6 +446,10 @@ def main(argv: list[str] | None = None) -> None:
     """Run the command line, with one-line errors instead of usage dumps or tracebacks."""
     try:
         cli.main(args=argv, prog_name="apollo-fake", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # Plain `apollo-fake` asks for the help, as click's standalone mode shows it.
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        sys.exit(0)
     except click.exceptions.Abort:
         click.echo("apollo-fake: aborted", err=True)
         sys.exit(1)

@@ -296,6 +296,25 @@ def test_port_in_use_is_a_clear_error() -> None:
 # --- help ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("help", [["--help"], []], ids=["--help", "no-arguments"])
+def test_plain_apollo_fake_shows_its_help(help: list[str]) -> None:
+    result = run(*help)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("Usage: apollo-fake [OPTIONS] COMMAND [ARGS]...\n")
+    assert "Commands:" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["serve", "run"])
+@pytest.mark.parametrize("token", ["", "  "], ids=["empty", "blank"])
+def test_an_empty_control_token_is_a_usage_error(command: str, token: str) -> None:
+    # It would leave the control API open while the user believes it closed.
+    tail = ["--", "true"] if command == "run" else []
+    result = run(command, "--port", "0", "--control-token", token, *tail)
+    assert result.returncode == 2
+    assert "--control-token" in result.stderr and "empty" in result.stderr
+    assert result.stdout == ""
+
+
 @pytest.mark.parametrize(
     ("args", "usage"),
     [

@@ -1243,7 +1243,8 @@ BAD_FAULTS: list[tuple[str, bytes, Any]] = [
     ("drop-false", b'{"path": "/x", "drop": false}', [
         {"field": "drop", "message": "drop is true: close the connection without an answer"},
     ]),
-    ("no-path", b'{"status": 503}', rule_of("path", "is required")),
+    ("no-path", b'{"status": 503}',
+     rule_of("path", "is required: path is a glob of API paths such as /timeEntries/*")),
     ("relative-path", b'{"path": "account", "status": 503}',
      rule_of("path", "path is a glob of API paths such as /timeEntries/*")),
     ("path-not-a-string", b'{"path": ["/x"], "status": 503}',

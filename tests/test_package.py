@@ -24,6 +24,8 @@ from typing import IO
 
 import pytest
 
+from apollo_fake import fixtures
+
 ROOT = Path(__file__).resolve().parent.parent
 READY = re.compile(r"apollo-fake listening on http://127\.0\.0\.1:(\d+)")
 
@@ -228,4 +230,4 @@ def test_installed_validate_accepts_the_packaged_demo(site: Path, tmp_path: Path
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith(f"{packaged}: ok (")
-    assert "500 time-entries" in result.stdout
+    assert f"{fixtures.DEMO_ENTRIES} time-entries" in result.stdout

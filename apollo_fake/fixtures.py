@@ -397,18 +397,18 @@ def starting_store(
 ) -> tuple[Store, datetime.date | None]:
     """Return the store a fake starts with, and the day its clock starts at (or None).
 
-    A fixture file; else data generated from a seed (``seed`` or ``entries`` given),
-    ending on ``today`` or on the reference day DEMO_TODAY; else the packaged demo.
+    Data generated from a seed (``seed`` or ``entries`` given), ending on ``today``
+    or on the reference day DEMO_TODAY; else a fixture file; else the packaged demo.
     Data made for the reference day starts the clock there, unless ``today`` is given.
     """
-    if path is not None:
-        return Store(load_file(path)), None
     start = None if today is not None else DEMO_TODAY
     if seed is not None or entries is not None:
         from .generate import generate
 
         count = DEMO_ENTRIES if entries is None else entries
         return build(generate(seed or 0, count, today or DEMO_TODAY)), start
+    if path is not None:
+        return Store(load_file(path)), None
     return Store(load_demo()), start
 
 

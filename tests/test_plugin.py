@@ -243,7 +243,7 @@ def test_default_data_is_the_packaged_demo(pytester: pytest.Pytester) -> None:
 
 
         def test_demo(apollo_fake):
-            assert len(apollo_fake.state()["time-entries"]) == 500
+            assert len(apollo_fake.state()["time-entries"]) == 2000
             # The demo's clock runs from its day at the real time of day: a run that
             # straddles midnight UTC sees the next day.
             assert apollo_fake.clock.today() in (datetime.date(2026, 6, 30),
@@ -387,7 +387,7 @@ def test_marker_fixtures_file_and_inline_document(pytester: pytest.Pytester) -> 
         "    assert apollo_fake.entry(1).user_id == 5\n"
         "\n"
         "def test_unmarked_is_the_demo(apollo_fake):\n"
-        "    assert len(apollo_fake.state()['time-entries']) == 500\n"
+        "    assert len(apollo_fake.state()['time-entries']) == 2000\n"
     )
     run(pytester, "sub").assert_outcomes(passed=3)
 

@@ -210,6 +210,8 @@ def serve(
         raise click.UsageError("--fixtures and --seed/--entries exclude each other")
     try:
         store, start = fx.starting_store(fixtures, seed, entries, today)
+    except ImportError as exc:  # Faker, an extra, for --seed
+        raise click.ClickException(str(exc)) from None
     except FixtureError as exc:
         if fixtures is not None:
             source = str(fixtures)
@@ -407,7 +409,10 @@ def run(
 def generate(seed: int, entries: int, today: datetime.date | None, output: Path | None) -> None:
     """Write a fixture file made with faker: the same arguments give the same bytes."""
     from . import fixtures as fx
-    from .generate import generate as make
+    try:
+        from .generate import generate as make
+    except ImportError as exc:  # Faker is an extra
+        raise click.ClickException(str(exc)) from None
 
     day = today or fx.DEMO_TODAY
     if sys.stderr.isatty():

@@ -15,7 +15,13 @@ from collections.abc import Callable
 from itertools import accumulate
 from typing import Any
 
-from faker import Faker
+try:
+    from faker import Faker
+except ImportError as exc:  # an extra: most users of the fake never generate data
+    raise ImportError(
+        "generated data (apollo-fake generate, --seed) needs Faker: "
+        "pip install 'apollo-fake[generate]'"
+    ) from exc
 
 from .dates import add_months_clamped
 

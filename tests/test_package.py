@@ -20,7 +20,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 
@@ -86,7 +86,7 @@ def test_wheel_holds_the_package_its_data_and_the_plugin(names: set[str]) -> Non
         "apollo_fake/web/__init__.py",
         "apollo_fake/fixtures/demo.json",
         "apollo_fake/fixtures/small.json",
-        "conftest_plugin.py",
+        "apollo_fake/pytest_plugin.py",
     }
     # Every schema file, so that a new one cannot be left out of the package.
     schema_files = sorted(p.name for p in (ROOT / "schemas").iterdir() if p.is_file())
@@ -111,7 +111,18 @@ def test_wheel_declares_the_console_script_and_the_pytest_plugin(wheel: Path) ->
     points = configparser.ConfigParser()
     points.read_string(text)
     assert dict(points["console_scripts"]) == {"apollo-fake": "apollo_fake.cli:main"}
-    assert dict(points["pytest11"]) == {"apollo_fake": "conftest_plugin"}
+    assert dict(points["pytest11"]) == {"apollo_fake": "apollo_fake.pytest_plugin"}
+
+
+def test_wheel_requires_faker_only_for_generated_data(wheel: Path) -> None:
+    # A project that pins another Faker (factory_boy users) must be able to install it.
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read("apollo_fake-0.1.0.dist-info/METADATA").decode()
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    faker = [line for line in requires if "faker" in line.lower()]
+    assert faker and all("extra ==" in line for line in faker), faker
+    assert any("extra == 'generate'" in line for line in faker), faker
+    assert "Provides-Extra: generate" in metadata
 
 
 def test_wheel_holds_no_tests_venv_or_caches(names: set[str]) -> None:
@@ -126,7 +137,9 @@ def test_wheel_holds_no_tests_venv_or_caches(names: set[str]) -> None:
     ]
     assert unwanted == []
     top = {name.split("/", 1)[0] for name in names}
-    assert top == {"apollo_fake", "apollo_fake-0.1.0.dist-info", "conftest_plugin.py"}
+    # The plugin is a module of the package: no generic top-level name such as
+    # conftest_plugin lands in a user's site-packages.
+    assert top == {"apollo_fake", "apollo_fake-0.1.0.dist-info"}
 
 
 # --- installed, away from the checkout ---------------------------------------------
@@ -231,3 +244,58 @@ def test_installed_validate_accepts_the_packaged_demo(site: Path, tmp_path: Path
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith(f"{packaged}: ok (")
     assert f"{fixtures.DEMO_ENTRIES} time-entries" in result.stdout
+
+
+# --- installed without Faker ---------------------------------------------------------
+
+def _without_faker(site: Path, cwd: Path, module: str, *args: str) -> Any:
+    """Run ``python -m module`` from the install with Faker unimportable: no extra."""
+    hidden = cwd / "hidden"
+    (hidden / "faker").mkdir(parents=True, exist_ok=True)
+    # Ahead of the environment's own Faker on the path, as if it were not installed.
+    (hidden / "faker" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'faker'\", name='faker')\n"
+    )
+    env = installed_env(site)
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(hidden)])
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["generate", "--seed", "1"], id="generate"),
+        pytest.param(["serve", "--port", "0", "--seed", "1"], id="serve-seed"),
+    ],
+)
+def test_installed_cli_without_faker_names_the_extra(
+    site: Path, tmp_path: Path, args: list[str]
+) -> None:
+    result = _without_faker(site, tmp_path, "apollo_fake", *args)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "pip install 'apollo-fake[generate]'" in result.stderr
+    assert result.stdout == ""
+
+
+def test_installed_plugin_registers_and_runs_without_faker(site: Path, tmp_path: Path) -> None:
+    (tmp_path / "test_client.py").write_text(
+        "def test_account(apollo_client):\n"
+        "    assert apollo_client.get('/account').status_code == 200\n"
+    )
+    # -p no:faker: the environment running this suite has Faker's own plugin.
+    plain = ["-p", "no:faker", "-p", "no:cacheprovider", "-q"]
+    result = _without_faker(site, tmp_path, "pytest", *plain)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    seeded = _without_faker(site, tmp_path, "pytest", *plain, "--apollo-seed", "3")
+    assert seeded.returncode == pytest.ExitCode.USAGE_ERROR, seeded.stdout + seeded.stderr
+    assert "--apollo-seed" in seeded.stderr
+    assert "pip install 'apollo-fake[generate]'" in seeded.stderr

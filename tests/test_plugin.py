@@ -258,8 +258,8 @@ def test_default_data_is_the_packaged_demo(pytester: pytest.Pytester) -> None:
 def test_fixtures_file_is_loaded(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    # The file sits beside the ini, the test in a subfolder run from there: an ini path is
-    # read relative to the ini file, an option path relative to where pytest was invoked.
+    # The file sits beside the ini, the test in a subfolder run from there: an option's
+    # path and an ini key's are both read from the rootdir, wherever pytest is invoked.
     (pytester.path / "data").mkdir()
     (pytester.path / "data" / "small.json").write_text(SMALL.read_text())
     pytester.makeini("[pytest]\n" + ("apollo_fixtures = data/small.json\n" if how == "ini" else ""))
@@ -273,8 +273,85 @@ def test_fixtures_file_is_loaded(
         "    assert len(apollo_fake.state()['time-entries']) == 10\n"
     )
     monkeypatch.chdir(tests)
-    args = ["--apollo-fixtures", "../data/small.json"] if how == "option" else []
+    args = ["--apollo-fixtures", "data/small.json"] if how == "option" else []
     run(pytester, *args).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "named"),
+    [
+        pytest.param(["--apollo-today", "2012-13-45"], "", "--apollo-today", id="impossible-date"),
+        pytest.param([], "apollo_today = 31/07/2012", "apollo_today", id="ini-date"),
+        pytest.param(["--apollo-seed", "abc"], "", "--apollo-seed", id="seed-not-a-number"),
+        pytest.param(["--apollo-entries", "-3"], "", "--apollo-entries", id="negative-entries"),
+        pytest.param(["--apollo-fixtures", "nope.json"], "", "--apollo-fixtures", id="no-file"),
+    ],
+)
+def test_a_bad_setting_is_one_usage_error_at_start_up(
+    pytester: pytest.Pytester, args: list[str], ini: str, named: str
+) -> None:
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile(
+        "def test_one(apollo_fake): pass\n\ndef test_two(apollo_fake): pass\n"
+    )
+    result = run(pytester, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.stderr.lines if line.startswith("ERROR: apollo-fake:")]
+    assert len(errors) == 1 and named in errors[0], result.stderr.str()
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert "passed" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("marker", "said"),
+    [
+        pytest.param('fixture="data.json"', "fixture: is not an argument", id="typo"),
+        pytest.param('"data.json"', "takes keyword arguments only", id="positional"),
+        pytest.param('today="2012-13-45"', "today: '2012-13-45' is not a date", id="bad-date"),
+        pytest.param('fixtures="missing.json"', "fixtures: there is no file", id="no-file"),
+        pytest.param("seed=-1", "seed: -1 is not a whole number", id="negative-seed"),
+        pytest.param('tokens={"t": "11"}', "tokens:", id="tokens-not-ids"),
+        pytest.param("rate_limit=100", "rate_limit:", id="rate-limit-not-a-pair"),
+        pytest.param('strict="yes"', "strict:", id="strict-not-a-bool"),
+    ],
+)
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_bad_marker_is_one_collection_error_naming_the_test(
+    pytester: pytest.Pytester, marker: str, said: str, workers: list[str]
+) -> None:
+    small_project(pytester)
+    pytester.makepyfile(
+        test_marked=f"import pytest\n\n@pytest.mark.apollo({marker})\n"
+        "def test_marked(apollo_fake): pass\n\ndef test_plain(apollo_fake): pass\n"
+    )
+    result = run(pytester, *workers)
+    # Serially pytest stops at a collection error; xdist reports it as a failed run.
+    assert result.ret in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED)
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count(f"test_marked.py::test_marked: apollo marker: {said}") == 1, output
+    assert "Traceback" not in output and "INTERNALERROR" not in output
+    assert "passed" not in result.stdout.str()
+
+
+def test_a_marker_reads_a_relative_path_from_its_test_file_and_settings_from_the_rootdir(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (pytester.path / "data").mkdir()
+    (pytester.path / "data" / "small.json").write_text(SMALL.read_text())
+    pytester.makeini("[pytest]\napollo_fixtures = data/small.json\napollo_today = 2012-07-31\n")
+    sub = pytester.path / "tests" / "deeper"
+    sub.mkdir(parents=True)
+    (sub / "mine.json").write_text(json.dumps({"projects": [{"id": "9"}]}))
+    (sub / "test_paths.py").write_text(
+        "import pytest\n\n"
+        "def test_session_file(apollo_fake):\n"
+        "    assert len(apollo_fake.state()['time-entries']) == 10\n\n"
+        "@pytest.mark.apollo(fixtures='mine.json')\n"
+        "def test_marker_file(apollo_fake):\n"
+        "    assert [p['id'] for p in apollo_fake.state()['projects']] == ['9']\n"
+    )
+    monkeypatch.chdir(sub)
+    run(pytester, "--apollo-fixtures", "data/small.json").assert_outcomes(passed=2)
 
 
 GENERATED = """

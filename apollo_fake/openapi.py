@@ -19,7 +19,8 @@ import orjson
 from flask import Flask, Response, current_app
 from werkzeug.routing import Rule
 
-from . import __version__, schemas, service
+from . import schemas, service
+from .version import __version__
 
 CACHE_KEY = "apollo_fake.openapi"
 SUFFIX = ".schema.json"

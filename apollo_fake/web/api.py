@@ -26,6 +26,7 @@ from werkzeug.exceptions import NotFound as RoutingNotFound
 from werkzeug.routing import Map, MapAdapter
 
 from .. import service
+from ..core import Core
 from ..errors import (
     ApolloError,
     BadRequest,
@@ -36,7 +37,6 @@ from ..errors import (
     Unauthorized,
     status_line,
 )
-from ..fake import Fake
 from ..model import Entry
 
 bp = Blueprint("api", __name__)
@@ -79,7 +79,7 @@ class Call:
         "_query",
     )
 
-    def __init__(self, environ: dict[str, Any], fake: Fake) -> None:
+    def __init__(self, environ: dict[str, Any], fake: Core) -> None:
         self.environ = environ
         self.fake = fake
         self.method: str = environ.get("REQUEST_METHOD", "GET")
@@ -369,7 +369,7 @@ class _Kept:
 class ApiApp:
     """Serve the Apollo calls; hand everything else to the Flask app behind it."""
 
-    def __init__(self, flask_wsgi: WSGIApp, url_map: Map, fake: Fake) -> None:
+    def __init__(self, flask_wsgi: WSGIApp, url_map: Map, fake: Core) -> None:
         self.flask_wsgi = flask_wsgi
         self.url_map = url_map
         self.fake = fake
@@ -389,9 +389,10 @@ class ApiApp:
         if path.startswith("/_fake") or path == "/openapi.json":
             return self.flask_wsgi(environ, start_response)
         fake = self.fake
+        recorder = fake.recorder  # the one of this request, whatever a reset does meanwhile
         call = Call(environ, fake)
         method = call.method
-        fault = fake.faults.match(method, path[3:] if path.startswith("/v1/") else path)
+        fault = recorder.faults.match(method, path[3:] if path.startswith("/v1/") else path)
         if fault is not None:
             if fault.delay_ms is None:
                 return self._fault(call, fault, start_response)
@@ -410,7 +411,7 @@ class ApiApp:
             record = self._journal(call, status, err.message, violations)
             if endpoint is None and not err.violation:
                 endpoint = self._endpoint_of(call)  # a 401 or 429 answered before routing
-        fake.coverage.note(
+        recorder.coverage.note(
             endpoint,
             method,
             path,

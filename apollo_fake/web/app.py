@@ -1,4 +1,4 @@
-"""The app factory: one Flask app around one :class:`~apollo_fake.fake.Fake`."""
+"""The app factory: one Flask app around one :class:`~apollo_fake.core.Core`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import BaseConverter
 
 from .. import openapi
+from ..core import Core
 from ..errors import (
     ApolloError,
     BadRequest,
@@ -20,7 +21,6 @@ from ..errors import (
     NoRoute,
     PayloadTooLarge,
 )
-from ..fake import Fake
 from . import api, control
 
 JSON = "application/json"
@@ -37,12 +37,12 @@ class IdConverter(BaseConverter):
     regex = "[0-9]+"
 
 
-def create_app(fake: Fake | None = None, config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(fake: Core | None = None, config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web app serving a fake (a new empty one when none is given)."""
     app = Flask("apollo_fake", static_folder=None)
     app.config.update(JSON_SORT_KEYS=False)
     app.config.update(config or {})
-    app.extensions["apollo_fake"] = fake if fake is not None else Fake()
+    app.extensions["apollo_fake"] = fake if fake is not None else Core()
     app.url_map.converters["id"] = IdConverter
     # Werkzeug would answer "//projects" with an HTML redirect; the API has no such route.
     app.url_map.merge_slashes = False
@@ -63,10 +63,10 @@ def create_app(fake: Fake | None = None, config: Mapping[str, Any] | None = None
     return app
 
 
-def fake_of(app: Flask | None = None) -> Fake:
+def fake_of(app: Flask | None = None) -> Core:
     """Return the fake an app serves."""
     target = app if app is not None else current_app
-    found: Fake = target.extensions["apollo_fake"]
+    found: Core = target.extensions["apollo_fake"]
     return found
 
 

@@ -13,8 +13,8 @@ from flask import Blueprint, Response, current_app, request
 
 from .. import schemas
 from ..clock import parse_moment, stamp
+from ..core import Core
 from ..errors import ApolloError, BadRequest, FixtureError, NotFound, Unprocessable
-from ..fake import Fake
 from ..service import single_params
 from .api import parse_json, read_raw
 
@@ -31,8 +31,8 @@ class ControlUnauthorized(ApolloError):
     title = "The control API needs the X-Fake-Control-Token header"
 
 
-def _fake() -> Fake:
-    found: Fake = current_app.extensions["apollo_fake"]
+def _fake() -> Core:
+    found: Core = current_app.extensions["apollo_fake"]
     return found
 
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from . import schemas
 from .clock import Clock
+from .contract import FALSE, FALSE_WORDS, REPORT_PARAMETERS, TRUE, TRUE_WORDS
 from .dates import add_months_clamped, parse_report_date
 from .errors import BadRequest, Detail, NotFound, Unprocessable
 from .model import Entry, parse_id
@@ -182,18 +183,12 @@ def delete(world: World, entry_id: int) -> None:
 
 # --- the report ------------------------------------------------------------
 
-REPORT_FLAGS = {
-    "include_personal": False,
-    "include_projects": True,
-    "include_contacts": False,
-    "include_cases": False,
-    "include_deals": False,
-    "with_totals": False,
-}
-REPORT_IDS = ("user_id", "company_id", "task_id", "project_id")
-REPORT_PARAMS = frozenset([*REPORT_FLAGS, *REPORT_IDS, "from", "to"])
-TRUE = frozenset(["1", "true", "yes", "on"])
-FALSE = frozenset(["0", "false", "no", "off", ""])
+# The report's parameters by kind, read from the contract's table.
+REPORT_FLAGS = {p.name: bool(p.default) for p in REPORT_PARAMETERS if p.kind == "flag"}
+REPORT_IDS = tuple(p.name for p in REPORT_PARAMETERS if p.kind == "id")
+REPORT_DATES = tuple(p.name for p in REPORT_PARAMETERS if p.kind == "date")
+REPORT_PARAMS = frozenset(p.name for p in REPORT_PARAMETERS)
+BOOLEAN_WORDS = ", ".join(w for w in (*TRUE_WORDS, *FALSE_WORDS) if w)
 KIND_FLAG = {
     "project": "include_projects",
     "contact": "include_contacts",
@@ -230,7 +225,7 @@ def _flag(name: str, text: str) -> bool:
         return False
     raise BadRequest(
         f"The parameter {name} must be a boolean.",
-        [{"field": name, "message": "must be one of 1, true, yes, on, 0, false, no, off"}],
+        [{"field": name, "message": f"must be one of {BOOLEAN_WORDS}"}],
     )
 
 
@@ -239,7 +234,7 @@ def report_window(
 ) -> tuple[datetime.date, datetime.date]:
     """Return the report's [from, to] days, checked against the six-month limit."""
     days: dict[str, datetime.date] = {}
-    for name in ("from", "to"):
+    for name in REPORT_DATES:
         if name in params:
             try:
                 days[name] = parse_report_date(params[name], today)

@@ -26,6 +26,7 @@ from werkzeug.exceptions import NotFound as RoutingNotFound
 from werkzeug.routing import Map, MapAdapter
 
 from .. import service
+from ..contract import CALLS, ROUTES, Route
 from ..core import Core
 from ..errors import (
     ApolloError,
@@ -51,6 +52,7 @@ CACHE_ONE = 4 * 1024 * 1024  # a larger answer is cheaper to recompute than to h
 ROUTES_KEPT = 4096  # matched (path, method) pairs remembered; forgotten all at once
 
 StartResponse = Callable[..., Any]
+BLUEPRINTS = ("api", "api_v1")  # the Apollo calls at the root and under /v1
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
@@ -62,6 +64,10 @@ class Reply:
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
 
+
+
+# What a request's (path, method) dispatches to: the view, the contract's row, the arguments.
+Match = tuple[Callable[..., Reply], Route, Mapping[str, Any]]
 
 class Call:
     """One request to an Apollo call, read lazily from the WSGI environ."""
@@ -75,7 +81,7 @@ class Call:
         "body",
         "body_read",
         "body_weight",
-        "endpoint",
+        "route",
         "_query",
     )
 
@@ -88,7 +94,7 @@ class Call:
         self.body: Any = None
         self.body_read = False
         self.body_weight = 0  # what keeping the body in the journal costs
-        self.endpoint: str | None = None  # the matched route's, once matched
+        self.route: Route | None = None  # the contract's row of the matched route
         self._query: dict[str, list[str]] | None = None
 
     @property
@@ -248,10 +254,10 @@ def create(call: Call, collection: str, parent_id: str) -> Reply:
     )
 
 
-def task_listing(call: Call, task_id: str) -> Reply:
+def task_listing(call: Call, parent_id: str) -> Reply:
     """List every entry of a task (no pages: a page parameter is ignored, valid or not)."""
     call.params(NO_PARAMS, ignored="page")
-    entries = service.task_entries(call.fake, _number(task_id))
+    entries = service.task_entries(call.fake, _number(parent_id))
     return Reply(_entries_body(entries) + b"}")
 
 
@@ -292,46 +298,30 @@ def account(call: Call) -> Reply:
     return Reply(orjson.dumps(service.account(call.fake)))
 
 
-def _route(
-    rule: str, endpoint: str, view: Callable[..., Reply], method: str, **defaults: str
-) -> None:
-    # Flask never calls these views (ApiApp does); the URL map is where routes live.
-    view_func: Any = view
-    options: dict[str, Any] = {"defaults": defaults} if defaults else {}
-    bp.add_url_rule(
-        rule, endpoint, view_func, methods=[method], provide_automatic_options=False, **options
-    )
+# The views of the contract's calls, by the name its table gives them.
+VIEWS: dict[str, Callable[..., Reply]] = {
+    "listing": listing,
+    "create": create,
+    "task_listing": task_listing,
+    "get_entry": get_entry,
+    "update_entry": update_entry,
+    "delete_entry": delete_entry,
+    "report": report,
+    "account": account,
+}
 
-
-for _collection in ("projects", "contacts"):
-    _route(
-        f"/{_collection}/<id:parent_id>/timeEntries",
-        f"{_collection}_listing",
-        listing,
-        "GET",
-        collection=_collection,
-    )
-    _route(
-        f"/{_collection}/<id:parent_id>/timeEntries/<id:path_page>",
-        f"{_collection}_page",
-        listing,
-        "GET",
-        collection=_collection,
-    )
-for _collection in ("projects", "contacts", "tasks"):
-    _route(
-        f"/{_collection}/<id:parent_id>/timeEntries",
-        f"{_collection}_create",
-        create,
-        "POST",
-        collection=_collection,
-    )
-_route("/tasks/<id:task_id>/timeEntries", "task_listing", task_listing, "GET")
-_route("/timeEntries/<id:entry_id>", "get_entry", get_entry, "GET")
-_route("/timeEntries/<id:entry_id>", "update_entry", update_entry, "PUT")
-_route("/timeEntries/<id:entry_id>", "delete_entry", delete_entry, "DELETE")
-_route("/report/timeEntries", "report", report, "GET")
-_route("/account", "account", account, "GET")
+# Every route of every call, from the contract's table, into the URL map.
+for _call in CALLS:
+    for _row in _call.routes:
+        view_func: Any = VIEWS[_call.view]
+        bp.add_url_rule(
+            _row.rule,
+            _row.endpoint,
+            view_func,
+            methods=[_call.method],
+            provide_automatic_options=False,
+            **({"defaults": dict(_row.defaults)} if _row.defaults else {}),
+        )
 
 # Answers that depend on nothing but the data (and, for the report, today's
 # date) are kept until the data changes: the store's version says when.
@@ -375,14 +365,23 @@ class ApiApp:
         self.fake = fake
         self._adapter: MapAdapter | None = None
         # (path, method) -> what the URL map matched; a third of a page's cost otherwise.
-        self._routes: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = {}
-        self._views: dict[str, Callable[..., Reply]] = {}
+        self._routes: dict[tuple[str, str], Match] = {}
+        # Flask endpoint (api.report, api_v1.report, ...) -> its view and the contract's row.
+        self._targets: dict[str, tuple[Callable[..., Reply], Route]] = {}
         self._kept = _Kept(-1)
 
-    def bind(self, views: dict[str, Callable[..., Any]]) -> None:
-        """Match against the finished URL map, once every route is registered."""
+    def bind(self, views: Mapping[str, Callable[..., Any]]) -> None:
+        """Match against the finished URL map, once every route is registered.
+
+        ``views`` are the app's view functions: the ones this calls are the ones the
+        URL map names, each with its row of the contract's table, resolved here once.
+        """
         self._adapter = self.url_map.bind("apollo-fake")
-        self._views = {name: view for name, view in views.items() if name.startswith("api")}
+        self._targets = {}
+        for name, view in views.items():
+            blueprint, _, endpoint = name.rpartition(".")
+            if blueprint in BLUEPRINTS and endpoint in ROUTES:
+                self._targets[name] = (view, ROUTES[endpoint])
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO", "")
@@ -399,7 +398,7 @@ class ApiApp:
             time.sleep(fault.delay_ms / 1000)
         reply, err = self._answer(call)
         status, body = reply.status, reply.body
-        endpoint = call.endpoint
+        route = call.route
         if err is None:
             record = self._journal(call, status, None, [])
         else:
@@ -409,10 +408,10 @@ class ApiApp:
             if not call.body_read and method in ("POST", "PUT"):
                 call.read_refused_body()
             record = self._journal(call, status, err.message, violations)
-            if endpoint is None and not err.violation:
-                endpoint = self._endpoint_of(call)  # a 401 or 429 answered before routing
+            if route is None and not err.violation:
+                route = self._route_of(call)  # a 401 or 429 answered before routing
         recorder.coverage.note(
-            endpoint,
+            route,
             method,
             path,
             environ.get("QUERY_STRING", ""),
@@ -447,8 +446,7 @@ class ApiApp:
             raise NoRoute(f"No call of the API matches {call.method} {target}.")
         self._guard(call)
         try:
-            endpoint, args = self._route(call.path, call.method)
-            call.endpoint = endpoint
+            view, route, args = self._route(call.path, call.method)
         except RoutingMethodNotAllowed as exc:
             allowed = sorted(set(exc.valid_methods or ()) - {"OPTIONS"})
             raise MethodNotAllowed(
@@ -457,14 +455,12 @@ class ApiApp:
             ) from None
         except RoutingNotFound:
             raise NoRoute(f"No call of the API matches {call.method} {call.path}.") from None
-        view = self._views.get(endpoint)
-        if view is None:  # a path of Flask's own (none today): answer it as a missing route
-            raise NoRoute(f"No call of the API matches {call.method} {call.path}.")
+        call.route = route
         if view.__name__ not in CACHED:
             return view(call, **args)
         store = self.fake.store
         version = store.version
-        key = (endpoint, *sorted(args.items()), call.environ.get("QUERY_STRING", ""))
+        key = (route.endpoint, *sorted(args.items()), call.environ.get("QUERY_STRING", ""))
         if view is report:
             key += (self.fake.clock.today(),)
         kept = self._kept
@@ -484,15 +480,15 @@ class ApiApp:
             kept.size += size
         return reply
 
-    def _endpoint_of(self, call: Call) -> str | None:
-        """Return the endpoint a request's path and method match, or None."""
+    def _route_of(self, call: Call) -> Route | None:
+        """Return the contract's row of the route a request matches, or None."""
         try:
-            return self._route(call.path, call.method)[0]
+            return self._route(call.path, call.method)[1]
         except (RoutingMethodNotAllowed, RoutingNotFound):
             return None
 
-    def _route(self, path: str, method: str) -> tuple[str, Mapping[str, Any]]:
-        """Match a path and method to an endpoint and its arguments, remembering matches.
+    def _route(self, path: str, method: str) -> Match:
+        """Match a path and method to a view, its contract row and its arguments, remembering.
 
         Misses (404, 405) are not remembered: a client makes few, a fuzzer many.
         """
@@ -501,7 +497,10 @@ class ApiApp:
         if found is None:
             assert self._adapter is not None, "ApiApp.bind() was not called"
             endpoint, args = self._adapter.match(path, method)
-            found = (str(endpoint), args)
+            target = self._targets.get(str(endpoint))
+            if target is None:  # a route of Flask's own (none today): no call of the API
+                raise RoutingNotFound()
+            found = (target[0], target[1], args)
             if len(self._routes) >= ROUTES_KEPT:
                 self._routes.clear()
             self._routes[key] = found
@@ -569,7 +568,7 @@ class ApiApp:
         self._journal(call, status, f"injected by fault rule {rule.id}", [], fault=rule.id)
         # An injected answer counts as an outcome the client saw, never as a violation.
         self.fake.coverage.note(
-            self._endpoint_of(call), call.method, call.path, query, status, injected=True
+            self._route_of(call), call.method, call.path, query, status, injected=True
         )
         if rule.drop:
             return self._drop(call, rule)

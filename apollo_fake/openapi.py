@@ -21,6 +21,7 @@ from flask import Flask, Response, current_app
 from werkzeug.routing import Rule
 
 from . import contract, schemas
+from .errors import MAX_BODY, MAX_CONTROL_BODY
 from .version import __version__
 
 CACHE_KEY = "apollo_fake.openapi"
@@ -295,8 +296,11 @@ def _error(text: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     return out
 
 
-def _error_responses(max_body: int | None) -> dict[str, Any]:
-    limit = f"{max_body // 1024 // 1024} MiB" if max_body else "the limit"
+def _mib(size: int) -> str:
+    return f"{size // 1024 // 1024} MiB"
+
+
+def _error_responses() -> dict[str, Any]:
     return {
         "bad-request": _error(
             "Malformed request: an unknown or repeated query parameter, a bad parameter value, "
@@ -318,8 +322,8 @@ def _error_responses(max_body: int | None) -> dict[str, Any]:
         ),
         "not-found": _error("The parent, entry or snapshot does not exist."),
         "payload-too-large": _error(
-            f"The body is too large: over {limit} on an Apollo call, over 512 MiB on a "
-            "control call. Nothing changed."
+            f"The body is too large: over {_mib(MAX_BODY)} on an Apollo call, over "
+            f"{_mib(MAX_CONTROL_BODY)} on a control call. Nothing changed."
         ),
         "unprocessable": _error(
             "Well-formed but invalid values; details name each bad field. Nothing changed."
@@ -512,7 +516,7 @@ def _document(app: Flask) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": components,
-            "responses": _error_responses(app.config.get("MAX_CONTENT_LENGTH")),
+            "responses": _error_responses(),
             "securitySchemes": {f"{t}-token": security[f"{t}-token"] for t in tags},
         },
     }

@@ -630,6 +630,15 @@ def test_every_apollo_route_is_a_route_of_a_call_with_the_same_template() -> Non
         assert contract.CALLS_BY_NAME[route.call].method == route.method
 
 
+def test_the_dispatcher_calls_the_views_of_the_url_map() -> None:
+    app = create_app(Fake())
+    targets = app.wsgi_app._targets  # type: ignore[attr-defined]
+    assert set(targets) == {f"{b}.{e}" for b in ("api", "api_v1") for e in ROUTES}
+    for endpoint, (view, route) in targets.items():
+        assert app.view_functions[endpoint] is view, endpoint
+        assert route is ROUTES[endpoint.partition(".")[2]]
+
+
 def test_the_reports_parameters_are_the_vendors_in_its_order() -> None:
     names = [p.name for p in contract.REPORT_PARAMETERS]
     assert names == [

@@ -1,10 +1,11 @@
 """The Apollo time-tracking calls: parse the request, call the domain, write JSON.
 
-The routes are declared in the Flask app's URL map (one place, which the
-OpenAPI document also reads), but the calls are dispatched by :class:`ApiApp`,
-a plain WSGI layer in front of Flask: a request context, signals and response
-objects would cost more than the whole call. Flask serves what is not an
-Apollo call (the control API, the OpenAPI document).
+Every call's routes are in the Flask app's URL map, built from the contract's
+table (``contract.py``), with the views below. :class:`ApiApp` is the Apollo
+calls' dispatcher: a plain WSGI layer in front of Flask that matches a request
+against that URL map and calls the view the map names, without a request context,
+signals or response objects, which would cost more than the whole call. Flask
+serves what is not an Apollo call (the control API, the OpenAPI document).
 """
 
 from __future__ import annotations
@@ -29,21 +30,23 @@ from .. import service
 from ..contract import CALLS, ROUTES, Route
 from ..core import Core
 from ..errors import (
+    JSON,
+    MAX_BODY,
     ApolloError,
     BadRequest,
+    InternalError,
     MethodNotAllowed,
     NoRoute,
     PayloadTooLarge,
     RateLimited,
     Unauthorized,
+    render,
     status_line,
 )
 from ..model import Entry
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger("apollo_fake")
-JSON = "application/json"
-MAX_BODY = 1024 * 1024
 NO_PARAMS: frozenset[str] = frozenset()
 PAGE_PARAM = frozenset(["page"])
 HUGE_PAGE = 10**18  # any page past the end of any listing
@@ -335,15 +338,6 @@ CACHED = {
 # --- the dispatcher ------------------------------------------------------------
 
 
-def error_reply(err: ApolloError) -> Reply:
-    """Turn an ApolloError into the contract's JSON error."""
-    headers = list(err.headers.items())
-    if err.status == 413:
-        # The unread rest of the body is still on the connection: do not reuse it.
-        headers.append(("Connection", "close"))
-    return Reply(orjson.dumps(err.to_dict()), err.status, headers)
-
-
 class _Kept:
     """Answers to reads, all of one store version; the first answer kept after a
     write replaces them all, since none of them can be served again."""
@@ -357,7 +351,7 @@ class _Kept:
 
 
 class ApiApp:
-    """Serve the Apollo calls; hand everything else to the Flask app behind it."""
+    """Dispatch the Apollo calls over the app's URL map; hand the rest to Flask behind it."""
 
     def __init__(self, flask_wsgi: WSGIApp, url_map: Map, fake: Core) -> None:
         self.flask_wsgi = flask_wsgi
@@ -396,12 +390,18 @@ class ApiApp:
             if fault.delay_ms is None:
                 return self._fault(call, fault, start_response)
             time.sleep(fault.delay_ms / 1000)
-        reply, err = self._answer(call)
-        status, body = reply.status, reply.body
+        outcome = self._answer(call)
         route = call.route
-        if err is None:
+        err = None
+        if isinstance(outcome, Reply):
+            status, body = outcome.status, outcome.body
+            line = status_line(status)
+            headers = [("Content-Type", JSON), ("Content-Length", str(len(body))), *outcome.headers]
             record = self._journal(call, status, None, [])
         else:
+            err = outcome
+            line, headers, body = render(err)
+            status = err.status
             violations: list[dict[str, str]] = []
             if err.violation:
                 violations = err.details or [{"field": "", "message": err.message}]
@@ -421,21 +421,18 @@ class ApiApp:
             body,
             "expected" in record,
         )
-        start_response(
-            status_line(status),
-            [("Content-Type", JSON), ("Content-Length", str(len(body))), *reply.headers],
-        )
+        start_response(line, headers)
         return [b"" if method == "HEAD" else body]
 
-    def _answer(self, call: Call) -> tuple[Reply, ApolloError | None]:
+    def _answer(self, call: Call) -> Reply | ApolloError:
+        """Return the call's reply, or the error it fails with."""
         try:
-            return self._dispatch(call), None
+            return self._dispatch(call)
         except ApolloError as err:
-            return error_reply(err), err
+            return err
         except Exception as exc:  # a bug: answer JSON, never a traceback, and log it
             log.error("apollo-fake failed on %s %s", call.method, call.path, exc_info=exc)
-            bug = ApolloError("The fake failed unexpectedly; this is a bug in apollo-fake.")
-            return error_reply(bug), bug
+            return InternalError()
 
     def _dispatch(self, call: Call) -> Reply:
         raw = call.environ.get("RAW_URI") or call.environ.get("REQUEST_URI") or call.path
@@ -572,14 +569,17 @@ class ApiApp:
         )
         if rule.drop:
             return self._drop(call, rule)
-        body = rule.body
-        if body is None:
-            body = ApolloError(f"Injected fault (rule {rule.id}).").to_dict()
-            body["error"]["status"] = status
-        payload = orjson.dumps(body)
-        headers = [("Content-Type", JSON), *rule.headers.items()]
-        headers.append(("Content-Length", str(len(payload))))
-        start_response(status_line(status), headers)
+        if rule.body is None:
+            injected = ApolloError(f"Injected fault (rule {rule.id}).")
+            injected.status = status
+            line, headers, payload = render(injected)
+        else:
+            line, headers = status_line(status), [("Content-Type", JSON)]
+            payload = orjson.dumps(rule.body)
+            headers.append(("Content-Length", str(len(payload))))
+        # The rule's headers go beside the answer's own.
+        headers[1:1] = rule.headers.items()
+        start_response(line, headers)
         return [payload]
 
     @staticmethod

@@ -90,7 +90,7 @@ class Baselines:
             fake = self._fakes[spec] = spec.build()
             # The baseline lives for the session: keep it out of the cyclic garbage
             # collector, whose full passes would walk its entries again and again
-            # (a 100,000-entry baseline raised the mean cost of a test by half).
+            # (with a large baseline, that made every test measurably slower).
             # What is frozen is still freed by reference counting.
             gc.collect()
             gc.freeze()

@@ -190,7 +190,7 @@ def parse_json(raw: bytes) -> Any:
 
 def journal_weight(raw: bytes) -> int:
     """Bound the memory a parsed JSON body holds: its bytes, and room for each value
-    a container holds (``[1,1,...]`` parses to eight times its size)."""
+    a container holds (``[1,1,...]`` parses to many times its size)."""
     return len(raw) + 48 * (raw.count(b",") + raw.count(b"[") + raw.count(b"{"))
 
 
@@ -358,7 +358,8 @@ class ApiApp:
         self.url_map = url_map
         self.fake = fake
         self._adapter: MapAdapter | None = None
-        # (path, method) -> what the URL map matched; a third of a page's cost otherwise.
+        # (path, method) -> what the URL map matched: matching is a good part of a
+        # read's cost, and a client asks for the same paths again and again.
         self._routes: dict[tuple[str, str], Match] = {}
         # Flask endpoint (api.report, api_v1.report, ...) -> its view and the contract's row.
         self._targets: dict[str, tuple[Callable[..., Reply], Route]] = {}

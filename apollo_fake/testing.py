@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import fixtures as fx
 from .fake import Fake, Settings
 from .store import Store
 
@@ -32,13 +33,11 @@ class Baseline:
 
     def build(self) -> Fake:
         """Build the fake this baseline describes."""
-        from . import fixtures as fx
-
         start = None
         if self.document is not None:
             store = fx.build(json.loads(self.document))
         elif self.seed is not None or self.entries is not None:
-            from .generate import generate
+            from .generate import generate  # faker: imported only when data is generated
 
             day = self.today or datetime.datetime.now(datetime.timezone.utc).date()
             count = 500 if self.entries is None else self.entries

@@ -557,7 +557,7 @@ class ApiApp:
         }
         if fault is not None:
             record["fault"] = fault
-        fake.record(record, call.body_weight)
+        fake.recorder.record(record, call.body_weight)
         return record
 
     def _fault(self, call: Call, rule: Any, start_response: StartResponse) -> Iterable[bytes]:

@@ -630,6 +630,17 @@ def test_every_apollo_route_is_a_route_of_a_call_with_the_same_template() -> Non
         assert contract.CALLS_BY_NAME[route.call].method == route.method
 
 
+def test_every_schema_the_table_names_is_a_file_of_schemas() -> None:
+    files = set(schemas.names())
+    for call in CALLS:
+        assert {call.answer, contract.ERROR_SCHEMA} <= files, call.name
+        assert call.request is None or call.request in files, call.name
+        assert contract.response_schema(call, call.status) == call.answer
+        assert contract.response_schema(call, 404) == contract.ERROR_SCHEMA
+        assert all(route.call == call.name for route in call.routes)
+    assert len(CALLS) == 11 and len({c.name for c in CALLS}) == 11
+
+
 def test_the_dispatcher_calls_the_views_of_the_url_map() -> None:
     app = create_app(Fake())
     targets = app.wsgi_app._targets  # type: ignore[attr-defined]

@@ -33,9 +33,10 @@ test: $(VENV)/.installed-test  ## Run the whole test suite, on every core.
 bench: $(VENV)/.installed-test  ## Run the benchmarks (not part of the tests).
 	$(PY) -m bench
 
-lint: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test  ## Check style, types and the import layers (pyproject.toml).
 	$(PY) -m ruff check apollo_fake conftest_plugin.py tests bench
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

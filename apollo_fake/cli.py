@@ -274,19 +274,18 @@ def _keep_collector_passes_short() -> None:
     """Keep the cyclic garbage collector's full passes off the server's tail latency.
 
     A full pass walks every tracked object: with the loaded data, the journal and
-    the entries clients created, that stalled requests for 10-30 ms (p99 23 ms on a
-    stream of creates). What is loaded now lives as long as the server, and what
-    survives a full pass is alive, so both are moved out of the collector's sight
-    (``gc.freeze``): each full pass then walks only what came since the last one
-    (p99 3-5 ms). Frozen objects are still freed by reference counting, which is
-    how the fake's records die (nothing in the store forms a cycle); only a cycle
-    formed after freezing would stay, and the soak benchmark watches for growth.
-    No collection first: the collector has run all along, and one now finds a
-    handful of objects for 10-13 ms of start-up.
+    the entries clients created, that stalls the requests it lands in. What is
+    loaded now lives as long as the server, and what survives a full pass is alive,
+    so both are moved out of the collector's sight (``gc.freeze``): each full pass
+    then walks only what came since the last one. Frozen objects are still freed by
+    reference counting, which is how the fake's records die (nothing in the store
+    forms a cycle); only a cycle formed after freezing would stay, and the soak
+    benchmark watches for growth. No collection first: the collector has run all
+    along, and one now would find next to nothing and only delay the start.
 
-    Young collections run every 20,000 allocations rather than 700: a stream of
-    creates then spent 5-10% less time collecting (the same as with the collector
-    off), and a young pass stays under a millisecond.
+    Young collections run less often than the default: a stream of creates then
+    spends about as little time collecting as with the collector off, and a young
+    pass stays short. (The figures are in bench/ and the README.)
     """
     gc.freeze()
     gc.set_threshold(20_000, 20, 10)

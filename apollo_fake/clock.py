@@ -21,8 +21,8 @@ def utcnow() -> datetime.datetime:
 
 
 # The last time stamp() wrote: the journal and every write ask for the same
-# second many times over (a frozen clock, always), and a comparison is a tenth
-# of a conversion. One tuple, replaced whole, so threads never see half of one.
+# second many times over (a frozen clock, always), and a comparison costs far less
+# than a conversion. One tuple, replaced whole, so threads never see half of one.
 _last_stamp = (datetime.datetime.min, datetime.datetime.min.isoformat(" ", "seconds"))
 
 
@@ -31,7 +31,7 @@ def stamp(moment: datetime.datetime) -> str:
     global _last_stamp
     last, text = _last_stamp
     if moment != last:
-        text = moment.isoformat(" ", "seconds")  # a third of strftime's cost
+        text = moment.isoformat(" ", "seconds")  # cheaper than strftime
         _last_stamp = (moment, text)
     return text
 

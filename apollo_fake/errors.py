@@ -1,7 +1,8 @@
-"""One exception class per kind of failure, each carrying its HTTP status.
+"""One exception class per kind of failure, each carrying its HTTP status, and its rendering.
 
-The web layer turns any :class:`ApolloError` into the contract's JSON error shape
-in one place; nothing else builds error bodies.
+:func:`render` turns any :class:`ApolloError` into the contract's JSON error answer;
+the Apollo calls, the control API, Flask's error handlers, fault answers and the
+servers' refusals all answer through it, and nothing else builds error bodies.
 """
 
 from __future__ import annotations
@@ -11,8 +12,13 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import orjson
+
 Detail = dict[str, str]
 MAX_PROBLEMS = 100  # problems a FixtureError lists; the rest are counted
+JSON = "application/json"
+MAX_BODY = 1024 * 1024  # the largest body of an Apollo call
+MAX_CONTROL_BODY = 512 * 1024 * 1024  # of a control call: a whole state may be far larger
 
 
 @functools.cache  # a few dozen statuses at most: 100 to 599
@@ -49,6 +55,12 @@ class ApolloError(Exception):
     def to_dict(self) -> dict[str, Any]:
         """Return the contract's error body."""
         return {"error": {"status": self.status, "message": self.message, "details": self.details}}
+
+
+class InternalError(ApolloError):
+    """A bug in the fake (500): answered in the contract's shape, never as a traceback."""
+
+    title = "The fake failed unexpectedly; this is a bug in apollo-fake."
 
 
 class BadRequest(ApolloError):
@@ -98,7 +110,7 @@ class PayloadTooLarge(ApolloError):
     """A body over the limit (413)."""
 
     status = 413
-    title = "The request body is larger than 1 MiB"
+    title = f"The request body is larger than {MAX_BODY // 1024 // 1024} MiB"
 
 
 class Unprocessable(ApolloError):
@@ -116,6 +128,16 @@ class RateLimited(ApolloError):
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+def render(err: ApolloError) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Render an error as the contract's JSON answer: status line, headers and body."""
+    body = orjson.dumps(err.to_dict())
+    headers = [("Content-Type", JSON), ("Content-Length", str(len(body))), *err.headers.items()]
+    if err.status == 413:
+        # The unread rest of the body is still on the connection: do not reuse it.
+        headers.append(("Connection", "close"))
+    return status_line(err.status), headers, body
 
 
 class FixtureError(ValueError):

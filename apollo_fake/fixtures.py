@@ -335,7 +335,7 @@ def load_demo() -> dict[str, dict[int, Any]]:
     """Load the packaged demo data into records.
 
     The test suite checks the demo against the fixture schema; each start skips
-    compiling that schema's validator, a tenth of ``serve``'s start-up.
+    compiling that schema's validator, a visible part of ``serve``'s start-up.
     """
     return _load_file(demo_path(), Loader(schema_checked=False))
 

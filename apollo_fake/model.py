@@ -230,8 +230,8 @@ class Entry(_EntrySlots):
         updated_at: str | None = None,
     ) -> Entry:
         # Filled in as a _Draft, which has the same slots but no __setattr__ guard,
-        # then given its class: a third of the cost of a dozen object.__setattr__
-        # calls, which every create and every loaded entry paid.
+        # then given its class: cheaper than a dozen object.__setattr__ calls,
+        # which every create and every loaded entry would pay.
         draft = object.__new__(_Draft)
         draft.id = id
         draft.category_id = category_id
@@ -303,8 +303,8 @@ class Entry(_EntrySlots):
         """Return the record as JSON bytes, serialized once and kept (the entry never changes)."""
         wire = self._wire
         if wire is None:
-            # A copy: orjson's result keeps a 4 KiB allocation for a 300-byte text,
-            # which a million cached entries would turn into 4 GiB.
+            # A copy: orjson's result keeps an allocation far larger than a short
+            # text, which every cached entry would hold on to.
             wire = bytes(memoryview(orjson.dumps(self.to_wire())))
             object.__setattr__(self, "_wire", wire)
         return wire

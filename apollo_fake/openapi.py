@@ -2,9 +2,10 @@
 
 Everything a body looks like comes from the JSON Schemas in ``schemas/``: each file is
 embedded whole under ``components/schemas`` (its ``$ref`` rewritten to point inside the
-document) and the operations refer to it. The paths come from the app's URL map. What
-is written here is only what neither source tells: which schema answers which call,
-with which statuses and query parameters (:data:`CALLS`).
+document) and the operations refer to it. The paths come from the app's URL map; what
+the Apollo calls answer, with which statuses and query parameters, from the contract's
+table (``contract.py``). What is written here is only what neither source tells of
+the control calls (:data:`CONTROL`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import orjson
 from flask import Flask, Response, current_app
 from werkzeug.routing import Rule
 
-from . import __version__, schemas, service
+from . import contract, schemas
+from .errors import MAX_BODY, MAX_CONTROL_BODY
+from .version import __version__
 
 CACHE_KEY = "apollo_fake.openapi"
 SUFFIX = ".schema.json"
@@ -55,66 +58,27 @@ class Call:
     summary: str | None = None  # for views without a fitting docstring
 
 
-_API = (400, 401, 429)  # any Apollo call: a bad query string, auth, rate limit
-_API_READ = (400, 401, 404, 429)
-_API_WRITE = (400, 401, 404, 413, 422, 429)
 _CONTROL = (400, 401)  # any control call: an unknown query parameter; a control token
 _CONTROL_BODY = (400, 401, 413)
-_LISTING = ("page",)
-_PATH_PAGE = ("page-ignored",)
 
-CALLS: dict[str, Call] = {
-    "api.projects_listing": Call(
-        "page-response",
-        _API_READ,
-        query=_LISTING,
-        summary="List a project's entries, 50 a page (the page from the page parameter).",
-    ),
-    "api.projects_page": Call(
-        "page-response",
-        _API_READ,
-        query=_PATH_PAGE,
-        summary="List a page of a project's entries, 50 a page.",
-    ),
-    "api.contacts_listing": Call(
-        "page-response",
-        _API_READ,
-        query=_LISTING,
-        summary="List a contact's (case's, deal's) entries, 50 a page.",
-    ),
-    "api.contacts_page": Call(
-        "page-response",
-        _API_READ,
-        query=_PATH_PAGE,
-        summary="List a page of a contact's (case's, deal's) entries, 50 a page.",
-    ),
-    "api.projects_create": Call(
-        "create-response",
-        _API_WRITE,
-        201,
-        "create-request",
-        summary="Create an entry on a project.",
-    ),
-    "api.contacts_create": Call(
-        "create-response",
-        _API_WRITE,
-        201,
-        "create-request",
-        summary="Create an entry on a contact, case or deal.",
-    ),
-    "api.tasks_create": Call(
-        "create-response",
-        _API_WRITE,
-        201,
-        "create-request",
-        summary="Create an entry on a task (it also carries the task's project or contact).",
-    ),
-    "api.task_listing": Call("task-listing-response", _API_READ, query=("page-ignored",)),
-    "api.get_entry": Call("entry-response", _API_READ),
-    "api.update_entry": Call("empty-response", _API_WRITE, request="update-request"),
-    "api.delete_entry": Call("empty-response", _API_READ),
-    "api.report": Call("report-response", _API, query=("report",)),
-    "api.account": Call("account-response", _API),
+
+def _stem(file_name: str) -> str:
+    return file_name.removesuffix(contract.SCHEMA_SUFFIX)
+
+
+def _apollo(call: contract.Call, route: contract.Route) -> Call:
+    """Describe an Apollo call's route from the contract's table."""
+    return Call(
+        _stem(call.answer),
+        call.errors,
+        call.status,
+        _stem(call.request) if call.request is not None else None,
+        query=(route.query,) if route.query else (),
+        summary=route.summary,
+    )
+
+
+CONTROL: dict[str, Call] = {
     "control.health": Call("control#health-response", _CONTROL),
     "control.reset": Call(
         "control#ok-response",
@@ -143,6 +107,10 @@ CALLS: dict[str, Call] = {
         "control#clock-response", _CONTROL_BODY, request="control#advance-request"
     ),
 }
+CALLS: dict[str, Call] = {
+    **{f"api.{r.endpoint}": _apollo(c, r) for c in contract.CALLS for r in c.routes},
+    **CONTROL,
+}
 
 _ID_PATTERN = "^[0-9]+$"
 _PAGE_PATTERN = "^0*[1-9][0-9]*$"  # a page of at least 1; 0 is a 400
@@ -153,31 +121,14 @@ _DAY_FORMS = (
     "July 5, 2012); words are case-insensitive. The window [from, to] includes both days "
     "and spans at most six calendar months."
 )
-# The report's parameters in the vendor's table order, with the vendor's descriptions.
-REPORT = {
-    "include_personal": "Include personal user time entries.",
-    "include_projects": "Include time entries related to projects.",
-    "include_contacts": "Include time entries related to contacts.",
-    "include_cases": "Include time entries related to cases.",
-    "include_deals": "Include time entries related to deals.",
-    "from": "Start date (default: the same day six calendar months before to). " + _DAY_FORMS,
-    "to": "End date (default: today on the fake clock). " + _DAY_FORMS,
-    "user_id": "Restrict to a single person's time entries.",
-    "company_id": "Restrict to time entries of the given company (of its projects or contacts).",
-    "task_id": "Restrict to time entries related to the given task.",
-    "project_id": "Restrict to time entries of the given project.",
-    "with_totals": 'Add an object containing the totals to the response data ("totals").',
-}
-
-
 def _any_case(word: str) -> str:
     # ECMA-262 has no inline (?i): spell each letter as a class of both cases.
     return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
 
 
 def _boolean_schema(default: bool) -> dict[str, Any]:
-    words = sorted(w for w in service.TRUE | service.FALSE if w)
-    optional = "?" if "" in service.FALSE else ""
+    words = sorted(w for w in contract.TRUE | contract.FALSE if w)
+    optional = "?" if "" in contract.FALSE else ""
     alternatives = "|".join(_any_case(w) for w in words)
     return {
         "type": "string",
@@ -187,9 +138,9 @@ def _boolean_schema(default: bool) -> dict[str, Any]:
 
 
 def _boolean_text(default: bool) -> str:
-    true = ", ".join(sorted(service.TRUE))
-    false = ", ".join(sorted(w for w in service.FALSE if w))
-    empty = " or empty" if "" in service.FALSE else ""
+    true = ", ".join(sorted(contract.TRUE))
+    false = ", ".join(sorted(w for w in contract.FALSE if w))
+    empty = " or empty" if "" in contract.FALSE else ""
     return (
         f" A boolean, case-insensitive: {true} (true); {false}{empty} (false). "
         f"Default: {'true' if default else 'false'}."
@@ -219,22 +170,22 @@ def _query_parameters(group: str) -> list[dict[str, Any]]:
             }
         ]
     if group == "report":
-        if set(REPORT) != service.REPORT_PARAMS:
-            raise LookupError("apollo_fake.openapi.REPORT no longer lists the report's parameters")
         out = []
-        for name, text in REPORT.items():
+        for parameter in contract.REPORT_PARAMETERS:
             schema: dict[str, Any]
-            if name in service.REPORT_FLAGS:
-                default = service.REPORT_FLAGS[name]
+            text = parameter.description
+            if parameter.kind == "flag":
+                default = bool(parameter.default)
                 schema, text = _boolean_schema(default), text + _boolean_text(default)
-            elif name in service.REPORT_IDS:
+            elif parameter.kind == "id":
                 schema = {"type": "string", "pattern": _ID_PATTERN}
                 text += " An id (digits); one that names nothing gives an empty result."
             else:
                 schema = {"type": "string", "minLength": 1}
+                text += " " + _DAY_FORMS
             out.append(
                 {
-                    "name": name,
+                    "name": parameter.name,
                     "in": "query",
                     "required": False,
                     "description": text,
@@ -345,8 +296,11 @@ def _error(text: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     return out
 
 
-def _error_responses(max_body: int | None) -> dict[str, Any]:
-    limit = f"{max_body // 1024 // 1024} MiB" if max_body else "the limit"
+def _mib(size: int) -> str:
+    return f"{size // 1024 // 1024} MiB"
+
+
+def _error_responses() -> dict[str, Any]:
     return {
         "bad-request": _error(
             "Malformed request: an unknown or repeated query parameter, a bad parameter value, "
@@ -368,8 +322,8 @@ def _error_responses(max_body: int | None) -> dict[str, Any]:
         ),
         "not-found": _error("The parent, entry or snapshot does not exist."),
         "payload-too-large": _error(
-            f"The body is too large: over {limit} on an Apollo call, over 512 MiB on a "
-            "control call. Nothing changed."
+            f"The body is too large: over {_mib(MAX_BODY)} on an Apollo call, over "
+            f"{_mib(MAX_CONTROL_BODY)} on a control call. Nothing changed."
         ),
         "unprocessable": _error(
             "Well-formed but invalid values; details name each bad field. Nothing changed."
@@ -562,7 +516,7 @@ def _document(app: Flask) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": components,
-            "responses": _error_responses(app.config.get("MAX_CONTENT_LENGTH")),
+            "responses": _error_responses(),
             "securitySchemes": {f"{t}-token": security[f"{t}-token"] for t in tags},
         },
     }

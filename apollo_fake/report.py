@@ -17,10 +17,10 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from .contract import CALLS, REPORT_PARAMETERS, TRUE, Call, Route
 from .errors import ApolloError, MethodNotAllowed, NoRoute
 
 FORMAT = "apollo-fake contract report"
@@ -31,25 +31,13 @@ MAX_TEXT = 300  # characters of a path or message kept as an example
 OTHER_KINDS = "further kinds of violation (more than the report lists)"
 NO_ROUTE = "matches no call of the contract (an unknown path, or an id or page that is not digits)"
 
-# The report's parameters as in the seed's table, in its order: a boolean's default,
-# or None for a value parameter. tests/test_contract_report.py keeps it equal to the
-# service's own table.
-REPORT_PARAMETERS: dict[str, bool | None] = {
-    "include_personal": False,
-    "include_projects": True,
-    "include_contacts": False,
-    "include_cases": False,
-    "include_deals": False,
-    "from": None,
-    "to": None,
-    "user_id": None,
-    "company_id": None,
-    "task_id": None,
-    "project_id": None,
-    "with_totals": False,
-}
-FIELDS = ("category-id", "user-id", "notes", "date", "billable", "seconds")
 CONTINUED = "continued-at"
+# Each parameter of the report, with the value a client must choose to have tried it:
+# a value parameter by its name, a flag by the opposite of its default.
+CHECKS: dict[str, str] = {
+    p.name: p.name if p.default is None else f"{p.name}={'false' if p.default else 'true'}"
+    for p in REPORT_PARAMETERS
+}
 
 # What a status means to a client, for the sentences of the report.
 OUTCOMES = {
@@ -60,121 +48,13 @@ OUTCOMES = {
 }
 
 
-@dataclass(frozen=True)
-class ContractCall:
-    """One call of the contract, as the report names and checks it."""
-
-    name: str
-    title: str  # the seed's heading
-    method: str
-    path: str
-    routes: Mapping[str, str]  # endpoint (without its blueprint) -> route template
-    outcomes: tuple[int, ...]  # the documented statuses a client must handle
-    kind: str = "plain"  # plain, listing (paged), report or write
-    fields: tuple[str, ...] = ()  # the optional body fields (writes)
-
-    def checks(self) -> list[str]:
-        """Name what the client should have done with this call, besides its outcomes."""
-        if self.kind == "listing":
-            return [CONTINUED]
-        if self.kind == "report":
-            return [_parameter_check(name) for name in REPORT_PARAMETERS]
-        return list(self.fields)
-
-
-def _parameter_check(name: str) -> str:
-    default = REPORT_PARAMETERS[name]
-    if default is None:
-        return name
-    return f"{name}={'false' if default else 'true'}"  # the value a client must choose
-
-
-def _creates(collection: str, noun: str) -> ContractCall:
-    return ContractCall(
-        f"{collection}_create",
-        f"Create entry (for a {noun})",
-        "POST",
-        f"/{collection}/{{{collection[:-1]}_id}}/timeEntries",
-        {f"{collection}_create": f"/{collection}/{{{collection[:-1]}_id}}/timeEntries"},
-        (201, 404, 422),
-        "write",
-        FIELDS[:5],  # seconds is required on create
-    )
-
-
-def _paged(collection: str, noun: str) -> ContractCall:
-    path = f"/{collection}/{{{collection[:-1]}_id}}/timeEntries"
-    return ContractCall(
-        f"{collection}_listing",
-        f"Get all entries (for a {noun})",
-        "GET",
-        path,
-        {f"{collection}_listing": path, f"{collection}_page": path + "/{page}"},
-        (200, 404),
-        "listing",
-    )
-
-
-# The calls of the seed, in its order, and GET /account (from the contract).
-CALLS: tuple[ContractCall, ...] = (
-    _paged("projects", "project"),
-    ContractCall(
-        "tasks_listing",
-        "Get all entries (for a task)",
-        "GET",
-        "/tasks/{task_id}/timeEntries",
-        {"task_listing": "/tasks/{task_id}/timeEntries"},
-        (200, 404),  # no pages: a plain call
-    ),
-    _paged("contacts", "contact"),
-    ContractCall(
-        "get_entry",
-        "Get time entry",
-        "GET",
-        "/timeEntries/{id}",
-        {"get_entry": "/timeEntries/{id}"},
-        (200, 404),
-    ),
-    _creates("projects", "project"),
-    _creates("tasks", "task item"),
-    _creates("contacts", "contact"),
-    ContractCall(
-        "update_entry",
-        "Update time entry",
-        "PUT",
-        "/timeEntries/{id}",
-        {"update_entry": "/timeEntries/{id}"},
-        (200, 404, 422),
-        "write",
-        FIELDS,
-    ),
-    ContractCall(
-        "delete_entry",
-        "Destroy time entry",
-        "DELETE",
-        "/timeEntries/{id}",
-        {"delete_entry": "/timeEntries/{id}"},
-        (200, 404),
-    ),
-    ContractCall(
-        "report",
-        "Report",
-        "GET",
-        "/report/timeEntries",
-        {"report": "/report/timeEntries"},
-        (200,),
-        "report",
-    ),
-    ContractCall(
-        "account",
-        "Account (time categories)",
-        "GET",
-        "/account",
-        {"account": "/account"},
-        (200,),
-    ),
-)
-BLUEPRINTS = ("api", "api_v1")  # the Apollo calls at the root and under /v1
+def call_checks(call: Call) -> list[str]:
+    """Name what the client should have done with a call, besides its outcomes."""
+    if call.kind == "listing":
+        return [CONTINUED]
+    if call.kind == "report":
+        return list(CHECKS.values())
+    return list(call.fields)
 
 
 class _Stats:
@@ -189,28 +69,6 @@ class _Stats:
         self.violating = 0
         self.statuses: dict[int, int] = {}
         self.seen: dict[str, int] = {}
-
-
-class _Route:
-    """What a request to one endpoint counts towards."""
-
-    __slots__ = ("call", "name", "template", "track", "paged")
-
-    def __init__(self, call: ContractCall, template: str) -> None:
-        self.call = call
-        self.name = call.name
-        self.template = template
-        self.track = call.kind if call.kind != "plain" else ""
-        self.paged = "{page}" in template  # the page is in the path
-
-
-# Every endpoint of the Apollo calls, at the root and under /v1, to its call.
-ROUTES: dict[str | None, _Route] = {
-    f"{blueprint}.{endpoint}": _Route(call, template)
-    for call in CALLS
-    for endpoint, template in call.routes.items()
-    for blueprint in BLUEPRINTS
-}
 
 
 class _Kind:
@@ -258,7 +116,7 @@ class Coverage:
 
     def note(
         self,
-        endpoint: str | None,
+        route: Route | None,
         method: str,
         path: str,
         query: str,
@@ -271,22 +129,21 @@ class Coverage:
     ) -> None:
         """Count one answered request.
 
-        ``endpoint`` is the matched route's endpoint (``api.report``), None when the
-        path matched none; ``query`` the raw query string; ``body`` the parsed JSON
+        ``route`` is the contract's row of the matched route, None when the path
+        matched none; ``query`` the raw query string; ``body`` the parsed JSON
         body, if one was read; ``answer`` the body answered; ``expected`` marks a
         violation a test made on purpose; ``injected`` an answer of a fault rule.
         This runs on every request: a lock and a few dict operations.
         """
-        route = ROUTES.get(endpoint)
         lock = self._lock
         lock.acquire()
         try:
             if route is None:
                 self.outside += 1
             else:
-                stats = self._stats.get(route.name)
+                stats = self._stats.get(route.call)
                 if stats is None:
-                    stats = self._stats[route.name] = _Stats()
+                    stats = self._stats[route.call] = _Stats()
                 stats.requests += 1
                 statuses = stats.statuses
                 if status:  # a dropped connection (0) answered no status
@@ -295,7 +152,7 @@ class Coverage:
                     stats.injected += 1
                 elif 200 <= status < 300:
                     stats.succeeded += 1
-                    track = route.track
+                    track = route.kind
                     if track == "listing":
                         seen = stats.seen
                         if answer.startswith(b'{"continued-at"'):
@@ -332,16 +189,16 @@ class Coverage:
             seen[name] = seen.get(name, 0) + 1
 
     def _violation(
-        self, route: _Route | None, method: str, path: str, err: ApolloError, expected: bool
+        self, route: Route | None, method: str, path: str, err: ApolloError, expected: bool
     ) -> None:
         if expected:
             self.expected += 1
             return
         self.violating += 1
         if route is not None:
-            self._stats[route.name].violating += 1
+            self._stats[route.call].violating += 1
         template = route.template if route is not None else shape(path.partition("?")[0])
-        call = route.call.name if route is not None else None
+        call = route.call if route is not None else None
         found: list[tuple[str, str, str]]  # field, rule, message
         if isinstance(err, NoRoute):
             found = [("", NO_ROUTE, err.message)]
@@ -441,20 +298,16 @@ class Coverage:
 
 def _facts(kind: str, query: str) -> tuple[str, ...]:
     """Return the checks a successful request with this query string satisfies."""
-    from .service import TRUE  # not at import: service imports the fake, which imports this
-
     params = parse_qs(query, keep_blank_values=True)
     if kind == "listing":
         page = params.get("page", [""])[0].lstrip("0")
         return (CONTINUED,) if page.isdigit() and page != "1" else ()
     out = []
-    for name, default in REPORT_PARAMETERS.items():
-        if name not in params:
+    for p in REPORT_PARAMETERS:
+        if p.name not in params:
             continue
-        if default is None:
-            out.append(name)
-        elif (params[name][0].strip().lower() in TRUE) is not default:
-            out.append(_parameter_check(name))
+        if p.default is None or (params[p.name][0].strip().lower() in TRUE) is not p.default:
+            out.append(CHECKS[p.name])
     return tuple(out)
 
 
@@ -475,12 +328,12 @@ def _add(mine: _Stats, theirs: _Stats) -> None:
         mine.seen[name] = mine.seen.get(name, 0) + count
 
 
-def _call_document(call: ContractCall, stats: _Stats, extra: tuple[int, ...]) -> dict[str, Any]:
+def _call_document(call: Call, stats: _Stats, extra: tuple[int, ...]) -> dict[str, Any]:
     checks: list[dict[str, Any]] = [
         {"kind": "status", "name": str(status), "seen": stats.statuses.get(status, 0)}
         for status in (*call.outcomes, *extra)
     ]
-    for name in call.checks():
+    for name in call_checks(call):
         if name == CONTINUED:
             checks.append(
                 {

@@ -1,7 +1,8 @@
 """The calls of the API as plain Python: the rules, with no HTTP in sight.
 
-Each function takes what the web layer parsed (ids, page numbers, the decoded
-JSON body, the query parameters) and returns records or raises an
+Each function takes the data it works on (a :class:`World`: a store and a
+clock) and what the web layer parsed (ids, page numbers, the decoded JSON body,
+the query parameters), and returns records or raises an
 :class:`~apollo_fake.errors.ApolloError`.
 """
 
@@ -9,18 +10,33 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from . import schemas
+from .clock import Clock
+from .contract import FALSE, FALSE_WORDS, REPORT_PARAMETERS, TRUE, TRUE_WORDS
 from .dates import add_months_clamped, parse_report_date
 from .errors import BadRequest, Detail, NotFound, Unprocessable
-from .fake import Fake
 from .model import Entry, parse_id
 from .store import Page, Store
 
 CREATE_SCHEMA = "create-request.schema.json"
 UPDATE_SCHEMA = "update-request.schema.json"
 PARENTS = {"projects": "project", "contacts": "contact", "tasks": "task"}
+
+
+class World(Protocol):
+    """What the rules work on: the data and the fake clock (a fake has both)."""
+
+    @property
+    def store(self) -> Store:
+        """Return the data."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """Return the fake clock."""
+        ...
 
 
 # --- listings --------------------------------------------------------------
@@ -34,21 +50,21 @@ def _parent(store: Store, collection: str, parent_id: int) -> Any:
     return found
 
 
-def page(fake: Fake, collection: str, parent_id: int, number: int) -> Page:
+def page(world: World, collection: str, parent_id: int, number: int) -> Page:
     """Return one page of a project's or contact's entries, newest first."""
-    _parent(fake.store, collection, parent_id)
-    return fake.store.page(PARENTS[collection], parent_id, number)
+    _parent(world.store, collection, parent_id)
+    return world.store.page(PARENTS[collection], parent_id, number)
 
 
-def task_entries(fake: Fake, task_id: int) -> list[Entry]:
+def task_entries(world: World, task_id: int) -> list[Entry]:
     """Return every entry of a task, newest first."""
-    _parent(fake.store, "tasks", task_id)
-    return fake.store.listing("task", task_id)
+    _parent(world.store, "tasks", task_id)
+    return world.store.listing("task", task_id)
 
 
-def entry(fake: Fake, entry_id: int) -> Entry:
+def entry(world: World, entry_id: int) -> Entry:
     """Return one entry."""
-    found: Entry | None = fake.store.get("time-entries", entry_id)
+    found: Entry | None = world.store.get("time-entries", entry_id)
     if found is None:
         raise NotFound(f"There is no time entry with id {entry_id}.")
     return found
@@ -80,14 +96,14 @@ def _fields(schema: str, body: Any) -> dict[str, Any]:
     raise Unprocessable("The time entry has invalid values.", schemas.details(errs))
 
 
-def _references(fake: Fake, fields: Mapping[str, Any]) -> dict[str, Any]:
+def _references(world: World, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Resolve category-id and user-id, collecting every one that names nothing."""
     out: dict[str, Any] = {}
     problems: list[Detail] = []
     if "category-id" in fields:
         raw = fields["category-id"]
         value = None if raw is None else parse_id(raw)
-        if value is not None and fake.store.get("time-categories", value) is None:
+        if value is not None and world.store.get("time-categories", value) is None:
             problems.append(
                 {
                     "field": "time-entry.category-id",
@@ -98,7 +114,7 @@ def _references(fake: Fake, fields: Mapping[str, Any]) -> dict[str, Any]:
     if "user-id" in fields:
         raw = fields["user-id"]
         value = parse_id(raw)
-        if fake.store.get("users", value) is None:
+        if world.store.get("users", value) is None:
             problems.append(
                 {"field": "time-entry.user-id", "message": f"names no existing user ({raw})"}
             )
@@ -114,13 +130,13 @@ def _references(fake: Fake, fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def create(
-    fake: Fake, collection: str, parent_id: int, body: Any, acting_user: int | None
+    world: World, collection: str, parent_id: int, body: Any, acting_user: int | None
 ) -> Entry:
     """Create an entry on a project, task or contact and return it."""
-    store = fake.store
+    store = world.store
     with store.lock:
         parent = _parent(store, collection, parent_id)
-        values = _references(fake, _fields(CREATE_SCHEMA, body))
+        values = _references(world, _fields(CREATE_SCHEMA, body))
         # Where the entry hangs (keys the request's fields never give).
         if collection == "projects":
             values["project_id"] = parent.id
@@ -132,7 +148,7 @@ def create(
             values["contact_id"] = parent.contact_id
         if "user_id" not in values:
             values["user_id"] = acting_user if acting_user is not None else default_user(store)
-        stamp = fake.clock.timestamp()
+        stamp = world.clock.timestamp()
         values.setdefault("date", stamp[:10])  # today on the fake clock: the stamp's day
         new = Entry(id=store.new_id("time-entries"), created_at=stamp, updated_at=stamp, **values)
         return store.put("time-entries", new)  # type: ignore[no-any-return]
@@ -149,36 +165,30 @@ def default_user(store: Store) -> int:
     return min(users)
 
 
-def update(fake: Fake, entry_id: int, body: Any) -> Entry:
+def update(world: World, entry_id: int, body: Any) -> Entry:
     """Change the given fields of an entry and return it."""
-    store = fake.store
+    store = world.store
     with store.lock:
-        old = entry(fake, entry_id)
-        values = _references(fake, _fields(UPDATE_SCHEMA, body))
-        new = old.replace(updated_at=fake.clock.timestamp(), **values)
+        old = entry(world, entry_id)
+        values = _references(world, _fields(UPDATE_SCHEMA, body))
+        new = old.replace(updated_at=world.clock.timestamp(), **values)
         return store.put("time-entries", new)  # type: ignore[no-any-return]
 
 
-def delete(fake: Fake, entry_id: int) -> None:
+def delete(world: World, entry_id: int) -> None:
     """Delete an entry."""
-    if not fake.store.delete("time-entries", entry_id):
+    if not world.store.delete("time-entries", entry_id):
         raise NotFound(f"There is no time entry with id {entry_id}.")
 
 
 # --- the report ------------------------------------------------------------
 
-REPORT_FLAGS = {
-    "include_personal": False,
-    "include_projects": True,
-    "include_contacts": False,
-    "include_cases": False,
-    "include_deals": False,
-    "with_totals": False,
-}
-REPORT_IDS = ("user_id", "company_id", "task_id", "project_id")
-REPORT_PARAMS = frozenset([*REPORT_FLAGS, *REPORT_IDS, "from", "to"])
-TRUE = frozenset(["1", "true", "yes", "on"])
-FALSE = frozenset(["0", "false", "no", "off", ""])
+# The report's parameters by kind, read from the contract's table.
+REPORT_FLAGS = {p.name: bool(p.default) for p in REPORT_PARAMETERS if p.kind == "flag"}
+REPORT_IDS = tuple(p.name for p in REPORT_PARAMETERS if p.kind == "id")
+REPORT_DATES = tuple(p.name for p in REPORT_PARAMETERS if p.kind == "date")
+REPORT_PARAMS = frozenset(p.name for p in REPORT_PARAMETERS)
+BOOLEAN_WORDS = ", ".join(w for w in (*TRUE_WORDS, *FALSE_WORDS) if w)
 KIND_FLAG = {
     "project": "include_projects",
     "contact": "include_contacts",
@@ -215,7 +225,7 @@ def _flag(name: str, text: str) -> bool:
         return False
     raise BadRequest(
         f"The parameter {name} must be a boolean.",
-        [{"field": name, "message": "must be one of 1, true, yes, on, 0, false, no, off"}],
+        [{"field": name, "message": f"must be one of {BOOLEAN_WORDS}"}],
     )
 
 
@@ -224,7 +234,7 @@ def report_window(
 ) -> tuple[datetime.date, datetime.date]:
     """Return the report's [from, to] days, checked against the six-month limit."""
     days: dict[str, datetime.date] = {}
-    for name in ("from", "to"):
+    for name in REPORT_DATES:
         if name in params:
             try:
                 days[name] = parse_report_date(params[name], today)
@@ -265,7 +275,7 @@ def report_window(
 
 
 def report(
-    fake: Fake, query: Mapping[str, Sequence[str]]
+    world: World, query: Mapping[str, Sequence[str]]
 ) -> tuple[list[Entry], dict[str, Any] | None]:
     """Return the entries the report's criteria select, and totals when asked for."""
     params = single_params(query, REPORT_PARAMS)
@@ -283,8 +293,8 @@ def report(
                     [{"field": name, "message": f"{text!r} is not a decimal digit string"}],
                 )
             ids[name] = parse_id(text)
-    first, last = report_window(params, fake.clock.today())
-    store = fake.store
+    first, last = report_window(params, world.clock.today())
+    store = world.store
     with store.lock:
         entries = [
             e
@@ -372,9 +382,9 @@ def totals(entries: Sequence[Entry]) -> dict[str, Any]:
     }
 
 
-def account(fake: Fake) -> dict[str, Any]:
+def account(world: World) -> dict[str, Any]:
     """Return the account with its time categories."""
-    store = fake.store
+    store = world.store
     with store.lock:
         categories = [
             {"id": str(c.id), "name": c.name} for _, c in sorted(store.categories.items())

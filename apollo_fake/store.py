@@ -50,8 +50,8 @@ Key = tuple[str, int]
 class StoreSnapshot:
     """What the store looked like: the records that differ from the loaded data, and id counters.
 
-    The records are kept as two tuples, not a dict: a third of the memory, and up to
-    100 snapshots may each hold every record a long run has changed.
+    The records are kept as two tuples, not a dict, which take less memory: up to
+    ``core.MAX_SNAPSHOTS`` snapshots may each hold every record a long run has changed.
     """
 
     keys: tuple[Key, ...]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import fixtures as fx
 from .fake import Fake, Settings
 
 
@@ -31,8 +32,6 @@ class Baseline:
 
     def build(self) -> Fake:
         """Build the fake this baseline describes."""
-        from . import fixtures as fx
-
         if self.document is not None:
             store, start = fx.build(json.loads(self.document)), None
         else:
@@ -79,7 +78,7 @@ class Baselines:
             fake = self._fakes[spec] = spec.build()
             # The baseline lives for the session: keep it out of the cyclic garbage
             # collector, whose full passes would walk its entries again and again
-            # (a 100,000-entry baseline raised the mean cost of a test by half).
+            # (with a large baseline, that made every test measurably slower).
             # What is frozen is still freed by reference counting.
             gc.collect()
             gc.freeze()

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from apollo_fake import fixtures, schemas
+from apollo_fake import contract, fixtures, schemas
 from apollo_fake.fake import Fake, Settings
 from apollo_fake.server import LiveServer
 from apollo_fake.web import create_app
@@ -167,26 +167,23 @@ def serve() -> Iterator[Callable[..., Served]]:
         served.close()
 
 
+# Each route of the contract's table as a regex of the paths it takes, with its call.
+CONTRACT_ROUTES = [
+    (route.method, re.compile(re.sub(r"<id:\w+>", "[0-9]+", route.rule) + "$"), call)
+    for call in contract.CALLS
+    for route in call.routes
+]
+
+
 def schema_for(method: str, path: str, status: int, body: Any) -> str:
-    """Name the schema a response body must match."""
+    """Name the schema a response body must match, as the contract's table says."""
     if status >= 400:
-        return "error.schema.json"
+        return contract.ERROR_SCHEMA
     path = re.sub(r"^/v1(?=/)", "", path.split("?", 1)[0])
-    if method == "POST":
-        return "create-response.schema.json"
-    if method in ("PUT", "DELETE"):
-        return "empty-response.schema.json"
-    if path.startswith("/report/"):
-        if isinstance(body, dict) and "totals" in body:
-            return "report-with-totals-response.schema.json"
-        return "report-response.schema.json"
-    if path == "/account":
-        return "account-response.schema.json"
-    if path.startswith("/tasks/"):
-        return "task-listing-response.schema.json"
-    if path.startswith("/timeEntries/"):
-        return "entry-response.schema.json"
-    return "page-response.schema.json"
+    for route_method, pattern, call in CONTRACT_ROUTES:
+        if route_method == method and pattern.match(path):
+            return contract.response_schema(call, status)
+    raise AssertionError(f"no call of the contract answers {method} {path} with {status}")
 
 
 def check_body(method: str, path: str, status: int, headers: dict[str, str], raw: bytes) -> Any:

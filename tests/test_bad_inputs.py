@@ -285,3 +285,25 @@ def test_notes_at_the_limit_and_escaped_controls_are_kept(api: Api, notes: str, 
     got = api.get(f"/timeEntries/{NEXT_ID}")
     assert got.status == 200
     assert got.json["time-entry"]["notes"] == shown
+
+
+# --- the one renderer of error answers ----------------------------------------------------
+
+
+def test_every_error_answer_is_rendered_by_one_function() -> None:
+    from apollo_fake import errors
+
+    line, headers, body = errors.render(errors.MethodNotAllowed("no", ["GET", "HEAD"]))
+    assert line == "405 Method Not Allowed"
+    assert headers == [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("Allow", "GET, HEAD"),
+    ]
+    assert json.loads(body) == {"error": {"status": 405, "message": "no", "details": []}}
+    # A body over the limit is left unread on the connection: it cannot be reused.
+    line, headers, body = errors.render(errors.PayloadTooLarge())
+    assert line.startswith("413 ")
+    assert ("Connection", "close") in headers
+    assert json.loads(body)["error"]["message"] == "The request body is larger than 1 MiB"
+    assert errors.MAX_BODY == MIB

@@ -8,8 +8,8 @@ contract; deliberate violations apart; injected answers as outcomes, never
 violations; 401 and 429 only when configured), that the counts outlive the bounded
 journal and are exact under concurrent requests, how reset and the report relate,
 ``GET /_fake/report`` (its Python twin, its control token, that it is neither
-journaled nor counted), the JUnit XML and the text, and that the report's tables agree
-with the app's routes, the service's parameters and the OpenAPI document.
+journaled nor counted), the JUnit XML and the text, and that the app's routes, the
+report and the OpenAPI document all follow the contract's one table.
 Every report document a test reads is validated against its JSON Schema.
 """
 
@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from apollo_fake import openapi, report, schemas, service
+from apollo_fake import contract, openapi, report, schemas
+from apollo_fake.contract import CALLS, ROUTES
 from apollo_fake.fake import Fake, Settings
-from apollo_fake.report import CALLS, Coverage
+from apollo_fake.report import Coverage
 from apollo_fake.web import create_app
 
 from conftest import SMALL, TODAY, Api, ApiOf, entries_doc, small_doc
@@ -459,9 +460,9 @@ def test_reset_forgets_the_coverage_but_not_the_report_of_the_whole_run() -> Non
 def test_absorbing_counts_is_counting_both() -> None:
     one, two, both = Coverage(), Coverage(), Coverage()
     requests: list[tuple[Any, ...]] = [
-        ("api.report", "GET", "/report/timeEntries", "with_totals=1", 200),
-        ("api_v1.projects_page", "GET", "/v1/projects/51/timeEntries/2", "", 200),
-        ("api.account", "GET", "/account", "", 503, None, None, b"", False, True),
+        (ROUTES["report"], "GET", "/report/timeEntries", "with_totals=1", 200),
+        (ROUTES["projects_page"], "GET", "/v1/projects/51/timeEntries/2", "", 200),
+        (ROUTES["account"], "GET", "/account", "", 503, None, None, b"", False, True),
         (None, "GET", "/nope", "", 404),
     ]
     for i, args in enumerate(requests):
@@ -610,7 +611,7 @@ def test_rules_leave_the_values_out_and_unknown_paths_keep_their_shape() -> None
     assert len(report.shape("/" + "a" * 1000)) == report.MAX_TEXT
 
 
-# --- the report's tables agree with the app, the service and the OpenAPI document -------
+# --- the app, the report and the OpenAPI document read the contract's one table ---------
 
 
 def test_every_apollo_route_is_a_route_of_a_call_with_the_same_template() -> None:
@@ -620,27 +621,52 @@ def test_every_apollo_route_is_a_route_of_a_call_with_the_same_template() -> Non
         if rule.endpoint.startswith(("api.", "api_v1.")):
             template = re.sub(r"<id:[a-z_]+>", "{}", rule.rule.removeprefix("/v1"))
             found[rule.endpoint] = template
-    assert set(found) == set(report.ROUTES) - {None}
+    assert set(found) == {f"{b}.{e}" for b in ("api", "api_v1") for e in ROUTES}
     for endpoint, template in found.items():
-        route = report.ROUTES[endpoint]
+        route = ROUTES[endpoint.partition(".")[2]]
         assert re.sub(r"\{[a-z_]+\}", "{}", route.template) == template, endpoint
         methods = next(r.methods for r in app.url_map.iter_rules() if r.endpoint == endpoint)
-        assert route.call.method in (methods or ()), endpoint
+        assert route.method in (methods or ()), endpoint
+        assert contract.CALLS_BY_NAME[route.call].method == route.method
 
 
-def test_the_reports_parameters_are_the_services() -> None:
-    assert set(report.REPORT_PARAMETERS) == service.REPORT_PARAMS
-    flags = {k: v for k, v in report.REPORT_PARAMETERS.items() if v is not None}
-    assert flags == service.REPORT_FLAGS
-    assert list(report.REPORT_PARAMETERS) == list(openapi.REPORT)  # the vendor's order
+def test_every_schema_the_table_names_is_a_file_of_schemas() -> None:
+    files = set(schemas.names())
+    for call in CALLS:
+        assert {call.answer, contract.ERROR_SCHEMA} <= files, call.name
+        assert call.request is None or call.request in files, call.name
+        assert contract.response_schema(call, call.status) == call.answer
+        assert contract.response_schema(call, 404) == contract.ERROR_SCHEMA
+        assert all(route.call == call.name for route in call.routes)
+    assert len(CALLS) == 11 and len({c.name for c in CALLS}) == 11
+
+
+def test_the_dispatcher_calls_the_views_of_the_url_map() -> None:
+    app = create_app(Fake())
+    targets = app.wsgi_app._targets  # type: ignore[attr-defined]
+    assert set(targets) == {f"{b}.{e}" for b in ("api", "api_v1") for e in ROUTES}
+    for endpoint, (view, route) in targets.items():
+        assert app.view_functions[endpoint] is view, endpoint
+        assert route is ROUTES[endpoint.partition(".")[2]]
+
+
+def test_the_reports_parameters_are_the_vendors_in_its_order() -> None:
+    names = [p.name for p in contract.REPORT_PARAMETERS]
+    assert names == [
+        "include_personal", "include_projects", "include_contacts", "include_cases",
+        "include_deals", "from", "to", "user_id", "company_id", "task_id", "project_id",
+        "with_totals",
+    ]  # fmt: skip
+    documented = openapi.build(create_app(Fake()))["paths"]["/report/timeEntries"]["get"]
+    assert [p["name"] for p in documented["parameters"]] == names
 
 
 def test_the_outcomes_are_documented_statuses_of_each_route() -> None:
     for call in CALLS:
-        for endpoint in call.routes:
-            documented = openapi.CALLS[f"api.{endpoint}"]
-            assert set(call.outcomes) <= {documented.status, *documented.errors}, endpoint
-            assert {401, 429} <= set(documented.errors), endpoint
+        for route in call.routes:
+            documented = openapi.CALLS[f"api.{route.endpoint}"]
+            assert set(call.outcomes) <= {documented.status, *documented.errors}, route
+            assert {401, 429} <= set(documented.errors), route
 
 
 def test_the_report_document_is_served_with_its_schema_in_the_openapi_document() -> None:

@@ -17,6 +17,7 @@ import pytest
 from apollo_fake import fixtures
 from apollo_fake.fake import Fake, Settings
 from apollo_fake.model import Category, Company, Contact, Entry, Project, Task, User
+from apollo_fake.recorder import Recorder
 
 from conftest import TODAY, Api, small_doc
 
@@ -376,6 +377,29 @@ def test_reset_inside_expect_errors_keeps_later_violations(fake: Fake, api: Api)
         fake.reset()
     api.get("/nope/after")
     assert [r["path"] for r in fake.violations()] == ["/nope/after"]
+
+
+def test_reset_rebuilds_what_was_recorded_whole() -> None:
+    settings = Settings(tokens={"tok-ada": 11}, rate_limit=(5, 300), journal_size=3)
+    used = Fake(small_doc(), today=TODAY, settings=settings)
+    client = used.client
+    used.faults.add("/nowhere", status=503)
+    for _ in range(5):
+        client.get("/account", auth=("tok-ada", "X"))
+    client.get("/nope", auth=("tok-ada", "X"))
+    old = used.recorder
+    assert old.log.dropped and old.windows and not old.coverage.empty
+    with used.expect_errors():
+        used.reset()
+    # A new recorder, whatever fields it has: none of the old one's is carried over
+    # but the earlier coverage, which the run's report keeps.
+    fresh = Recorder(settings)
+    assert used.recorder is not old
+    assert set(vars(used.recorder)) == set(vars(fresh))
+    assert list(used.journal) == [] and used.journal_dropped == 0
+    assert used.faults.listing() == [] and used.windows == {} and used.recorder.expecting == 0
+    assert used.coverage.empty and used.recorder.earlier.requests == 6
+    assert used.contract_report()["requests"] == 6
 
 
 def test_expect_errors_marks_only_its_block(fake: Fake, api: Api) -> None:

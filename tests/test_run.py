@@ -35,7 +35,7 @@ import pytest
 from apollo_fake import schemas
 from apollo_fake.cli import run as run_command
 from apollo_fake.cli import serve as serve_command
-from apollo_fake.report import CALLS
+from apollo_fake.contract import CALLS
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = [sys.executable, "-m", "apollo_fake"]

@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from apollo_fake import fixtures, service
+from apollo_fake.errors import InternalError
 from apollo_fake.fake import Fake, Settings
 from apollo_fake.server import LiveServer
 
@@ -325,6 +326,11 @@ def test_the_journal_never_holds_a_token() -> None:
 # --- an unexpected failure: JSON, no traceback --------------------------------------------
 
 BUG = "The fake failed unexpectedly; this is a bug in apollo-fake."
+
+
+def test_the_500_message_is_defined_once() -> None:
+    assert InternalError().message == BUG
+    assert InternalError().status == 500
 
 
 def assert_bare_500(status: int, raw: bytes) -> None:

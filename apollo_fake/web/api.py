@@ -1,10 +1,11 @@
 """The Apollo time-tracking calls: parse the request, call the domain, write JSON.
 
-The routes are declared in the Flask app's URL map (one place, which the
-OpenAPI document also reads), but the calls are dispatched by :class:`ApiApp`,
-a plain WSGI layer in front of Flask: a request context, signals and response
-objects would cost more than the whole call. Flask serves what is not an
-Apollo call (the control API, the OpenAPI document).
+Every call's routes are in the Flask app's URL map, built from the contract's
+table (``contract.py``), with the views below. :class:`ApiApp` is the Apollo
+calls' dispatcher: a plain WSGI layer in front of Flask that matches a request
+against that URL map and calls the view the map names, without a request context,
+signals or response objects, which would cost more than the whole call. Flask
+serves what is not an Apollo call (the control API, the OpenAPI document).
 """
 
 from __future__ import annotations
@@ -26,23 +27,26 @@ from werkzeug.exceptions import NotFound as RoutingNotFound
 from werkzeug.routing import Map, MapAdapter
 
 from .. import service
+from ..contract import CALLS, ROUTES, Route
+from ..core import Core
 from ..errors import (
+    JSON,
+    MAX_BODY,
     ApolloError,
     BadRequest,
+    InternalError,
     MethodNotAllowed,
     NoRoute,
     PayloadTooLarge,
     RateLimited,
     Unauthorized,
+    render,
     status_line,
 )
-from ..fake import Fake
 from ..model import Entry
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger("apollo_fake")
-JSON = "application/json"
-MAX_BODY = 1024 * 1024
 NO_PARAMS: frozenset[str] = frozenset()
 PAGE_PARAM = frozenset(["page"])
 HUGE_PAGE = 10**18  # any page past the end of any listing
@@ -51,6 +55,7 @@ CACHE_ONE = 4 * 1024 * 1024  # a larger answer is cheaper to recompute than to h
 ROUTES_KEPT = 4096  # matched (path, method) pairs remembered; forgotten all at once
 
 StartResponse = Callable[..., Any]
+BLUEPRINTS = ("api", "api_v1")  # the Apollo calls at the root and under /v1
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
@@ -62,6 +67,10 @@ class Reply:
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
 
+
+
+# What a request's (path, method) dispatches to: the view, the contract's row, the arguments.
+Match = tuple[Callable[..., Reply], Route, Mapping[str, Any]]
 
 class Call:
     """One request to an Apollo call, read lazily from the WSGI environ."""
@@ -75,11 +84,11 @@ class Call:
         "body",
         "body_read",
         "body_weight",
-        "endpoint",
+        "route",
         "_query",
     )
 
-    def __init__(self, environ: dict[str, Any], fake: Fake) -> None:
+    def __init__(self, environ: dict[str, Any], fake: Core) -> None:
         self.environ = environ
         self.fake = fake
         self.method: str = environ.get("REQUEST_METHOD", "GET")
@@ -88,7 +97,7 @@ class Call:
         self.body: Any = None
         self.body_read = False
         self.body_weight = 0  # what keeping the body in the journal costs
-        self.endpoint: str | None = None  # the matched route's, once matched
+        self.route: Route | None = None  # the contract's row of the matched route
         self._query: dict[str, list[str]] | None = None
 
     @property
@@ -181,7 +190,7 @@ def parse_json(raw: bytes) -> Any:
 
 def journal_weight(raw: bytes) -> int:
     """Bound the memory a parsed JSON body holds: its bytes, and room for each value
-    a container holds (``[1,1,...]`` parses to eight times its size)."""
+    a container holds (``[1,1,...]`` parses to many times its size)."""
     return len(raw) + 48 * (raw.count(b",") + raw.count(b"[") + raw.count(b"{"))
 
 
@@ -248,10 +257,10 @@ def create(call: Call, collection: str, parent_id: str) -> Reply:
     )
 
 
-def task_listing(call: Call, task_id: str) -> Reply:
+def task_listing(call: Call, parent_id: str) -> Reply:
     """List every entry of a task (no pages: a page parameter is ignored, valid or not)."""
     call.params(NO_PARAMS, ignored="page")
-    entries = service.task_entries(call.fake, _number(task_id))
+    entries = service.task_entries(call.fake, _number(parent_id))
     return Reply(_entries_body(entries) + b"}")
 
 
@@ -292,46 +301,30 @@ def account(call: Call) -> Reply:
     return Reply(orjson.dumps(service.account(call.fake)))
 
 
-def _route(
-    rule: str, endpoint: str, view: Callable[..., Reply], method: str, **defaults: str
-) -> None:
-    # Flask never calls these views (ApiApp does); the URL map is where routes live.
-    view_func: Any = view
-    options: dict[str, Any] = {"defaults": defaults} if defaults else {}
-    bp.add_url_rule(
-        rule, endpoint, view_func, methods=[method], provide_automatic_options=False, **options
-    )
+# The views of the contract's calls, by the name its table gives them.
+VIEWS: dict[str, Callable[..., Reply]] = {
+    "listing": listing,
+    "create": create,
+    "task_listing": task_listing,
+    "get_entry": get_entry,
+    "update_entry": update_entry,
+    "delete_entry": delete_entry,
+    "report": report,
+    "account": account,
+}
 
-
-for _collection in ("projects", "contacts"):
-    _route(
-        f"/{_collection}/<id:parent_id>/timeEntries",
-        f"{_collection}_listing",
-        listing,
-        "GET",
-        collection=_collection,
-    )
-    _route(
-        f"/{_collection}/<id:parent_id>/timeEntries/<id:path_page>",
-        f"{_collection}_page",
-        listing,
-        "GET",
-        collection=_collection,
-    )
-for _collection in ("projects", "contacts", "tasks"):
-    _route(
-        f"/{_collection}/<id:parent_id>/timeEntries",
-        f"{_collection}_create",
-        create,
-        "POST",
-        collection=_collection,
-    )
-_route("/tasks/<id:task_id>/timeEntries", "task_listing", task_listing, "GET")
-_route("/timeEntries/<id:entry_id>", "get_entry", get_entry, "GET")
-_route("/timeEntries/<id:entry_id>", "update_entry", update_entry, "PUT")
-_route("/timeEntries/<id:entry_id>", "delete_entry", delete_entry, "DELETE")
-_route("/report/timeEntries", "report", report, "GET")
-_route("/account", "account", account, "GET")
+# Every route of every call, from the contract's table, into the URL map.
+for _call in CALLS:
+    for _row in _call.routes:
+        view_func: Any = VIEWS[_call.view]
+        bp.add_url_rule(
+            _row.rule,
+            _row.endpoint,
+            view_func,
+            methods=[_call.method],
+            provide_automatic_options=False,
+            **({"defaults": dict(_row.defaults)} if _row.defaults else {}),
+        )
 
 # Answers that depend on nothing but the data (and, for the report, today's
 # date) are kept until the data changes: the store's version says when.
@@ -343,15 +336,6 @@ CACHED = {
 
 
 # --- the dispatcher ------------------------------------------------------------
-
-
-def error_reply(err: ApolloError) -> Reply:
-    """Turn an ApolloError into the contract's JSON error."""
-    headers = list(err.headers.items())
-    if err.status == 413:
-        # The unread rest of the body is still on the connection: do not reuse it.
-        headers.append(("Connection", "close"))
-    return Reply(orjson.dumps(err.to_dict()), err.status, headers)
 
 
 class _Kept:
@@ -367,51 +351,68 @@ class _Kept:
 
 
 class ApiApp:
-    """Serve the Apollo calls; hand everything else to the Flask app behind it."""
+    """Dispatch the Apollo calls over the app's URL map; hand the rest to Flask behind it."""
 
-    def __init__(self, flask_wsgi: WSGIApp, url_map: Map, fake: Fake) -> None:
+    def __init__(self, flask_wsgi: WSGIApp, url_map: Map, fake: Core) -> None:
         self.flask_wsgi = flask_wsgi
         self.url_map = url_map
         self.fake = fake
         self._adapter: MapAdapter | None = None
-        # (path, method) -> what the URL map matched; a third of a page's cost otherwise.
-        self._routes: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = {}
-        self._views: dict[str, Callable[..., Reply]] = {}
+        # (path, method) -> what the URL map matched: matching is a good part of a
+        # read's cost, and a client asks for the same paths again and again.
+        self._routes: dict[tuple[str, str], Match] = {}
+        # Flask endpoint (api.report, api_v1.report, ...) -> its view and the contract's row.
+        self._targets: dict[str, tuple[Callable[..., Reply], Route]] = {}
         self._kept = _Kept(-1)
 
-    def bind(self, views: dict[str, Callable[..., Any]]) -> None:
-        """Match against the finished URL map, once every route is registered."""
+    def bind(self, views: Mapping[str, Callable[..., Any]]) -> None:
+        """Match against the finished URL map, once every route is registered.
+
+        ``views`` are the app's view functions: the ones this calls are the ones the
+        URL map names, each with its row of the contract's table, resolved here once.
+        """
         self._adapter = self.url_map.bind("apollo-fake")
-        self._views = {name: view for name, view in views.items() if name.startswith("api")}
+        self._targets = {}
+        for name, view in views.items():
+            blueprint, _, endpoint = name.rpartition(".")
+            if blueprint in BLUEPRINTS and endpoint in ROUTES:
+                self._targets[name] = (view, ROUTES[endpoint])
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO", "")
         if path.startswith("/_fake") or path == "/openapi.json":
             return self.flask_wsgi(environ, start_response)
         fake = self.fake
+        recorder = fake.recorder  # the one of this request, whatever a reset does meanwhile
         call = Call(environ, fake)
         method = call.method
-        fault = fake.faults.match(method, path[3:] if path.startswith("/v1/") else path)
+        fault = recorder.faults.match(method, path[3:] if path.startswith("/v1/") else path)
         if fault is not None:
             if fault.delay_ms is None:
                 return self._fault(call, fault, start_response)
             time.sleep(fault.delay_ms / 1000)
-        reply, err = self._answer(call)
-        status, body = reply.status, reply.body
-        endpoint = call.endpoint
-        if err is None:
+        outcome = self._answer(call)
+        route = call.route
+        err = None
+        if isinstance(outcome, Reply):
+            status, body = outcome.status, outcome.body
+            line = status_line(status)
+            headers = [("Content-Type", JSON), ("Content-Length", str(len(body))), *outcome.headers]
             record = self._journal(call, status, None, [])
         else:
+            err = outcome
+            line, headers, body = render(err)
+            status = err.status
             violations: list[dict[str, str]] = []
             if err.violation:
                 violations = err.details or [{"field": "", "message": err.message}]
             if not call.body_read and method in ("POST", "PUT"):
                 call.read_refused_body()
             record = self._journal(call, status, err.message, violations)
-            if endpoint is None and not err.violation:
-                endpoint = self._endpoint_of(call)  # a 401 or 429 answered before routing
-        fake.coverage.note(
-            endpoint,
+            if route is None and not err.violation:
+                route = self._route_of(call)  # a 401 or 429 answered before routing
+        recorder.coverage.note(
+            route,
             method,
             path,
             environ.get("QUERY_STRING", ""),
@@ -421,21 +422,18 @@ class ApiApp:
             body,
             "expected" in record,
         )
-        start_response(
-            status_line(status),
-            [("Content-Type", JSON), ("Content-Length", str(len(body))), *reply.headers],
-        )
+        start_response(line, headers)
         return [b"" if method == "HEAD" else body]
 
-    def _answer(self, call: Call) -> tuple[Reply, ApolloError | None]:
+    def _answer(self, call: Call) -> Reply | ApolloError:
+        """Return the call's reply, or the error it fails with."""
         try:
-            return self._dispatch(call), None
+            return self._dispatch(call)
         except ApolloError as err:
-            return error_reply(err), err
+            return err
         except Exception as exc:  # a bug: answer JSON, never a traceback, and log it
             log.error("apollo-fake failed on %s %s", call.method, call.path, exc_info=exc)
-            bug = ApolloError("The fake failed unexpectedly; this is a bug in apollo-fake.")
-            return error_reply(bug), bug
+            return InternalError()
 
     def _dispatch(self, call: Call) -> Reply:
         raw = call.environ.get("RAW_URI") or call.environ.get("REQUEST_URI") or call.path
@@ -446,8 +444,7 @@ class ApiApp:
             raise NoRoute(f"No call of the API matches {call.method} {target}.")
         self._guard(call)
         try:
-            endpoint, args = self._route(call.path, call.method)
-            call.endpoint = endpoint
+            view, route, args = self._route(call.path, call.method)
         except RoutingMethodNotAllowed as exc:
             allowed = sorted(set(exc.valid_methods or ()) - {"OPTIONS"})
             raise MethodNotAllowed(
@@ -456,14 +453,12 @@ class ApiApp:
             ) from None
         except RoutingNotFound:
             raise NoRoute(f"No call of the API matches {call.method} {call.path}.") from None
-        view = self._views.get(endpoint)
-        if view is None:  # a path of Flask's own (none today): answer it as a missing route
-            raise NoRoute(f"No call of the API matches {call.method} {call.path}.")
+        call.route = route
         if view.__name__ not in CACHED:
             return view(call, **args)
         store = self.fake.store
         version = store.version
-        key = (endpoint, *sorted(args.items()), call.environ.get("QUERY_STRING", ""))
+        key = (route.endpoint, *sorted(args.items()), call.environ.get("QUERY_STRING", ""))
         if view is report:
             key += (self.fake.clock.today(),)
         kept = self._kept
@@ -483,15 +478,15 @@ class ApiApp:
             kept.size += size
         return reply
 
-    def _endpoint_of(self, call: Call) -> str | None:
-        """Return the endpoint a request's path and method match, or None."""
+    def _route_of(self, call: Call) -> Route | None:
+        """Return the contract's row of the route a request matches, or None."""
         try:
-            return self._route(call.path, call.method)[0]
+            return self._route(call.path, call.method)[1]
         except (RoutingMethodNotAllowed, RoutingNotFound):
             return None
 
-    def _route(self, path: str, method: str) -> tuple[str, Mapping[str, Any]]:
-        """Match a path and method to an endpoint and its arguments, remembering matches.
+    def _route(self, path: str, method: str) -> Match:
+        """Match a path and method to a view, its contract row and its arguments, remembering.
 
         Misses (404, 405) are not remembered: a client makes few, a fuzzer many.
         """
@@ -500,7 +495,10 @@ class ApiApp:
         if found is None:
             assert self._adapter is not None, "ApiApp.bind() was not called"
             endpoint, args = self._adapter.match(path, method)
-            found = (str(endpoint), args)
+            target = self._targets.get(str(endpoint))
+            if target is None:  # a route of Flask's own (none today): no call of the API
+                raise RoutingNotFound()
+            found = (target[0], target[1], args)
             if len(self._routes) >= ROUTES_KEPT:
                 self._routes.clear()
             self._routes[key] = found
@@ -559,7 +557,7 @@ class ApiApp:
         }
         if fault is not None:
             record["fault"] = fault
-        fake.record(record, call.body_weight)
+        fake.recorder.record(record, call.body_weight)
         return record
 
     def _fault(self, call: Call, rule: Any, start_response: StartResponse) -> Iterable[bytes]:
@@ -568,18 +566,21 @@ class ApiApp:
         self._journal(call, status, f"injected by fault rule {rule.id}", [], fault=rule.id)
         # An injected answer counts as an outcome the client saw, never as a violation.
         self.fake.coverage.note(
-            self._endpoint_of(call), call.method, call.path, query, status, injected=True
+            self._route_of(call), call.method, call.path, query, status, injected=True
         )
         if rule.drop:
             return self._drop(call, rule)
-        body = rule.body
-        if body is None:
-            body = ApolloError(f"Injected fault (rule {rule.id}).").to_dict()
-            body["error"]["status"] = status
-        payload = orjson.dumps(body)
-        headers = [("Content-Type", JSON), *rule.headers.items()]
-        headers.append(("Content-Length", str(len(payload))))
-        start_response(status_line(status), headers)
+        if rule.body is None:
+            injected = ApolloError(f"Injected fault (rule {rule.id}).")
+            injected.status = status
+            line, headers, payload = render(injected)
+        else:
+            line, headers = status_line(status), [("Content-Type", JSON)]
+            payload = orjson.dumps(rule.body)
+            headers.append(("Content-Length", str(len(payload))))
+        # The rule's headers go beside the answer's own.
+        headers[1:1] = rule.headers.items()
+        start_response(line, headers)
         return [payload]
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""The app factory: one Flask app around one :class:`~apollo_fake.fake.Fake`."""
+"""The app factory: one Flask app around one :class:`~apollo_fake.core.Core`."""
 
 from __future__ import annotations
 
@@ -13,17 +13,18 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import BaseConverter
 
 from .. import openapi
+from ..core import Core
 from ..errors import (
     ApolloError,
     BadRequest,
+    InternalError,
     MethodNotAllowed,
     NoRoute,
     PayloadTooLarge,
+    render,
 )
-from ..fake import Fake
 from . import api, control
 
-JSON = "application/json"
 log = logging.getLogger("apollo_fake")
 
 
@@ -37,12 +38,12 @@ class IdConverter(BaseConverter):
     regex = "[0-9]+"
 
 
-def create_app(fake: Fake | None = None, config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(fake: Core | None = None, config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web app serving a fake (a new empty one when none is given)."""
     app = Flask("apollo_fake", static_folder=None)
     app.config.update(JSON_SORT_KEYS=False)
     app.config.update(config or {})
-    app.extensions["apollo_fake"] = fake if fake is not None else Fake()
+    app.extensions["apollo_fake"] = fake if fake is not None else Core()
     app.url_map.converters["id"] = IdConverter
     # Werkzeug would answer "//projects" with an HTML redirect; the API has no such route.
     app.url_map.merge_slashes = False
@@ -52,8 +53,9 @@ def create_app(fake: Fake | None = None, config: Mapping[str, Any] | None = None
     if fake.settings.control:
         app.register_blueprint(control.bp)
     app.add_url_rule("/openapi.json", openapi.SELF, openapi.view, provide_automatic_options=False)
-    # The Apollo calls are answered in front of Flask (see web/api.py); the
-    # handlers below serve what reaches Flask: the control API and /openapi.json.
+    # The Apollo calls are dispatched in front of Flask over its URL map, to the
+    # views registered there (see web/api.py); the error handlers below serve what
+    # reaches Flask: the control API and /openapi.json.
     apollo = api.ApiApp(app.wsgi_app, app.url_map, fake)
     apollo.bind(app.view_functions)
     app.wsgi_app = apollo  # type: ignore[method-assign]
@@ -63,17 +65,17 @@ def create_app(fake: Fake | None = None, config: Mapping[str, Any] | None = None
     return app
 
 
-def fake_of(app: Flask | None = None) -> Fake:
+def fake_of(app: Flask | None = None) -> Core:
     """Return the fake an app serves."""
     target = app if app is not None else current_app
-    found: Fake = target.extensions["apollo_fake"]
+    found: Core = target.extensions["apollo_fake"]
     return found
 
 
 def error_response(err: ApolloError) -> Response:
     """Turn an ApolloError into the contract's JSON error response."""
-    reply = api.error_reply(err)
-    return Response(reply.body, reply.status, reply.headers, mimetype=JSON)
+    line, headers, body = render(err)
+    return Response(body, line, headers)
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -100,5 +102,4 @@ def _http_error(exc: HTTPException) -> Response:
 def _unexpected(exc: BaseException) -> Response:
     """Answer an unexpected failure with a JSON 500 and no traceback, and log it."""
     log.error("apollo-fake failed on %s %s", request.method, request.path, exc_info=exc)
-    err = ApolloError("The fake failed unexpectedly; this is a bug in apollo-fake.")
-    return error_response(err)
+    return error_response(InternalError())

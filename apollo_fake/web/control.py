@@ -13,15 +13,21 @@ from flask import Blueprint, Response, current_app, request
 
 from .. import schemas
 from ..clock import parse_moment, stamp
-from ..errors import ApolloError, BadRequest, FixtureError, NotFound, Unprocessable
-from ..fake import Fake
+from ..core import Core
+from ..errors import (
+    MAX_CONTROL_BODY,
+    ApolloError,
+    BadRequest,
+    FixtureError,
+    NotFound,
+    Unprocessable,
+)
 from ..service import single_params
 from .api import parse_json, read_raw
 
 bp = Blueprint("control", __name__, url_prefix="/_fake")
 JSON = "application/json"
 SCHEMA = "control.schema.json#/$defs/"
-MAX_STATE = 512 * 1024 * 1024  # a whole state may be far larger than an API body
 
 
 class ControlUnauthorized(ApolloError):
@@ -31,8 +37,8 @@ class ControlUnauthorized(ApolloError):
     title = "The control API needs the X-Fake-Control-Token header"
 
 
-def _fake() -> Fake:
-    found: Fake = current_app.extensions["apollo_fake"]
+def _fake() -> Core:
+    found: Core = current_app.extensions["apollo_fake"]
     return found
 
 
@@ -56,7 +62,7 @@ def _check() -> None:
 
 
 def _body(definition: str, *, optional: bool = False) -> Any:
-    raw = read_raw(request.environ, MAX_STATE)
+    raw = read_raw(request.environ, MAX_CONTROL_BODY)
     if optional and not raw.strip():
         return {}
     body = parse_json(raw)  # JSON null is a body, and the schema refuses it

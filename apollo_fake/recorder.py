@@ -1,0 +1,127 @@
+"""What a fake records while it serves, as one object beside its data.
+
+A :class:`Recorder` holds the journal (with what its bodies weigh and how many
+records made room), the fault rules, the contract coverage (and the coverage from
+before the last reset, which the run's report keeps), the rate-limit windows and
+the ``expect_errors`` depth. A reset builds a new one whole, so a field added here
+cannot be forgotten by the reset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import threading
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from .faults import Faults
+from .report import Coverage
+from .settings import Settings
+
+
+class Journal:
+    """The recorded requests, oldest first, bounded in count and in body bytes."""
+
+    __slots__ = ("records", "weights", "weight", "dropped")
+
+    def __init__(self, settings: Settings) -> None:
+        self.records: deque[dict[str, Any]] = deque(maxlen=settings.journal_size)
+        # What each record's body weighs, in the records' order.
+        self.weights: deque[int] = deque(maxlen=settings.journal_size)
+        self.weight = 0
+        self.dropped = 0  # records that made room for newer ones
+
+
+class Recorder:
+    """Hold what a fake records while it serves: journal, faults, coverage, rate windows."""
+
+    def __init__(self, settings: Settings, earlier: Coverage | None = None) -> None:
+        """Start empty; ``earlier`` is the coverage of the requests before a reset."""
+        self.settings = settings
+        self.lock = threading.RLock()
+        self.log = Journal(settings)
+        self.faults = Faults()
+        # What the client did with the calls of the contract, since the last reset;
+        # the counts from before each reset are kept apart for the run's report.
+        self.coverage = Coverage()
+        self.earlier = earlier if earlier is not None else Coverage()
+        self.windows: dict[str, tuple[datetime.datetime, int]] = {}
+        self.expecting = 0  # the depth of expect_errors blocks open on this recorder
+
+    def successor(self) -> Recorder:
+        """Return the recorder a reset starts with: empty, but for the earlier coverage."""
+        earlier = self.earlier
+        if not self.coverage.empty:  # else nothing to carry: a reset stays cheap
+            earlier.absorb(self.coverage)
+        return Recorder(self.settings, earlier)
+
+    def clear_journal(self) -> None:
+        """Forget the recorded requests."""
+        with self.lock:
+            self.log = Journal(self.settings)
+
+    def record(self, entry: dict[str, Any], weight: int = 0) -> None:
+        """Add a request to the journal, marking expected errors as such.
+
+        The oldest records make room, counted in ``dropped``, when the journal holds
+        ``journal_size`` records or their bodies would weigh more than
+        ``journal_bytes`` (``weight`` is this one's body).
+        """
+        if self.expecting and entry.get("violations"):
+            entry["expected"] = True
+        with self.lock:
+            log = self.log
+            journal, weights = log.records, log.weights
+            budget = self.settings.journal_bytes - weight
+            while journal and (len(journal) == journal.maxlen or log.weight > budget):
+                journal.popleft()
+                log.weight -= weights.popleft()
+                log.dropped += 1
+            if journal.maxlen == 0:  # a journal kept off
+                log.dropped += 1
+                return
+            journal.append(entry)
+            weights.append(weight)
+            log.weight += weight
+
+    def contract_report(self, since_reset: bool = False) -> dict[str, Any]:
+        """Return the contract report document, since the fake was built or since the reset."""
+        coverage = self.coverage
+        if not since_reset:
+            coverage = Coverage()
+            coverage.absorb(self.earlier)
+            coverage.absorb(self.coverage)
+        settings = self.settings
+        return coverage.document(
+            auth=bool(settings.tokens), rate_limited=settings.rate_limit is not None
+        )
+
+    @contextlib.contextmanager
+    def expect_errors(self) -> Iterator[None]:
+        """Mark the contract violations recorded inside the block as deliberate."""
+        with self.lock:
+            self.expecting += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.expecting -= 1
+
+    def take_request(self, token: str, now: datetime.datetime) -> int | None:
+        """Count one request against the rate limit; return seconds to wait when over it."""
+        limit = self.settings.rate_limit
+        if limit is None:
+            return None
+        allowed, period = limit
+        with self.lock:
+            start, used = self.windows.get(token, (now, 0))
+            elapsed = (now - start).total_seconds()
+            if elapsed >= period or elapsed < 0:
+                start, used = now, 0
+            if used >= allowed:
+                wait = period - (now - start).total_seconds()
+                return max(1, int(wait + 0.999))
+            self.windows[token] = (start, used + 1)
+            return None

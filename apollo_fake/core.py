@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -334,14 +335,22 @@ class Core:
         found: Entry | None = self.store.get("time-entries", id)
         return found
 
-    def requests(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
-        """Return the recorded requests, oldest first, optionally of one method or path glob."""
+    def requests(
+        self, method: str | None = None, path: str | None = None, status: int | str | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the recorded requests, oldest first, optionally of one method, path glob
+        and status: a number (``422``) or a class (``"4xx"``).
+
+        A status that is neither raises ValueError.
+        """
         matches = glob(path) if path is not None else None
+        statuses = _statuses(status) if status is not None else None
         return [
             r
             for r in list(self.journal)
             if (method is None or r["method"] == method.upper())
             and (matches is None or matches(r["path"]))
+            and (statuses is None or r["status"] in statuses)
         ]
 
     # --- requests ----------------------------------------------------------
@@ -374,3 +383,17 @@ class Core:
     def take_request(self, token: str) -> int | None:
         """Count one request against the rate limit; return seconds to wait when over it."""
         return self.recorder.take_request(token, self.clock.now())
+
+
+_STATUS = re.compile(r"([1-5])([0-9][0-9]|xx)", re.IGNORECASE)
+
+
+def _statuses(status: int | str) -> range:
+    """Read a status filter: ``422`` or ``"422"``, or a class such as ``"4xx"``."""
+    match = _STATUS.fullmatch(str(status)) if not isinstance(status, bool) else None
+    if match is None:
+        raise ValueError(f"{status!r} is a status such as 422, or a class such as 4xx")
+    if match.group(2).lower() == "xx":
+        first = int(match.group(1)) * 100
+        return range(first, first + 100)
+    return range(int(status), int(status) + 1)

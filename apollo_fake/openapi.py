@@ -93,7 +93,9 @@ CONTROL: dict[str, Call] = {
     "control.restore_snapshot": Call("control#ok-response", (400, 401, 404)),
     "control.delete_snapshot": Call("control#ok-response", (400, 401, 404)),
     "control.changes": Call("control#changes-response", (400, 401, 404), query=("since",)),
-    "control.requests": Call("control#requests-response", _CONTROL, query=("method", "path")),
+    "control.requests": Call(
+        "control#requests-response", _CONTROL, query=("method", "path", "status")
+    ),
     "control.clear_requests": Call("control#ok-response", _CONTROL),
     "control.contract_report": Call("contract-report", _CONTROL),
     "control.add_fault": Call("control#fault", (400, 401, 413, 422), 201, "control#fault-request"),
@@ -221,6 +223,16 @@ def _query_parameters(group: str) -> list[dict[str, Any]]:
                 "required": False,
                 "description": "Only requests whose path matches this glob (/timeEntries/*).",
                 "schema": {"type": "string"},
+            }
+        ]
+    if group == "status":
+        return [
+            {
+                "name": "status",
+                "in": "query",
+                "required": False,
+                "description": "Only requests answered with this status (422) or class (4xx).",
+                "schema": {"type": "string", "pattern": "^[1-5]([0-9]{2}|[xX]{2})$"},
             }
         ]
     raise LookupError(f"no query parameter group {group!r}")

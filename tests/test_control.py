@@ -1003,6 +1003,13 @@ def test_journal_is_oldest_first_and_filterable(api: Api) -> None:
     assert paths("?path=/v1/*") == ["/v1/timeEntries/74"]
     assert paths("?path=/account") == ["/account"]
     assert paths("?method=PUT") == []
+    assert paths("?status=404") == ["/timeEntries/999"]
+    assert paths("?status=4xx") == paths("?status=4XX") == ["/timeEntries/999"]
+    assert paths("?status=2xx&method=GET") == ["/account", "/timeEntries/71", "/v1/timeEntries/74"]
+    for bad in ("abc", "42", "600", "4x", "1000"):
+        r = call(api, "GET", f"/_fake/requests?status={bad}")
+        assert r.status == 400, (bad, r)
+        assert [d["field"] for d in r.json["error"]["details"]] == ["status"]
 
 
 def test_delete_requests_clears_the_journal(make: Callable[..., Api]) -> None:

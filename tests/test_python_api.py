@@ -388,6 +388,13 @@ def test_journal_records_requests_and_requests_filters_them(fake: Fake) -> None:
     ]
     assert [r["path"] for r in fake.requests("DELETE", "/timeEntries/*")] == ["/timeEntries/72"]
     assert fake.requests("PUT") == []
+    # ?x=1 is a parameter the call does not take: a 400.
+    assert [r["path"] for r in fake.requests(status=200)] == [
+        "/account", "/timeEntries/71", "/timeEntries/72"
+    ]
+    assert [r["path"] for r in fake.requests(status="4xx")] == ["/v1/timeEntries/74"]
+    with pytest.raises(ValueError, match="4xx"):
+        fake.requests(status="teapot")
 
 
 def test_journal_record_has_user_body_status_and_violations() -> None:

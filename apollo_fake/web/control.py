@@ -47,7 +47,10 @@ def _json(value: Any, status: int = 200) -> Response:
 
 
 # The query parameters each control call takes; any other is refused, as on the API.
-QUERY = {"control.changes": frozenset(["since"]), "control.requests": frozenset(["method", "path"])}
+QUERY = {
+    "control.changes": frozenset(["since"]),
+    "control.requests": frozenset(["method", "path", "status"]),
+}
 
 
 @bp.before_request
@@ -169,7 +172,13 @@ def changes() -> Response:
 def requests() -> Response:
     """Return the request journal, oldest first, filtered by method and path glob."""
     fake = _fake()
-    found = fake.requests(request.args.get("method"), request.args.get("path"))
+    args = request.args
+    try:
+        found = fake.requests(args.get("method"), args.get("path"), args.get("status"))
+    except ValueError as exc:
+        raise BadRequest(
+            "The status filter is not a status.", [{"field": "status", "message": str(exc)}]
+        ) from None
     return _json({"requests": found, "dropped": fake.journal_dropped})
 
 

@@ -18,7 +18,7 @@ Detail = dict[str, str]
 MAX_PROBLEMS = 100  # problems a FixtureError lists; the rest are counted
 JSON = "application/json"
 MAX_BODY = 1024 * 1024  # the largest body of an Apollo call
-MAX_CONTROL_BODY = 512 * 1024 * 1024  # of a control call: a whole state may be far larger
+MAX_STATE_BODY = 512 * 1024 * 1024  # of PUT /_fake/state: a whole state may be far larger
 
 
 @functools.cache  # a few dozen statuses at most: 100 to 599

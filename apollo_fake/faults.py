@@ -9,7 +9,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import schemas
+
 MAX_RULES = 100
+RULE_SCHEMA = "control.schema.json#/$defs/fault-request"
 
 
 def glob(pattern: str) -> Callable[[str], Any]:
@@ -78,10 +81,22 @@ class Faults:
         delay_ms: int | None = None,
         drop: bool = False,
     ) -> Fault:
-        """Add a rule doing exactly one of: answer ``status``, wait ``delay_ms``, ``drop``."""
-        actions = (status is not None) + (delay_ms is not None) + bool(drop)
-        if actions != 1:
-            raise ValueError("a fault does exactly one of: status, delay_ms, drop")
+        """Add a rule doing exactly one of: answer ``status``, wait ``delay_ms``, ``drop``.
+
+        A rule the server could not send (a 1xx status, a header that is not valid
+        HTTP or that the server sets itself) raises ValueError, as the control API
+        answers 400: the same schema decides both.
+        """
+        given: dict[str, Any] = {"path": path, "method": method, "after": after, "times": times}
+        given |= {"status": status, "delay_ms": delay_ms, "body": body, "headers": headers}
+        request = {k: v for k, v in given.items() if v is not None or k == "times"}
+        if drop:
+            request["drop"] = True
+        if not schemas.is_valid(RULE_SCHEMA, request):
+            problems = schemas.details(schemas.errors(RULE_SCHEMA, request))
+            raise ValueError(
+                "; ".join(f"{p['field'] or 'the rule'}: {p['message']}" for p in problems)
+            )
         with self._lock:
             if len(self.rules) >= MAX_RULES:
                 raise OverflowError(f"at most {MAX_RULES} fault rules; clear some first")

@@ -21,7 +21,7 @@ from flask import Flask, Response, current_app
 from werkzeug.routing import Rule
 
 from . import contract, schemas
-from .errors import MAX_BODY, MAX_CONTROL_BODY
+from .errors import MAX_BODY, MAX_STATE_BODY
 from .version import __version__
 
 CACHE_KEY = "apollo_fake.openapi"
@@ -334,8 +334,8 @@ def _error_responses() -> dict[str, Any]:
         ),
         "not-found": _error("The parent, entry or snapshot does not exist."),
         "payload-too-large": _error(
-            f"The body is too large: over {_mib(MAX_BODY)} on an Apollo call, over "
-            f"{_mib(MAX_CONTROL_BODY)} on a control call. Nothing changed."
+            f"The body is too large: over {_mib(MAX_STATE_BODY)} for a whole state "
+            f"(PUT /_fake/state), over {_mib(MAX_BODY)} on any other call. Nothing changed."
         ),
         "unprocessable": _error(
             "Well-formed but invalid values; details name each bad field. Nothing changed."

@@ -1235,7 +1235,23 @@ def rule_of(field: str, rule: str) -> list[dict[str, str]]:
     return [{"field": field, "message": rule}]
 
 
-STATUS_RULE = "status is an HTTP status code (100 to 599)"
+STATUS_RULE = (
+    "status is an HTTP status code the server can answer with (200 to 599; a 1xx is not an "
+    "answer)"
+)
+HEADERS_RULE = (
+    "headers maps at most 50 header names (HTTP tokens; not Content-Length, Transfer-Encoding "
+    "or Connection, which the server sets) to values of at most 8,192 characters without "
+    "control characters"
+)
+HEADER_NAME_RULE = (
+    "a header name is an HTTP token of 1 to 64 characters (letters, digits, -, and "
+    "!#$%&'*+.^_`|~), not Content-Length, Transfer-Encoding or Connection, which the server sets"
+)
+HEADER_VALUE_RULE = (
+    "a header value is at most 8,192 characters of Latin-1 without control characters "
+    "(no CR or LF)"
+)
 DELAY_RULE = "delay_ms is a delay in milliseconds (0 to 60000)"
 BAD_FAULTS: list[tuple[str, bytes, Any]] = [
     ("malformed-json", b'{"path": "/x", "status": 503', None),
@@ -1259,6 +1275,23 @@ BAD_FAULTS: list[tuple[str, bytes, Any]] = [
     ("status-a-string", b'{"path": "/x", "status": "503"}', rule_of("status", STATUS_RULE)),
     ("status-too-high", b'{"path": "/x", "status": 600}', rule_of("status", STATUS_RULE)),
     ("status-too-low", b'{"path": "/x", "status": 99}', rule_of("status", STATUS_RULE)),
+    # What the server could not send: refused when added, not when it fires.
+    ("status-1xx", b'{"path": "/x", "status": 101}', rule_of("status", STATUS_RULE)),
+    ("header-name-with-a-space", b'{"path": "/x", "status": 503, "headers": {"X Y": "1"}}',
+     rule_of("headers", HEADER_NAME_RULE)),
+    ("header-value-with-crlf",
+     b'{"path": "/x", "status": 503, "headers": {"X": "1\\r\\nSet-Cookie: a=b"}}',
+     rule_of("headers.X", HEADER_VALUE_RULE)),
+    ("header-value-not-latin-1", b'{"path": "/x", "status": 503, "headers": {"X": "\\u20ac"}}',
+     rule_of("headers.X", HEADER_VALUE_RULE)),
+    ("own-content-length", b'{"path": "/x", "status": 503, "headers": {"content-length": "3"}}',
+     rule_of("headers", HEADER_NAME_RULE)),
+    ("own-transfer-encoding",
+     b'{"path": "/x", "status": 503, "headers": {"Transfer-Encoding": "chunked"}}',
+     rule_of("headers", HEADER_NAME_RULE)),
+    ("five-thousand-headers", b'{"path": "/x", "status": 503, "headers": {'
+     + b", ".join(b'"X-%d": "1"' % i for i in range(5000)) + b"}}",
+     rule_of("headers", HEADERS_RULE)),
     ("times-0", b'{"path": "/x", "status": 503, "times": 0}', rule_of(
         "times", "times is how often the rule applies (at least 1), or null for always")),
     ("times-a-string", b'{"path": "/x", "status": 503, "times": "2"}', rule_of(
@@ -1270,15 +1303,35 @@ BAD_FAULTS: list[tuple[str, bytes, Any]] = [
     ("bad-method", b'{"path": "/x", "status": 503, "method": "GET /"}',
      rule_of("method", "method is an HTTP method such as GET, or * for any")),
     ("headers-not-an-object", b'{"path": "/x", "status": 503, "headers": ["a"]}',
-     rule_of("headers", "headers maps header names to string values")),
+     rule_of("headers", HEADERS_RULE)),
     ("header-not-a-string", b'{"path": "/x", "status": 503, "headers": {"Retry-After": 7}}',
-     rule_of("headers.Retry-After", "must be a string")),
+     rule_of("headers.Retry-After", HEADER_VALUE_RULE)),
     ("unknown-key", b'{"path": "/x", "status": 503, "when": "now"}',
      rule_of("when", "is not a known key")),
     ("not-an-object", b'[{"path": "/x", "status": 503}]', [
         {"field": "", "message": "must be a JSON object"}
     ]),
 ]
+
+
+def test_a_fault_rule_is_at_most_as_large_as_an_apollo_body(api: Api) -> None:
+    big = b'{"path": "/x", "status": 503, "body": "' + b"a" * (1024 * 1024) + b'"}'
+    r = call(api, "POST", "/_fake/faults", data=big)
+    assert r.status == 413, r
+    assert faults(api) == []
+
+
+def test_the_python_api_refuses_the_rules_the_control_api_refuses(api: Api) -> None:
+    for rule in [
+        {"status": 101},
+        {"status": 503, "headers": {"X Y": "1"}},
+        {"status": 503, "headers": {"X": "1\r\nA: b"}},
+        {"status": 503, "headers": {"Content-Length": "3"}},
+        {"status": 503, "delay_ms": 5},
+    ]:
+        with pytest.raises(ValueError):
+            api.fake.faults.add("/x", **rule)
+    assert api.fake.faults.listing() == []
 
 
 def test_add_fault_refuses_a_bad_body(api: Api) -> None:

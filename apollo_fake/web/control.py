@@ -15,7 +15,8 @@ from .. import schemas
 from ..clock import parse_moment, stamp
 from ..core import Core
 from ..errors import (
-    MAX_CONTROL_BODY,
+    MAX_BODY,
+    MAX_STATE_BODY,
     ApolloError,
     BadRequest,
     FixtureError,
@@ -64,8 +65,10 @@ def _check() -> None:
     single_params(request.args.to_dict(flat=False), allowed)
 
 
-def _body(definition: str, *, optional: bool = False) -> Any:
-    raw = read_raw(request.environ, MAX_CONTROL_BODY)
+def _body(definition: str, *, optional: bool = False, limit: int = MAX_BODY) -> Any:
+    # The limit of an Apollo call, but for a whole state: what a fault rule or a
+    # clock setting holds stays small, whoever sends it.
+    raw = read_raw(request.environ, limit)
     if optional and not raw.strip():
         return {}
     body = parse_json(raw)  # JSON null is a body, and the schema refuses it
@@ -111,7 +114,7 @@ def get_state() -> Response:
 @bp.put("/state")
 def put_state() -> Response:
     """Replace the state with a fixture document (checked first; an invalid one changes nothing)."""
-    doc = _body("")
+    doc = _body("", limit=MAX_STATE_BODY)
     try:
         _fake().load(doc)
     except FixtureError as exc:

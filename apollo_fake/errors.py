@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import orjson
+
 Detail = dict[str, str]
 
 
@@ -48,6 +50,13 @@ class ApolloError(Exception):
     def to_dict(self) -> dict[str, Any]:
         """Return the contract's error body."""
         return {"error": {"status": self.status, "message": self.message, "details": self.details}}
+
+
+def render(err: ApolloError) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Render an error as the contract's JSON answer: status line, headers, body."""
+    body: bytes = orjson.dumps(err.to_dict())
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    return status_line(err.status), [*headers, *err.headers.items()], body
 
 
 class BadRequest(ApolloError):
@@ -98,6 +107,13 @@ class PayloadTooLarge(ApolloError):
 
     status = 413
     title = "The request body is larger than 1 MiB"
+
+
+class RequestTimeout(ApolloError):
+    """A request whose head or body did not arrive in time (408)."""
+
+    status = 408
+    title = "The request did not arrive in time"
 
 
 class Unprocessable(ApolloError):

@@ -20,6 +20,7 @@ import http.client
 import json
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -103,6 +104,25 @@ def test_sigterm_under_load_lets_in_flight_requests_finish_and_exits_0(serve: An
     dropped = [(round(sent - signalled, 3), exc) for sent, exc in fast if not isinstance(exc, int)]
     assert all(after > -0.05 for after, _ in dropped), dropped
     assert "Traceback" not in server.drain(server.stderr)
+
+
+@pytest.mark.parametrize("threads", [None, "1"], ids=["default", "threads-1"])
+def test_a_stalled_upload_neither_stops_others_nor_the_stop_signal(
+    serve: Any, threads: str | None, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.json"
+    args = ["--quiet", *SMALL_ARGS, "--report", str(report)]
+    server = serve(*args, *(["--threads", threads] if threads else []))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as stalled:
+        # A head that promises 100 bytes, and 10 of them: the body read waits.
+        stalled.sendall(
+            b"POST /projects/51/timeEntries HTTP/1.1\r\nHost: a\r\n"
+            b"Content-Length: 100\r\n\r\n" + b'{"time-en'
+        )
+        if threads is None:  # with the default pool, others are answered meanwhile
+            assert server.request("GET", "/timeEntries/71")[0] == 200
+        assert server.stop() == 0  # within Served.stop's hang guard, stalled client and all
+    assert json.loads(report.read_text())["calls"]
 
 
 @pytest.mark.parametrize(

@@ -444,7 +444,7 @@ def test_the_live_server_reuses_its_threads_and_never_makes_a_connection_wait() 
             conn.request("GET", "/timeEntries/71")
             assert conn.getresponse().read()
             conn.close()
-        assert len(set(map(id, served_by))) <= DEFAULT_THREADS, "a thread was started per connection"
+        assert len(set(map(id, served_by))) <= DEFAULT_THREADS, "a thread per connection"
         # 40 keep-alive connections open at once: each is answered, none waits for another.
         conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=5) for _ in range(40)]
         for round_ in range(2):

@@ -44,6 +44,7 @@ from typing import Any, TextIO
 from cheroot import errors as cheroot_errors
 from cheroot import server as cheroot_server
 from cheroot import wsgi
+from cheroot.makefile import MakeFile, StreamWriter
 
 from .errors import ApolloError, PayloadTooLarge, RequestTimeout
 from .web.wire import CHECKED, HEAD_LIMIT, HeadTooLarge, UriTooLong, not_http, refusal_answer
@@ -180,12 +181,50 @@ class _Request(cheroot_server.HTTPRequest):
             pass  # the client has gone: there is no one to tell
 
 
+class _Writer(StreamWriter):
+    """cheroot's socket writer, able to hold writes and send them in one call.
+
+    cheroot writes an answer's head and body in two calls, each a system call:
+    held, they go out in one.
+    """
+
+    _held: list[bytes] | None = None
+
+    def hold(self) -> None:
+        """Keep what is written until :meth:`release`."""
+        self._held = []
+
+    def release(self) -> None:
+        """Send what was kept, in one write."""
+        held, self._held = self._held, None
+        if held:
+            super().write(b"".join(held))  # type: ignore[no-untyped-call]
+
+    def write(self, b: Any) -> Any:
+        """Write to the socket, or keep it while held."""
+        if self._held is not None:
+            self._held.append(bytes(b))
+            return len(b)
+        return super().write(b)  # type: ignore[no-untyped-call]
+
+
+def _makefile(sock: socket.socket, mode: str = "r", bufsize: int = -1) -> Any:
+    """Make cheroot's file objects for a connection, with a writer that can hold writes."""
+    if "w" in mode:
+        return _Writer(sock, mode, bufsize)
+    return MakeFile(sock, mode, bufsize)
+
+
 class _Connection(cheroot_server.HTTPConnection):
     """cheroot's connection, closing softly when the client may still be sending."""
 
     RequestHandlerClass = _Request
     unread = False  # an answer went out before the whole request was read
     dropped = False  # a drop fault closed the connection: nothing more to do
+
+    def __init__(self, server: Any, sock: socket.socket, makefile: Any = MakeFile) -> None:
+        # `makefile` is the documented way to give a connection its file objects.
+        super().__init__(server, sock, _makefile if makefile is MakeFile else makefile)
 
     def communicate(self) -> bool:
         """Answer a request; before a close, drain what the client still sends."""
@@ -313,9 +352,15 @@ class _Gateway(wsgi.Gateway_10):
         if any(k.lower() == "connection" and v.lower() == "close" for k, v in headers):
             req.close_connection = True
             req.conn.unread = bool(getattr(req.rfile, "remaining", 0)) or req.conn.unread
+        wfile = req.conn.wfile
+        held = isinstance(wfile, _Writer)
+        if held:
+            wfile.hold()
         req.ensure_headers_sent()
         if body and req.method != b"HEAD":
             req.write(body)
+        if held:
+            wfile.release()
 
     def _checked(self, body: bytes) -> tuple[str, list[tuple[str, str]]]:
         """Return the app's status and headers, raising ValueError if HTTP cannot carry them."""

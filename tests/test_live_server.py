@@ -369,3 +369,20 @@ def test_a_stalled_request_gets_a_408_or_a_close_and_others_are_served_meanwhile
             pass  # closed without an answer: as good, the contract allows either
         assert stalled.closed_by_server()
     assert fixtures.dumps(fake.state()) == before
+
+
+def test_the_installed_cheroot_is_in_the_range_pyproject_declares() -> None:
+    # The server subclasses cheroot's documented classes: the tests hold to the range
+    # they were written for, and a release outside it must be tried before it is allowed.
+    tomllib = pytest.importorskip("tomllib")
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    declared = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    wanted = [Requirement(d) for d in declared]
+    (cheroot,) = [r for r in wanted if r.name == "cheroot"]
+    assert cheroot.specifier.contains(version("cheroot")), (cheroot, version("cheroot"))
+    assert "<" in str(cheroot.specifier), "an upper bound: a major release may change the hooks"

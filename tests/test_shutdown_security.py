@@ -132,7 +132,8 @@ def test_threads_decide_whether_requests_pass_a_delayed_one(
     serve: Any, threads: str | None, overlaps: bool
 ) -> None:
     server = serve("--quiet", *SMALL_ARGS, *(["--threads", threads] if threads else []))
-    fault = {"method": "GET", "path": "/account", "delay_ms": 1500}
+    # Long enough that the calls below certainly fit in it, on a busy machine too.
+    fault = {"method": "GET", "path": "/account", "delay_ms": 3000}
     assert server.request("POST", "/_fake/faults", fault)[0] == 201
     slow = threading.Thread(target=server.request, args=("GET", "/account"))
     slow.start()

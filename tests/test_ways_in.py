@@ -381,7 +381,9 @@ def test_a_delay_holds_only_its_request(ways: dict[str, Way], name: str) -> None
     # Long enough that what follows certainly happens during it.
     way.control("POST", "/_fake/faults", {"path": "/account", "delay_ms": 3000})
     slow: list[Answer] = []
-    thread = threading.Thread(target=lambda: slow.append(way.send("GET", "/account")))
+    # A test client of its own for the other thread: a client keeps state between calls.
+    other = Way(name, way.client.application.test_client(), way.port) if way.client else way
+    thread = threading.Thread(target=lambda: slow.append(other.send("GET", "/account")))
     thread.start()
     deadline = time.monotonic() + HANG_GUARD
     # The control API answers while the delayed request waits ...

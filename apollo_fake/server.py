@@ -3,11 +3,14 @@
 One server for every role (the plugin's ``apollo_url``, ``Fake.serve()``,
 ``apollo-fake serve`` and ``run``), so that a request gets the same answer
 whichever carries it. cheroot is used through its documented API only:
-``cheroot.wsgi.Server`` and its class attributes (``ConnectionClass``,
-``max_request_header_size``, ``max_request_body_size``, ``timeout``,
-``gateway``), ``HTTPConnection.RequestHandlerClass``, ``HTTPRequest.header_reader``
-and ``HTTPRequest.simple_response`` (how cheroot refuses a request), a
-``Gateway_10`` subclass (how the app is called), and ``HTTPServer.error_log``.
+``cheroot.wsgi.Server``, its constructor and its attributes (``ConnectionClass``,
+``gateway``, ``max_request_header_size``, ``max_request_body_size``,
+``expiration_interval``, ``keep_alive_conn_limit``) and ``error_log`` (meant to
+be overridden); ``HTTPConnection`` (its ``RequestHandlerClass``, its ``makefile``
+argument, ``communicate``); ``HTTPRequest`` (its ``proxy_mode`` argument, its
+``header_reader``, ``read_request_headers`` and ``simple_response``, which is how
+cheroot refuses a request); and a ``wsgi.Gateway_10`` subclass (how the app is
+called: ``get_environ``, ``start_response``, ``respond``).
 
 What is added to cheroot here:
 

@@ -123,12 +123,11 @@ _fake_options = _options(
     ),
     click.option(
         "--threads",
-        type=click.IntRange(1, 64),
-        default=1,
+        type=click.IntRange(1, 256),
+        default=10,
         show_default=True,
-        help="Threads running requests. One gives the best throughput and latency, but a "
-        "delayed answer (a delay_ms fault) holds the requests behind it; N lets N-1 others "
-        "through meanwhile.",
+        help="Requests answered at once (the server's thread pool). A delayed answer "
+        "(a delay_ms fault) holds one thread; the others, and the control API, go on.",
     ),
     click.option("--no-control", is_flag=True, help="Do not serve the /_fake/ control API."),
     click.option(

@@ -113,6 +113,13 @@ class PayloadTooLarge(ApolloError):
     title = f"The request body is larger than {MAX_BODY // 1024 // 1024} MiB"
 
 
+class RequestTimeout(ApolloError):
+    """A request whose head or body did not arrive in time (408)."""
+
+    status = 408
+    title = "The request did not arrive in time"
+
+
 class Unprocessable(ApolloError):
     """A well-formed request with invalid values (422)."""
 
@@ -134,7 +141,7 @@ def render(err: ApolloError) -> tuple[str, list[tuple[str, str]], bytes]:
     """Render an error as the contract's JSON answer: status line, headers and body."""
     body = orjson.dumps(err.to_dict())
     headers = [("Content-Type", JSON), ("Content-Length", str(len(body))), *err.headers.items()]
-    if err.status == 413:
+    if err.status == 413 and "Connection" not in err.headers:
         # The unread rest of the body is still on the connection: do not reuse it.
         headers.append(("Connection", "close"))
     return status_line(err.status), headers, body

@@ -1,27 +1,435 @@
-"""A live HTTP server around a WSGI app, in a thread, on a port of its own."""
+"""The HTTP server: cheroot, in a thread of the caller's process or as ``apollo-fake serve``.
+
+One server for every role (the plugin's ``apollo_url``, ``Fake.serve()``,
+``apollo-fake serve`` and ``run``), so that a request gets the same answer
+whichever carries it. cheroot is used through its documented API only:
+``cheroot.wsgi.Server``, its constructor and its attributes (``ConnectionClass``,
+``gateway``, ``max_request_header_size``, ``max_request_body_size``,
+``expiration_interval``, ``keep_alive_conn_limit``) and ``error_log`` (meant to
+be overridden); ``HTTPConnection`` (its ``RequestHandlerClass``, its ``makefile``
+argument, ``communicate``); ``HTTPRequest`` (its ``proxy_mode`` argument, its
+``header_reader``, ``read_request_headers`` and ``simple_response``, which is how
+cheroot refuses a request); and a ``wsgi.Gateway_10`` subclass (how the app is
+called: ``get_environ``, ``start_response``, ``respond``).
+
+What is added to cheroot here:
+
+- every refusal (a bad request line or header, a head over the limit, a read
+  timeout) is the contract's JSON error, rendered by :func:`apollo_fake.errors.render`,
+  and closes the connection;
+- the header reader is strict: a doubled ``Content-Length`` or ``Host``, or a
+  ``Content-Length`` beside ``Transfer-Encoding``, is a 400 (RFC 9112 section 6.1:
+  a request framed two ways is how requests are smuggled);
+- the app's answer is checked before a byte of it is sent (a status, header or
+  length the protocol would not carry is a JSON 500 instead);
+- the connection's socket is in the environ (``apollo_fake.socket``), so that a
+  ``drop`` fault closes it before anything is written, and nothing is written after;
+- an answer sent before the request's body was read (a 413) is followed by a
+  short drain of what the client still sends, so that it reads the answer
+  instead of a reset connection.
+"""
 
 from __future__ import annotations
 
-import errno
+import email.utils
 import http.client
-import os
+import logging
+import re
 import secrets
 import signal
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, TextIO
+from types import FrameType, TracebackType
+from typing import Any, TextIO
 
-if TYPE_CHECKING:
-    from .http1 import ThreadedServer
+from cheroot import errors as cheroot_errors
+from cheroot import server as cheroot_server
+from cheroot import wsgi
+from cheroot.makefile import MakeFile, StreamWriter
+
+from .errors import ApolloError, PayloadTooLarge, RequestTimeout
+from .web.wire import CHECKED, HEAD_LIMIT, HeadTooLarge, UriTooLong, not_http, refusal_answer
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+log = logging.getLogger("apollo_fake")
+
+SOCKET = "apollo_fake.socket"  # the connection's socket, in the environ
+# A client gets this long to send a request's head or body, and a connection
+# idle this long between requests is closed; a read past it is a 408.
+READ_TIMEOUT = 10
+DEFAULT_THREADS = 10  # requests answered at once: a delayed one holds only its own thread
+# A declared body larger than this is refused before the app sees it, and a chunk
+# larger than this is never read; the app's own limit (1 MiB) is below it.
+BODY_GUARD = 16 * 1024 * 1024
+DRAIN_S = 1.0  # after an answer sent before the body was read: read the rest this long...
+DRAIN_BYTES = BODY_GUARD  # ...or this much, so that the client sees the answer
+STOP_S = 3.0  # `serve` waits this long for requests in flight after a stop signal
+BUG = "The fake failed unexpectedly; this is a bug in apollo-fake."
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_STATUS = re.compile(r"[1-5][0-9][0-9](?: [\t -~\x80-\xff]*)?\Z")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_ONCE = (b"Content-Length", b"Host")
+_NO_BODY = (204, 304)
 
 
 class ServerError(RuntimeError):
     """The live server could not be started."""
+
+
+def _refusal(status: str, message: str) -> ApolloError:
+    """Turn one of cheroot's refusals (status text and reason) into the contract's error."""
+    code = int(status[:3]) if status[:3].isdigit() else 500
+    err: ApolloError
+    if code == 400:
+        err = not_http(message or "malformed")
+    elif code == 408:
+        err = RequestTimeout()
+    elif code == 413:
+        err = PayloadTooLarge()
+    elif code == 414:
+        err = UriTooLong()
+    elif code == 431:
+        err = HeadTooLarge()
+    elif code == 500:
+        err = ApolloError(BUG)
+    else:
+        err = ApolloError(message or status[4:] or "The request was refused.")
+        err.status = code
+    return err
+
+
+class StrictHeaderReader(cheroot_server.HeaderReader):
+    """Read request headers as RFC 9112 asks, refusing what could be read two ways.
+
+    Names with an underscore are dropped, as Werkzeug does: ``X_Token`` would
+    otherwise pass for ``X-Token``. A repeated header is joined with commas, as Werkzeug does.
+    """
+
+    def __call__(self, rfile: Any, hdict: dict[bytes, bytes] | None = None) -> dict[bytes, bytes]:
+        """Read the headers into ``hdict``; raise ValueError (a 400) for a malformed one."""
+        headers: dict[bytes, bytes] = {} if hdict is None else hdict
+        while True:
+            line = rfile.readline()
+            if not line:
+                raise ValueError("the head ended before its blank line")
+            if line == b"\r\n":
+                break
+            if not line.endswith(b"\r\n"):
+                raise ValueError("a header line does not end in CRLF")
+            if line[:1] in (b" ", b"\t"):
+                raise ValueError("a header line is folded onto the next")
+            name, colon, value = line[:-2].partition(b":")
+            if not colon or not _TOKEN.match(name):
+                raise ValueError("a header line is not a name, a colon and a value")
+            value = value.strip(b" \t")
+            if b"\r" in value or b"\n" in value or b"\0" in value:
+                raise ValueError("a header value holds a control character")
+            if b"_" in name:
+                continue
+            key = name.title()
+            if key in headers:
+                if key in _ONCE:
+                    raise ValueError(f"{key.decode()} is given twice")
+                value = headers[key] + b"," + value  # as Werkzeug joins them
+            headers[key] = value
+        length = headers.get(b"Content-Length")
+        if length is not None:
+            if not length.isdigit():
+                raise ValueError("Content-Length is not a number")
+            if b"Transfer-Encoding" in headers:
+                raise ValueError(
+                    "a request may not have both Content-Length and Transfer-Encoding "
+                    "(RFC 9112, section 6.1)"
+                )
+        return headers
+
+
+class _Request(cheroot_server.HTTPRequest):
+    """cheroot's request, refusing in the contract's JSON shape."""
+
+    header_reader = StrictHeaderReader()
+
+    def __init__(self, server: Any, conn: Any, proxy_mode: bool = True, strict_mode: bool = True):
+        # In "proxy mode" cheroot takes a target that starts with "//" (or names a
+        # host) as sent, where it would refuse it; the wire layer reads its path.
+        super().__init__(server, conn, proxy_mode=proxy_mode, strict_mode=strict_mode)
+
+    def read_request_headers(self) -> bool:
+        """Read the headers; a head over the limit is a 431 (cheroot says 413)."""
+        try:
+            return bool(super().read_request_headers())  # type: ignore[no-untyped-call]
+        except cheroot_errors.MaxSizeExceeded:
+            self.simple_response("431 Request Header Fields Too Large")
+            return False
+
+    def simple_response(self, status: Any, msg: Any = "") -> None:
+        """Refuse with the contract's JSON error, and close the connection after it."""
+        text = status.decode("latin-1") if isinstance(status, bytes) else str(status)
+        message = msg.decode("latin-1") if isinstance(msg, bytes) else str(msg)
+        line, headers, body = refusal_answer(_refusal(text, message))
+        head = f"{self.server.protocol} {line}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in headers)
+        head += f"Date: {email.utils.formatdate(usegmt=True)}\r\n"
+        head += f"Server: {self.server.server_name}\r\n\r\n"
+        self.close_connection = True
+        self.sent_headers = True  # nothing more of this answer may be written
+        self.conn.unread = True  # the client may still be sending: drain before closing
+        try:
+            self.conn.wfile.write(head.encode("latin-1") + body)
+        except OSError:
+            pass  # the client has gone: there is no one to tell
+
+
+class _Writer(StreamWriter):
+    """cheroot's socket writer, able to hold writes and send them in one call.
+
+    cheroot writes an answer's head and body in two calls, each a system call:
+    held, they go out in one.
+    """
+
+    _held: list[bytes] | None = None
+
+    def hold(self) -> None:
+        """Keep what is written until :meth:`release`."""
+        self._held = []
+
+    def release(self) -> None:
+        """Send what was kept, in one write."""
+        held, self._held = self._held, None
+        if held:
+            super().write(b"".join(held))  # type: ignore[no-untyped-call]
+
+    def write(self, b: Any) -> Any:
+        """Write to the socket, or keep it while held."""
+        if self._held is not None:
+            self._held.append(bytes(b))
+            return len(b)
+        return super().write(b)  # type: ignore[no-untyped-call]
+
+
+def _makefile(sock: socket.socket, mode: str = "r", bufsize: int = -1) -> Any:
+    """Make cheroot's file objects for a connection, with a writer that can hold writes."""
+    if "w" in mode:
+        return _Writer(sock, mode, bufsize)
+    return MakeFile(sock, mode, bufsize)
+
+
+class _Connection(cheroot_server.HTTPConnection):
+    """cheroot's connection, closing softly when the client may still be sending."""
+
+    RequestHandlerClass = _Request
+    unread = False  # an answer went out before the whole request was read
+    dropped = False  # a drop fault closed the connection: nothing more to do
+
+    def __init__(self, server: Any, sock: socket.socket, makefile: Any = MakeFile) -> None:
+        # `makefile` is the documented way to give a connection its file objects.
+        super().__init__(server, sock, _makefile if makefile is MakeFile else makefile)
+
+    def communicate(self) -> bool:
+        """Answer a request; before a close, drain what the client still sends."""
+        self.unread = False
+        keep = bool(super().communicate())  # type: ignore[no-untyped-call]
+        if not keep and self.unread and not self.dropped:
+            self._drain()
+        return keep
+
+    def _drain(self) -> None:
+        """Read and drop what the client still sends, for a bounded time, then let it close.
+
+        Closing a socket with unread data resets the connection, and the client
+        may lose the answer it has not read yet (a 413 sent while the body arrives).
+        """
+        sock = self.socket
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + DRAIN_S
+            drained = 0
+            while drained < DRAIN_BYTES:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                sock.settimeout(left)
+                data = sock.recv(65536)
+                if not data:
+                    break
+                drained += len(data)
+        except OSError:
+            pass
+
+
+class _Input:
+    """The request body as the app reads it: a failed read is the contract's error."""
+
+    def __init__(self, req: _Request, stream: Any) -> None:
+        self._req = req
+        self._stream = stream
+
+    def read(self, size: int | None = None) -> bytes:
+        """Read up to ``size`` bytes of the body (all of it without)."""
+        try:
+            return bytes(self._stream.read(size))
+        except TimeoutError:
+            raise self._broken(RequestTimeout()) from None
+        except cheroot_errors.MaxSizeExceeded:
+            raise self._broken(PayloadTooLarge()) from None
+        except (OSError, ValueError) as exc:
+            if "Too Large" in str(exc):  # cheroot's refusal of an oversized chunk
+                raise self._broken(PayloadTooLarge()) from None
+            raise self._broken(not_http(f"the request body could not be read ({exc})")) from None
+
+    def readline(self, size: int | None = None) -> bytes:
+        """Read one line of the body (Werkzeug's form parser asks for lines)."""
+        try:
+            return bytes(self._stream.readline(size))
+        except (OSError, ValueError, cheroot_errors.MaxSizeExceeded):
+            raise self._broken(not_http("the request body could not be read")) from None
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+    def _broken(self, err: ApolloError) -> ApolloError:
+        # The framing of what follows is lost: this connection ends with the answer.
+        self._req.close_connection = True
+        self._req.conn.unread = True
+        err.headers.setdefault("Connection", "close")
+        return err
+
+
+class _Gateway(wsgi.Gateway_10):
+    """Call the app, check its answer whole, then send it (or nothing, for a drop)."""
+
+    # cheroot's stubs leave Gateway_10 untyped, and type the base class's as None.
+    _answer: tuple[str, list[tuple[str, str]]] | None = None
+    _chunks: list[bytes]
+
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]
+        """Return cheroot's environ, with the socket and a body that fails as JSON."""
+        env: dict[str, Any] = super().get_environ()  # type: ignore[no-untyped-call]
+        env[SOCKET] = self.req.conn.socket
+        env[CHECKED] = True  # the head's limits were enforced while it was read
+        env["wsgi.input"] = _Input(self.req, env["wsgi.input"])
+        return env
+
+    def start_response(self, status: str, headers: Any, exc_info: Any = None) -> Any:
+        """Keep the status and headers: nothing is sent before the app has returned."""
+        self._answer = (status, list(headers))
+        return self._chunks.append
+
+    def respond(self) -> None:
+        """Run the app and send its answer, or close at once if it dropped the connection."""
+        req = self.req
+        self._answer = None
+        self._chunks = []
+        try:
+            result = req.server.wsgi_app(self.env, self.start_response)
+            try:
+                self._chunks.extend(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except ConnectionAbortedError:
+            self._drop()
+            return
+        except Exception:
+            log.exception("apollo-fake's server failed on %s", self.env.get("REQUEST_URI"))
+            req.simple_response("500 Internal Server Error")
+            return
+        body = b"".join(self._chunks)
+        try:
+            status, headers = self._checked(body)
+            super().start_response(status, headers)
+        except (ValueError, TypeError, UnicodeError) as exc:
+            log.error(
+                "apollo-fake's server made a bad answer to %s: %s", self.env.get("REQUEST_URI"), exc
+            )
+            req.outheaders = []
+            req.simple_response("500 Internal Server Error")
+            return
+        if req.chunked_read and not getattr(req.rfile, "closed", True):
+            req.close_connection = True  # no telling where the next request would start
+        if any(k.lower() == "connection" and v.lower() == "close" for k, v in headers):
+            req.close_connection = True
+            req.conn.unread = bool(getattr(req.rfile, "remaining", 0)) or req.conn.unread
+        wfile = req.conn.wfile
+        held = isinstance(wfile, _Writer)
+        if held:
+            wfile.hold()
+        req.ensure_headers_sent()
+        if body and req.method != b"HEAD":
+            req.write(body)
+        if held:
+            wfile.release()
+
+    def _checked(self, body: bytes) -> tuple[str, list[tuple[str, str]]]:
+        """Return the app's status and headers, raising ValueError if HTTP cannot carry them."""
+        if self._answer is None:
+            raise ValueError("the app did not call start_response")
+        status, headers = self._answer
+        if not _STATUS.match(status):
+            raise ValueError(f"the status {status!r} is not a code and a reason")
+        for name, value in headers:
+            if not _TOKEN.match(name.encode("latin-1")) or _BAD_VALUE.search(value):
+                raise ValueError(f"the header {name!r} cannot be sent")
+            value.encode("latin-1")
+        code = int(status[:3])
+        has_body = code >= 200 and code not in _NO_BODY
+        lengths = [v for k, v in headers if k.lower() == "content-length"]
+        if has_body and not lengths:
+            headers = [*headers, ("Content-Length", str(len(body)))]
+        elif lengths and self.req.method != b"HEAD" and lengths != [str(len(body))]:
+            raise ValueError(f"Content-Length {lengths} does not match the body ({len(body)})")
+        return status, headers
+
+    def _drop(self) -> None:
+        """End the connection without a byte written: the app asked for a drop."""
+        req = self.req
+        try:
+            req.conn.socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        req.close_connection = True
+        req.sent_headers = True
+        req.ready = False
+        req.conn.dropped = True
+
+
+class Server(wsgi.Server):
+    """cheroot's WSGI server with the contract's refusals, limits and read deadlines."""
+
+    ConnectionClass = _Connection
+    max_request_header_size = HEAD_LIMIT
+    max_request_body_size = BODY_GUARD
+    # How often the connection loop looks up from select(): a stop waits for it.
+    expiration_interval = 0.05
+
+    def __init__(self, app: WSGIApp, host: str, port: int, threads: int = DEFAULT_THREADS) -> None:
+        super().__init__(
+            (host, port),
+            app,
+            numthreads=threads,
+            max=threads,
+            request_queue_size=128,
+            timeout=READ_TIMEOUT,
+            shutdown_timeout=1,
+            server_name="apollo-fake",
+        )
+        self.gateway = _Gateway
+        # Idle keep-alive connections wait in cheroot's selector, not in a thread.
+        self.keep_alive_conn_limit = 1000
+
+    def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
+        """Log cheroot's messages through the package's logger instead of stderr."""
+        log.log(level, "cheroot: %s", msg, exc_info=traceback)
+
+    @property
+    def port(self) -> int:
+        """Return the port bound (the real one when 0 was asked for), once prepared."""
+        return int(self.bind_addr[1])
 
 
 def _with_probe(app: WSGIApp, probe: str) -> WSGIApp:
@@ -40,6 +448,7 @@ def _wait_until_answering(
     host: str, port: int, probe: str, timeout: float, alive: Callable[[], bool] = lambda: True
 ) -> bool:
     """Poll the probe path until it answers (True), time runs out or ``alive()`` fails."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and alive():
         try:
@@ -56,98 +465,17 @@ def _wait_until_answering(
     return False
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """Bind and listen, turning failure into a ServerError that names the address."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def _prepared(app: WSGIApp, host: str, port: int, threads: int) -> Server:
+    """Build the server and bind it, turning failure into a ServerError naming the address."""
+    server = Server(app, host, port, threads)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
+        server.prepare()
     except OSError as exc:
-        sock.close()
         reason = exc.strerror or str(exc)
-        if exc.errno == errno.EADDRINUSE:
+        if "Address already in use" in str(exc) or "[Errno 98]" in str(exc):
             reason = "the port is already in use"
         raise ServerError(f"cannot listen on {host}:{port}: {reason}") from None
-    return sock
-
-
-def _check_bindable(host: str, port: int) -> None:
-    _bind(host, port).close()
-
-
-def free_port(host: str) -> int:
-    """Return a port nothing listens on now (for servers that cannot report port 0)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def run(
-    app: WSGIApp,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    *,
-    on_ready: Callable[[int], None] | None = None,
-    log: TextIO | None = None,
-    threads: int = 1,
-    timeout: float = 10.0,
-) -> None:
-    """Serve a WSGI app from this process with granian until SIGINT or SIGTERM.
-
-    ``on_ready(port)`` is called once a request has been answered. Granian's
-    Rust HTTP layer is several times faster than Werkzeug's; one worker, run as
-    a thread of this process, keeps the state in one place.
-    """
-    from granian.constants import Interfaces, RuntimeModes
-    from granian.server import MTServer
-
-    class InProcess(MTServer):
-        # Granian runs workers as threads only on free-threaded builds; with one
-        # worker the GIL costs nothing, and the fake's state must stay here.
-        def _check_gil(self) -> None:
-            pass
-
-    if port == 0:
-        port = free_port(host)
-    else:
-        _check_bindable(host, port)
-    probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
-    served = _with_probe(_log_requests(app, log) if log is not None else app, probe)
-    failed: list[str] = []
-
-    def announce() -> None:
-        if _wait_until_answering(host, port, probe, timeout):
-            if on_ready is not None:
-                on_ready(port)
-        else:
-            failed.append(f"the server did not answer on {host}:{port} within {timeout:g} s")
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=announce, name="apollo-fake:ready", daemon=True).start()
-    server = InProcess(
-        "apollo_fake:app",
-        address=host,
-        port=port,
-        interface=Interfaces.WSGI,
-        workers=1,
-        # With one thread running Python, the GIL is never fought over: two gave
-        # half the req/s and a p99 of 20-30 ms against 1-2 ms (wrk -t2 -c8).
-        blocking_threads=threads,
-        # One runtime thread for the sockets: with the GIL, a multi-threaded
-        # runtime only adds hand-offs (p99 8 ms against 1.5 ms, same req/s).
-        runtime_mode=RuntimeModes.st,
-        log_enabled=False,
-    )
-    try:
-        server.serve(target_loader=lambda *args, **kwargs: served, wrap_loader=False)
-    except RuntimeError as exc:  # granian's bind errors carry a Rust backtrace
-        raise ServerError(f"cannot serve on {host}:{port}: {str(exc).splitlines()[0]}") from None
-    if failed:
-        raise ServerError(failed[0])
+    return server
 
 
 def _log_requests(app: WSGIApp, stream: TextIO) -> WSGIApp:
@@ -171,6 +499,85 @@ def _log_requests(app: WSGIApp, stream: TextIO) -> WSGIApp:
     return logged
 
 
+def run(
+    app: WSGIApp,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    on_ready: Callable[[int], None] | None = None,
+    log: TextIO | None = None,
+    threads: int = DEFAULT_THREADS,
+    timeout: float = 10.0,
+) -> None:
+    """Serve a WSGI app from this process until SIGINT or SIGTERM.
+
+    ``on_ready(port)`` is called once a request has been answered. The server's
+    threads are daemons, and a stop waits at most a few seconds for requests in
+    flight: a stalled client or a long ``delay_ms`` cannot keep the process alive.
+    """
+    probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
+    served = _with_probe(_log_requests(app, log) if log is not None else app, probe)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server, _ = _launch(served, host, port, threads)
+        if not _wait_until_answering(host, server.port, probe, timeout, lambda: not stop.is_set()):
+            if not stop.is_set():
+                _stop_within(server, STOP_S)
+                raise ServerError(
+                    f"the server did not answer on {host}:{server.port} within {timeout:g} s"
+                )
+        elif on_ready is not None:
+            on_ready(server.port)
+        while not stop.wait(0.5):  # a timed wait lets the signal handler run
+            pass
+        _stop_within(server, STOP_S)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _launch(app: WSGIApp, host: str, port: int, threads: int) -> tuple[Server, threading.Thread]:
+    """Bind, then serve from a daemon thread; raise ServerError if the address is refused.
+
+    cheroot's worker threads are started by the thread that binds, and take its
+    daemon flag: started here, they cannot keep a process alive that forgot to
+    stop its server, or one stopping while a client stalls.
+    """
+    box: list[Server | ServerError] = []
+    bound = threading.Event()
+
+    def serve() -> None:
+        try:
+            server = _prepared(app, host, port, threads)
+            box.append(server)
+        except ServerError as exc:
+            box.append(exc)
+            return
+        finally:
+            bound.set()
+        server.serve()
+
+    thread = threading.Thread(target=serve, name="apollo-fake:server", daemon=True)
+    thread.start()
+    bound.wait()
+    found = box[0]
+    if isinstance(found, ServerError):
+        raise found
+    return found, thread
+
+
+def _stop_within(server: Server, seconds: float) -> None:
+    """Stop a server, waiting at most ``seconds`` for requests in flight."""
+    stopper = threading.Thread(target=server.stop, name="apollo-fake:stop", daemon=True)
+    stopper.start()
+    stopper.join(seconds)
+
+
 class LiveServer:
     """Serve a WSGI app over HTTP from a daemon thread; ``url`` is known once it answers."""
 
@@ -180,20 +587,23 @@ class LiveServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log: TextIO | None = None,
+        threads: int = DEFAULT_THREADS,
     ) -> None:
         self.host = host
         self._probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
         inner = _log_requests(app, log) if log is not None else app
         self._app = _with_probe(inner, self._probe)
         self._requested_port = port
-        self._server: ThreadedServer | None = None
+        self._threads = threads
+        self._server: Server | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
         """Return the port the server listens on."""
         if self._server is None:
             raise ServerError("the server is not started")
-        return int(self._server.port)
+        return self._server.port
 
     @property
     def url(self) -> str:
@@ -203,17 +613,11 @@ class LiveServer:
 
     def start(self, timeout: float = 5.0) -> LiveServer:
         """Bind, serve from a thread, and return once a request is answered."""
-        from .http1 import ThreadedServer  # not needed by `apollo-fake serve`: not at start-up
-
-        server = self._server = ThreadedServer(self._app, _bind(self.host, self._requested_port))
-        server.start()
-
-        def alive() -> bool:
-            return server.threads() > 0
-
-        if _wait_until_answering(self.host, self.port, self._probe, timeout, alive):
+        server, thread = _launch(self._app, self.host, self._requested_port, self._threads)
+        self._server, self._thread = server, thread
+        if _wait_until_answering(self.host, self.port, self._probe, timeout, thread.is_alive):
             return self
-        died = not alive()
+        died = not thread.is_alive()
         self.stop()
         if died:
             raise ServerError("the server thread ended before it answered a request")
@@ -223,6 +627,8 @@ class LiveServer:
         """Stop serving and wait for the server's threads to end."""
         if self._server is not None:
             self._server.stop()
+        if self._thread is not None:
+            self._thread.join(STOP_S)
 
     def __enter__(self) -> LiveServer:
         return self.start()

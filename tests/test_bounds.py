@@ -173,7 +173,7 @@ def test_remembered_routes_are_bounded() -> None:
     fake = Fake(small_doc(), today=TODAY)
     for n in range(api.ROUTES_KEPT + 500):  # a path per id, as a long run makes
         fake.client.get(f"/timeEntries/{1000 + n}")
-    routes = fake.app.wsgi_app._routes  # type: ignore[attr-defined]
+    routes = fake.app.wsgi_app.app._routes  # type: ignore[attr-defined]
     assert 0 < len(routes) <= api.ROUTES_KEPT
 
 
@@ -241,12 +241,12 @@ def test_kept_answers_are_all_of_the_current_data() -> None:
     fake = Fake(small_doc(), today=TODAY)
     for page in range(1, 201):  # 200 different reads, each kept
         fake.client.get(f"/projects/51/timeEntries/{page}")
-    kept = fake.app.wsgi_app._kept  # type: ignore[attr-defined]
+    kept = fake.app.wsgi_app.app._kept  # type: ignore[attr-defined]
     assert len(kept.replies) == 200
     fake.client.delete("/timeEntries/71")
     fake.client.get("/projects/51/timeEntries")
     # The write made the 200 answers unservable: they are gone, not held until a limit.
-    assert len(fake.app.wsgi_app._kept.replies) == 1  # type: ignore[attr-defined]
+    assert len(fake.app.wsgi_app.app._kept.replies) == 1  # type: ignore[attr-defined]
 
 
 # --- the report reads at most six months ---------------------------------------------

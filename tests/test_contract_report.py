@@ -643,7 +643,7 @@ def test_every_schema_the_table_names_is_a_file_of_schemas() -> None:
 
 def test_the_dispatcher_calls_the_views_of_the_url_map() -> None:
     app = create_app(Fake())
-    targets = app.wsgi_app._targets  # type: ignore[attr-defined]
+    targets = app.wsgi_app.app._targets  # type: ignore[attr-defined]
     assert set(targets) == {f"{b}.{e}" for b in ("api", "api_v1") for e in ROUTES}
     for endpoint, (view, route) in targets.items():
         assert app.view_functions[endpoint] is view, endpoint

@@ -743,7 +743,10 @@ def test_bad_snapshot_name_is_a_400(api: Api) -> None:
     before = api.dump()
     cases = Cases()
     names = [("65-chars", "a" * 65), ("space", "a%20b"), ("non-ascii", "caf%C3%A9"),
-             ("question-mark", "a%3Fb"), ("colon", "a:b")]
+             ("question-mark", "a%3Fb"), ("colon", "a:b"),
+             # An encoded slash is part of its segment, never a separator (the
+             # contract's paths): one segment, and a name no snapshot may have.
+             ("encoded-slash", "a%2Fb")]
     for label, name in names:
         for call_name, method, suffix in SNAPSHOT_CALLS:
             with cases.case(f"{call_name} {label}"):
@@ -757,7 +760,6 @@ def test_bad_snapshot_name_is_a_400(api: Api) -> None:
     # A name with a slash is two path segments: no route.
     for method, path in [
         ("POST", "/_fake/snapshots/a/b"),
-        ("POST", "/_fake/snapshots/a%2Fb"),
         ("POST", "/_fake/snapshots/a/b/restore"),
         ("DELETE", "/_fake/snapshots/a/b"),
     ]:

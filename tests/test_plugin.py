@@ -1101,7 +1101,7 @@ def test_a_serving_thread_that_dies_errors_within_seconds(pytester: pytest.Pytes
     pytester.makepyfile(
         """
         import pytest
-        from apollo_fake.http1 import ThreadedServer
+        from apollo_fake.server import Server
 
 
         @pytest.fixture
@@ -1109,7 +1109,7 @@ def test_a_serving_thread_that_dies_errors_within_seconds(pytester: pytest.Pytes
             def crash(self):
                 raise OSError("the serving loop failed")
 
-            monkeypatch.setattr(ThreadedServer, "_accept_loop", crash)
+            monkeypatch.setattr(Server, "serve", crash)
 
 
         def test_needs_a_server(serving_loop_dies, apollo_url):

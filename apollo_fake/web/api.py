@@ -585,11 +585,13 @@ class ApiApp:
 
     @staticmethod
     def _drop(call: Call, rule: Any) -> Iterable[bytes]:
-        sock = call.environ.get("werkzeug.socket")
+        environ = call.environ
+        sock = environ.get("apollo_fake.socket") or environ.get("werkzeug.socket")
         message = f"apollo-fake dropped the connection (fault rule {rule.id})"
         if sock is not None:
-            # Werkzeug's server: close the socket before anything is written, and
-            # raise what the server takes for a client that went away.
+            # A server that gives the app its socket (apollo-fake's, Werkzeug's): close
+            # it before anything is written, and raise what the server takes for a
+            # connection that is gone, so that it writes nothing after.
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -597,8 +599,8 @@ class ApiApp:
             raise ConnectionAbortedError(message)
 
         def broken() -> Iterable[bytes]:
-            # Other servers give no socket: a body that fails makes them abort the
-            # connection mid-answer, which a client sees as a closed connection.
+            # No socket (Flask's test client): the answer's body fails as it is read,
+            # which a test sees as an exception.
             raise ConnectionAbortedError(message)
             yield b""  # pragma: no cover
 

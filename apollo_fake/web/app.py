@@ -23,7 +23,7 @@ from ..errors import (
     PayloadTooLarge,
     render,
 )
-from . import api, control
+from . import api, control, wire
 
 log = logging.getLogger("apollo_fake")
 
@@ -58,7 +58,8 @@ def create_app(fake: Core | None = None, config: Mapping[str, Any] | None = None
     # reaches Flask: the control API and /openapi.json.
     apollo = api.ApiApp(app.wsgi_app, app.url_map, fake)
     apollo.bind(app.view_functions)
-    app.wsgi_app = apollo  # type: ignore[method-assign]
+    # Every way in (each server, the test client) goes through the wire layer first.
+    app.wsgi_app = wire.Wire(apollo)  # type: ignore[method-assign]
     app.register_error_handler(ApolloError, error_response)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -37,6 +37,7 @@ class Fault:
     times: int | None = 1
     status: int | None = None
     body: Any = None
+    text: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_ms: int | None = None
     drop: bool = False
@@ -77,6 +78,7 @@ class Faults:
         times: int | None = 1,
         status: int | None = None,
         body: Any = None,
+        text: str | None = None,
         headers: dict[str, str] | None = None,
         delay_ms: int | None = None,
         drop: bool = False,
@@ -88,7 +90,8 @@ class Faults:
         answers 400: the same schema decides both.
         """
         given: dict[str, Any] = {"path": path, "method": method, "after": after, "times": times}
-        given |= {"status": status, "delay_ms": delay_ms, "body": body, "headers": headers}
+        given |= {"status": status, "delay_ms": delay_ms, "body": body, "text": text}
+        given["headers"] = headers
         request = {k: v for k, v in given.items() if v is not None or k == "times"}
         if drop:
             request["drop"] = True
@@ -108,6 +111,7 @@ class Faults:
                 times=times,
                 status=status,
                 body=body,
+                text=text,
                 headers=dict(headers or {}),
                 delay_ms=delay_ms,
                 drop=drop,

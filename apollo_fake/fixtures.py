@@ -26,6 +26,7 @@ from .model import (
 from .store import COLLECTIONS, Store
 
 SCHEMA = "fixture.schema.json"
+DEEP = f"nests arrays and objects deeper than {schemas.MAX_DEPTH} levels"
 
 # The day the packaged demo data was generated for, and the day generated data
 # ends at when no other is given, so that the same seed gives the same bytes on
@@ -313,6 +314,8 @@ def _ref(value: int | None) -> str:
 
 def records(doc: Any) -> dict[str, dict[int, Any]]:
     """Check a fixture document and turn it into records by collection and id."""
+    if schemas.too_deep(doc):  # before the validators, which recurse once a level
+        raise FixtureError([{"field": "", "message": DEEP}])
     return Loader().add(doc).finish()
 
 
@@ -367,6 +370,8 @@ def _stream(lines: Iterable[bytes], loader: Loader) -> Loader | None:
         doc = orjson.loads(b"".join(head) + b'"time-entries": []}')
     except orjson.JSONDecodeError:
         return None
+    if schemas.too_deep(doc):
+        return None  # read whole, and refused there
     loader.add(doc)
     chunk: list[Any] = []
     for line in it:
@@ -374,9 +379,12 @@ def _stream(lines: Iterable[bytes], loader: Loader) -> Loader | None:
         if text in (b"]", b"],"):
             break
         try:
-            chunk.append(orjson.loads(text[:-1] if text.endswith(b",") else text))
+            record = orjson.loads(text[:-1] if text.endswith(b",") else text)
         except orjson.JSONDecodeError:
             return None
+        if schemas.too_deep(record, text):
+            return None  # read whole, and refused there
+        chunk.append(record)
         if len(chunk) == CHUNK:
             loader.add_entries(chunk)
             chunk = []

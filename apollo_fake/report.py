@@ -96,8 +96,12 @@ def rule_of(message: str) -> str:
 
 
 def shape(path: str) -> str:
-    """Name a path that matches no route by its shape: digits become {id}, /v1 goes."""
-    if path.startswith("/v1/"):
+    """Name a path that matches no route by its shape: digits become {id}, /v1 goes.
+
+    /v1 stays on a path that climbs out of it (``/v1/../account``): without it, the
+    path would read as another request than the one sent.
+    """
+    if path.startswith("/v1/") and not path.startswith("/v1/.."):
         path = path[3:]
     return _DIGITS.sub("{id}", path)[:MAX_TEXT]
 

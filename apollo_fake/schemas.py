@@ -174,6 +174,32 @@ def full_validator(name: str) -> Any:
     return cls(dialectless(_root(name)), registry=registry, format_checker=checker)
 
 
+MAX_DEPTH = 64  # levels of nesting any JSON body or fixture document may have
+
+
+def too_deep(value: Any, raw: bytes | None = None, limit: int = MAX_DEPTH) -> bool:
+    """Tell whether a JSON value nests deeper than ``limit`` arrays and objects.
+
+    Every reader of JSON refuses deeper documents: the validators recurse once a
+    level, and the journal's writer stops at 254. ``raw``, the text it was parsed
+    from, lets a document with fewer brackets than the limit skip the walk.
+    """
+    if raw is not None and raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        inner: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                inner.extend(v for v in item.values() if isinstance(v, dict | list))
+            elif isinstance(item, list):
+                inner.extend(v for v in item if isinstance(v, dict | list))
+        if not inner:
+            return False
+        level = inner
+    return True
+
+
 def _is_json_integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

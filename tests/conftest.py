@@ -219,6 +219,7 @@ class Api:
         self.url = url
         self.client = create_app(fake).test_client() if transport == "client" else None
         self._conn: http.client.HTTPConnection | None = None
+        self._last_headers: list[tuple[str, str]] = []
 
     def request(
         self,
@@ -249,6 +250,16 @@ class Api:
             status, got, raw = self._socket(method, path, payload, hdrs)
         return Result(status, got, check_body(method, path, status, got, raw), raw)
 
+    def raw(
+        self, method: str, path: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Send one request and return its answer unchecked: status, every header, body."""
+        if self.client is not None:
+            resp = self.client.open(path, method=method, headers=headers or {})
+            return resp.status_code, list(resp.headers.items()), resp.get_data()
+        status, _, body = self._socket(method, path, None, dict(headers or {}))
+        return status, self._last_headers, body
+
     def _socket(
         self, method: str, path: str, payload: bytes | None, hdrs: dict[str, str]
     ) -> tuple[int, dict[str, str], bytes]:
@@ -261,7 +272,8 @@ class Api:
                 self._conn.request(method, path, body=payload, headers=hdrs)
                 resp = self._conn.getresponse()
                 raw = resp.read()
-                got = {k.lower(): v for k, v in resp.getheaders()}
+                self._last_headers = resp.getheaders()
+                got = {k.lower(): v for k, v in self._last_headers}
                 if got.get("connection", "").lower() == "close":
                     self.close()
                 return resp.status, got, raw

@@ -83,6 +83,12 @@ CASES = [
     case("envelope-is-string", "PUT", ENTRY, b'{"time-entry": "notes"}', 400),
     case("envelope-is-null", "PUT", ENTRY, b'{"time-entry": null}', 400),
     case("key-beside-envelope", "POST", PROJECT, b'{"time-entry": {"seconds": "60"}, "x": 1}', 400),
+    # --- nested deeper than any reader of JSON should walk: 400 ----------------
+    case("nested-1000-deep", "POST", PROJECT,
+         b'{"time-entry": ' + b"[" * 1000 + b"]" * 1000 + b"}", 400),
+    case("nested-255-deep-notes", "PUT", ENTRY,
+         b'{"time-entry": {"notes": ' + b"[" * 255 + b"]" * 255 + b"}}", 400),
+    case("nested-65-deep", "POST", PROJECT, b'{"a": ' + b"[" * 64 + b"]" * 64 + b"}", 400),
     # --- wrong values inside the envelope: 422 ---------------------------------
     case("seconds-missing", "POST", PROJECT, entry(notes="no seconds"), 422),
     case("seconds-boolean", "POST", PROJECT, entry(seconds=True), 422),

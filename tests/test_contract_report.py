@@ -607,6 +607,7 @@ def test_rules_leave_the_values_out_and_unknown_paths_keep_their_shape() -> None
     )
     assert report.rule_of("must be one of 1, true, yes, on") == "must be one of 1, true, yes, on"
     assert report.shape("/v1/projects/51/timeEntries/2x") == "/projects/{id}/timeEntries/2x"
+    assert report.shape("/v1/../account") == "/v1/../account"
     assert report.shape("/v1") == "/v1"
     assert len(report.shape("/" + "a" * 1000)) == report.MAX_TEXT
 

@@ -1074,6 +1074,65 @@ def test_status_fault_answers_the_default_error_or_the_given_body_and_headers(ap
     assert r.headers["content-type"] == "application/json"
 
 
+def test_a_rules_headers_replace_the_defaults_and_its_text_goes_as_is(api: Api) -> None:
+    page = "<html><body><h1>502 Bad Gateway</h1>caf\u00e9</body></html>"
+    add_fault(api, {"path": "/account", "status": 502, "text": page,
+                    "headers": {"content-type": "text/html; charset=utf-8"}})
+    add_fault(api, {"path": "/account", "status": 503, "text": "down"})
+    add_fault(api, {"path": "/account", "status": 500, "body": {"a": 1},
+                    "headers": {"Content-Type": "application/problem+json"}})
+    status, headers, body = api.raw("GET", "/account")
+    types = [v for k, v in headers if k.lower() == "content-type"]
+    assert (status, types, body) == (502, ["text/html; charset=utf-8"], page.encode())
+    status, headers, body = api.raw("GET", "/account")
+    types = [v for k, v in headers if k.lower() == "content-type"]
+    assert (status, types, body) == (503, ["text/plain; charset=utf-8"], b"down")
+    status, headers, body = api.raw("GET", "/account")
+    types = [v for k, v in headers if k.lower() == "content-type"]
+    assert (status, types, json.loads(body)) == (500, ["application/problem+json"], {"a": 1})
+    assert api.get("/account").status == 200
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_a_bodiless_status_is_sent_without_a_body_or_a_length(api: Api, status: int) -> None:
+    add_fault(api, {"path": "/account", "status": status, "body": {"ignored": True}})
+    got, headers, body = api.raw("GET", "/account")
+    assert (got, body) == (status, b"")
+    assert "content-length" not in {k.lower() for k, _ in headers}
+    # The connection is still good for the next request (a keep-alive client does not stall).
+    assert api.get("/account").status == 200
+
+
+def test_deep_bodies_are_refused_and_the_journal_stays_readable(api: Api) -> None:
+    deep = b"[" * 300 + b"]" * 300
+    r = call(api, "POST", "/_fake/faults", data=b'{"path": "/x", "status": 500, "body": '
+             + deep + b"}")
+    assert r.status == 400 and faults(api) == []
+    assert api.post("/projects/51/timeEntries", data=b'{"time-entry": ' + deep + b"}").status == 400
+    r = call(api, "PUT", "/_fake/state", data=b'{"users": ' + deep + b"}")
+    assert r.status == 400
+    assert call(api, "GET", "/_fake/requests").status == 200
+
+
+def test_a_rule_gives_body_or_text_not_both(api: Api) -> None:
+    r = call(api, "POST", "/_fake/faults",
+             {"path": "/account", "status": 500, "body": {}, "text": "x"})
+    assert r.status == 400
+    assert faults(api) == []
+
+
+def test_auth_and_the_rate_limit_come_before_a_fault_rule(make: Callable[..., Api]) -> None:
+    api = make(settings=Settings(tokens={"secret": 11}, rate_limit=(1, 300)))
+    token = {"Authorization": "Basic " + base64.b64encode(b"secret:X").decode()}
+    add_fault(api, {"path": "/account", "status": 503, "times": None})
+    assert api.get("/account").status == 401  # no token: the 401, and the rule unused
+    assert faults(api)[0]["applied"] == 0
+    status, _, _ = api.raw("GET", "/account", token)
+    assert status == 503  # the rule answers the one request the limit allows
+    assert api.get("/account", headers=token).status == 429  # over the limit: no rule
+    assert faults(api)[0]["applied"] == 1
+
+
 def test_fault_with_times_2_fires_twice_then_stops(api: Api) -> None:
     add_fault(api, {"path": "/timeEntries/71", "status": 500, "times": 2})
     add_fault(api, {"path": "/account", "status": 502})  # once, by default

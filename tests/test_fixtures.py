@@ -413,6 +413,26 @@ def test_shape_and_reference_problems_are_reported_in_one_pass() -> None:
     )
 
 
+@pytest.mark.parametrize("layout", ["dict", "file", "streamed-file"])
+def test_a_document_nested_too_deep_is_one_problem(tmp_path: Path, layout: str) -> None:
+    deep: Any = []
+    for _ in range(200):  # deeper than the limit, within what json.dumps writes
+        deep = [deep]
+    doc = {**small(), "users": deep} if layout != "streamed-file" else small()
+    if layout == "streamed-file":
+        doc["time-entries"][3]["notes"] = deep
+    with pytest.raises(FixtureError) as caught:
+        if layout == "dict":
+            fixtures.records(doc)
+        else:
+            path = tmp_path / "deep.json"
+            path.write_bytes(fixtures.dumps(doc) if layout == "streamed-file" else
+                             json.dumps(doc).encode())
+            fixtures.load_file(path)
+    assert [p["field"] for p in caught.value.problems] == [""]
+    assert "deeper than 64" in caught.value.problems[0]["message"]
+
+
 def test_the_largest_fixture_id_still_leaves_creates_below_10_to_18() -> None:
     largest = "9" * 15
     doc = changed(lambda d: d["time-entries"][0].update({"id": largest}))

@@ -200,7 +200,51 @@ ORDINARY = [
     pytest.param("POST", PROJECT, b"{", 400, id="not-json"),
     pytest.param("POST", PROJECT, b'{"time-entry": {"seconds": -1}}', 422, id="invalid"),
     pytest.param("POST", PROJECT, b" " * (1024 * 1024 + 1), 413, id="too-large"),
+    pytest.param("GET", "/timeEntries/0071", b"", 200, id="leading-zeros"),
+    pytest.param("DELETE", "/timeEntries/1000000000000000071", b"", 404, id="19-digit-id"),
+    pytest.param("GET", "/timeEntries/" + "9" * 5000, b"", 404, id="5000-digit-id"),
+    pytest.param("GET", "/timeEntries/%D9%A3", b"", 404, id="arabic-indic-digit"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("target", "quoted"),
+    [
+        pytest.param("/timeEntries/000999", "id 000999", id="id-as-sent"),
+        pytest.param("/timeEntries/1000000000000000071", "id 1000000000000000071", id="long-id"),
+        pytest.param("/timeEntries/%D9%A3", "GET /timeEntries/\u0663", id="utf-8-path"),
+        pytest.param("/v1/../account", "GET /v1/../account", id="dot-dot-as-sent"),
+    ],
+)
+def test_messages_quote_what_was_sent(ways: dict[str, Way], target: str, quoted: str) -> None:
+    answer = same_everywhere({name: way.send("GET", target) for name, way in ways.items()})
+    assert_json_error(answer, 404)
+    assert quoted in answer.json()["error"]["message"], answer
+    for way in ways.values():
+        journal = way.control("GET", "/_fake/requests")["requests"]
+        shown = quoted.split(" ", 1)[1] if quoted.startswith("GET ") else target
+        assert journal[-1]["path"] == shown
+
+
+@pytest.mark.parametrize(
+    ("rule", "status", "body"),
+    [
+        pytest.param({"status": 204}, 204, b"", id="no-content"),
+        pytest.param({"status": 502, "text": "<h1>Bad Gateway</h1>",
+                      "headers": {"Content-Type": "text/html"}}, 502, b"<h1>Bad Gateway</h1>",
+                     id="html-page"),
+    ],
+)
+def test_an_injected_answer_is_what_the_rule_states_on_every_way_in(
+    ways: dict[str, Way], rule: dict[str, Any], status: int, body: bytes
+) -> None:
+    for way in ways.values():
+        way.control("POST", "/_fake/faults", {"path": "/account", **rule})
+    answer = same_everywhere({name: way.send("GET", "/account") for name, way in ways.items()})
+    assert (answer.status, answer.body) == (status, body)
+    assert (status == 204) == ("content-length" not in answer.headers)
+    for way in ways.values():  # the connection, where there is one, still serves
+        assert way.send("GET", "/account").status == 200
 
 
 @pytest.mark.parametrize(("method", "target", "body", "status"), ORDINARY)

@@ -26,7 +26,7 @@ from werkzeug.exceptions import MethodNotAllowed as RoutingMethodNotAllowed
 from werkzeug.exceptions import NotFound as RoutingNotFound
 from werkzeug.routing import Map, MapAdapter
 
-from .. import service
+from .. import schemas, service
 from ..contract import CALLS, ROUTES, Route
 from ..core import Core
 from ..errors import (
@@ -50,6 +50,8 @@ log = logging.getLogger("apollo_fake")
 NO_PARAMS: frozenset[str] = frozenset()
 PAGE_PARAM = frozenset(["page"])
 HUGE_PAGE = 10**18  # any page past the end of any listing
+TEXT = "text/plain; charset=utf-8"  # a fault rule's text, unless its headers say otherwise
+NO_BODY = (204, 304)  # statuses an answer sends without a body or its length
 CACHE_BYTES = 64 * 1024 * 1024  # kept answers, all together
 CACHE_ONE = 4 * 1024 * 1024  # a larger answer is cheaper to recompute than to hold
 ROUTES_KEPT = 4096  # matched (path, method) pairs remembered; forgotten all at once
@@ -92,6 +94,7 @@ class Call:
         self.environ = environ
         self.fake = fake
         self.method: str = environ.get("REQUEST_METHOD", "GET")
+        # As WSGI gives it: the path's bytes as latin-1, what routing matches.
         self.path: str = environ.get("PATH_INFO", "") or "/"
         self.user_id: int | None = None
         self.body: Any = None
@@ -107,6 +110,14 @@ class Call:
             text = self.environ.get("QUERY_STRING", "")
             self._query = parse_qs(text, keep_blank_values=True) if text else {}
         return self._query
+
+    @property
+    def shown(self) -> str:
+        """Return the path as a person reads it: its bytes decoded as UTF-8."""
+        path = self.path
+        if path.isascii():
+            return path
+        return path.encode("latin-1").decode("utf-8", "replace")
 
     @property
     def prefix(self) -> str:
@@ -174,7 +185,7 @@ def _read_raw(environ: dict[str, Any], limit: int) -> bytes:
 def parse_json(raw: bytes) -> Any:
     """Parse a body as JSON, whatever its Content-Type; 400 when it is empty or not JSON."""
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         # An empty body is not JSON either; looked for only now, so a good body
         # is not copied by strip() on every write.
@@ -186,6 +197,12 @@ def parse_json(raw: bytes) -> Any:
         raise BadRequest(
             "The body is not valid JSON (UTF-8).", [{"field": "", "message": str(exc)}]
         ) from None
+    if schemas.too_deep(value, raw):
+        raise BadRequest(
+            f"The body nests arrays and objects deeper than {schemas.MAX_DEPTH} levels.",
+            [{"field": "", "message": f"is nested deeper than {schemas.MAX_DEPTH} levels"}],
+        )
+    return value
 
 
 def journal_weight(raw: bytes) -> int:
@@ -194,8 +211,32 @@ def journal_weight(raw: bytes) -> int:
     return len(raw) + 48 * (raw.count(b",") + raw.count(b"[") + raw.count(b"{"))
 
 
+class PathId(int):
+    """A path id read exactly, as the vendor's PHP reads numbers (leading zeros and all),
+    that a message quotes as it was sent: ``/timeEntries/0071`` is entry 71, and a 404
+    says "0071"."""
+
+    text: str
+
+    def __new__(cls, text: str) -> PathId:
+        """Read the digits of a path segment."""
+        digits = text.lstrip("0") or "0"
+        # Longer than any id can be (ids stay below 10^18): a number that names nothing,
+        # without converting thousands of digits.
+        value = int(digits) if len(digits) <= 30 else -1
+        made = int.__new__(cls, value)
+        made.text = text
+        return made
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __format__(self, spec: str) -> str:
+        return self.text if not spec else int(self).__format__(spec)
+
+
 def _number(text: str) -> int:
-    """Read a path id or page as the vendor's PHP does: a number, leading zeros and all."""
+    """Read a page as the vendor's PHP does: a number, leading zeros and all."""
     digits = text.lstrip("0") or "0"
     return int(digits) if len(digits) <= 18 else HUGE_PAGE
 
@@ -233,13 +274,13 @@ def _page_number(call: Call, path_page: str | None) -> int:
 def listing(call: Call, collection: str, parent_id: str, path_page: str | None = None) -> Reply:
     """List a project's or contact's entries, 50 a page, newest first."""
     number = _page_number(call, path_page)
-    pid = _number(parent_id)
+    pid = PathId(parent_id)
     page = service.page(call.fake, collection, pid, number)
     prefix = b"{"
     if page.more:
         prefix = b'{"continued-at":"/%s/%d/timeEntries/%d",' % (
             collection.encode(),
-            pid,
+            int(pid),  # the canonical id, whatever zeros the request had
             number + 1,
         )
     return Reply(_entries_body(page.entries, prefix) + b"}")
@@ -249,7 +290,7 @@ def create(call: Call, collection: str, parent_id: str) -> Reply:
     """Create an entry on a project, task or contact."""
     call.params(NO_PARAMS)
     body = call.read_body()
-    new = service.create(call.fake, collection, _number(parent_id), body, call.user_id)
+    new = service.create(call.fake, collection, PathId(parent_id), body, call.user_id)
     return Reply(
         b'{"time-entry-id":"%d"}' % new.id,
         201,
@@ -260,14 +301,14 @@ def create(call: Call, collection: str, parent_id: str) -> Reply:
 def task_listing(call: Call, parent_id: str) -> Reply:
     """List every entry of a task (no pages: a page parameter is ignored, valid or not)."""
     call.params(NO_PARAMS, ignored="page")
-    entries = service.task_entries(call.fake, _number(parent_id))
+    entries = service.task_entries(call.fake, PathId(parent_id))
     return Reply(_entries_body(entries) + b"}")
 
 
 def get_entry(call: Call, entry_id: str) -> Reply:
     """Return one entry."""
     call.params(NO_PARAMS)
-    found = service.entry(call.fake, _number(entry_id))
+    found = service.entry(call.fake, PathId(entry_id))
     return Reply(b'{"time-entry":' + found.wire_bytes() + b"}")
 
 
@@ -275,14 +316,14 @@ def update_entry(call: Call, entry_id: str) -> Reply:
     """Change the given fields of an entry."""
     call.params(NO_PARAMS)
     body = call.read_body()
-    service.update(call.fake, _number(entry_id), body)
+    service.update(call.fake, PathId(entry_id), body)
     return Reply(b"{}")
 
 
 def delete_entry(call: Call, entry_id: str) -> Reply:
     """Delete an entry."""
     call.params(NO_PARAMS)
-    service.delete(call.fake, _number(entry_id))
+    service.delete(call.fake, PathId(entry_id))
     return Reply(b"{}")
 
 
@@ -386,12 +427,20 @@ class ApiApp:
         recorder = fake.recorder  # the one of this request, whatever a reset does meanwhile
         call = Call(environ, fake)
         method = call.method
-        fault = recorder.faults.match(method, path[3:] if path.startswith("/v1/") else path)
-        if fault is not None:
-            if fault.delay_ms is None:
-                return self._fault(call, fault, start_response)
-            time.sleep(fault.delay_ms / 1000)
-        outcome = self._answer(call)
+        # Auth and the rate limit come before the fault rules: a request that would be
+        # a 401 or a 429 is one, and uses no rule (the contract's order).
+        denied = self._denied(call)
+        outcome: Reply | ApolloError
+        if denied is not None:
+            outcome = denied
+        else:
+            shown = call.shown
+            fault = recorder.faults.match(method, shown[3:] if shown.startswith("/v1/") else shown)
+            if fault is not None:
+                if fault.delay_ms is None:
+                    return self._fault(call, fault, start_response)
+                time.sleep(fault.delay_ms / 1000)
+            outcome = self._answer(call)
         route = call.route
         err = None
         if isinstance(outcome, Reply):
@@ -414,7 +463,7 @@ class ApiApp:
         recorder.coverage.note(
             route,
             method,
-            path,
+            call.shown,
             environ.get("QUERY_STRING", ""),
             status,
             err,
@@ -424,6 +473,14 @@ class ApiApp:
         )
         start_response(line, headers)
         return [b"" if method == "HEAD" else body]
+
+    def _denied(self, call: Call) -> ApolloError | None:
+        """Return the 401 or 429 a request gets before anything else, or None."""
+        try:
+            self._guard(call)
+        except ApolloError as err:
+            return err
+        return None
 
     def _answer(self, call: Call) -> Reply | ApolloError:
         """Return the call's reply, or the error it fails with."""
@@ -436,23 +493,22 @@ class ApiApp:
             return InternalError()
 
     def _dispatch(self, call: Call) -> Reply:
-        raw = call.environ.get("RAW_URI") or call.environ.get("REQUEST_URI") or call.path
-        target = raw.partition("?")[0]
-        if target.startswith("//") or ("%" in target and "%2f" in target.lower()):
-            # A server may read "//account" as a URL with a host, and decodes "%2F" into
-            # a separator before routing; the API has no route with either.
-            raise NoRoute(f"No call of the API matches {call.method} {target}.")
-        self._guard(call)
+        # The wire layer routes on the raw path, so "%2F" stays in its segment and matches
+        # no route; Werkzeug's matching strips leading slashes, so "//account" is refused
+        # here (the API has no route with an empty first segment).
+        if call.path.startswith("//"):
+            raise NoRoute(f"No call of the API matches {call.method} {call.shown}.")
         try:
             view, route, args = self._route(call.path, call.method)
         except RoutingMethodNotAllowed as exc:
             allowed = sorted(set(exc.valid_methods or ()) - {"OPTIONS"})
             raise MethodNotAllowed(
-                f"{call.method} {call.path} is not allowed; this path takes {', '.join(allowed)}.",
+                f"{call.method} {call.shown} is not allowed; this path takes "
+                f"{', '.join(allowed)}.",
                 allowed,
             ) from None
         except RoutingNotFound:
-            raise NoRoute(f"No call of the API matches {call.method} {call.path}.") from None
+            raise NoRoute(f"No call of the API matches {call.method} {call.shown}.") from None
         call.route = route
         if view.__name__ not in CACHED:
             return view(call, **args)
@@ -547,7 +603,7 @@ class ApiApp:
         record = {
             "time": fake.clock.timestamp(),
             "method": call.method,
-            "path": call.path,
+            "path": call.shown,
             "query": call.environ.get("QUERY_STRING", ""),
             "user": str(user) if user is not None else None,
             "body": call.body,
@@ -561,27 +617,36 @@ class ApiApp:
         return record
 
     def _fault(self, call: Call, rule: Any, start_response: StartResponse) -> Iterable[bytes]:
+        """Answer as a fault rule states: its status, its headers over the defaults, its body."""
         status = 0 if rule.drop else rule.status or 500
         query = call.environ.get("QUERY_STRING", "")
         self._journal(call, status, f"injected by fault rule {rule.id}", [], fault=rule.id)
         # An injected answer counts as an outcome the client saw, never as a violation.
         self.fake.coverage.note(
-            self._route_of(call), call.method, call.path, query, status, injected=True
+            self._route_of(call), call.method, call.shown, query, status, injected=True
         )
         if rule.drop:
             return self._drop(call, rule)
-        if rule.body is None:
+        content_type = JSON
+        if rule.text is not None:  # sent as those characters exactly, e.g. a proxy's page
+            payload = rule.text.encode()
+            content_type = TEXT
+        elif rule.body is not None:
+            payload = orjson.dumps(rule.body)
+        else:
             injected = ApolloError(f"Injected fault (rule {rule.id}).")
             injected.status = status
-            line, headers, payload = render(injected)
+            payload = render(injected)[2]
+        # The rule's headers replace the defaults of the same name.
+        given = {name.lower() for name in rule.headers}
+        headers = [("Content-Type", content_type)] if "content-type" not in given else []
+        headers += rule.headers.items()
+        if status in NO_BODY:  # RFC 9110: neither a body nor its length
+            payload = b""
         else:
-            line, headers = status_line(status), [("Content-Type", JSON)]
-            payload = orjson.dumps(rule.body)
             headers.append(("Content-Length", str(len(payload))))
-        # The rule's headers go beside the answer's own.
-        headers[1:1] = rule.headers.items()
-        start_response(line, headers)
-        return [payload]
+        start_response(status_line(status), headers)
+        return [b"" if call.method == "HEAD" else payload]
 
     @staticmethod
     def _drop(call: Call, rule: Any) -> Iterable[bytes]:

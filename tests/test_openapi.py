@@ -237,13 +237,25 @@ def check_answer(
         if header.get("required"):
             assert value is not None, (name, headers)
         if value is not None:
-            validator_at(doc, [*where, "headers", name, "schema"]).validate(value)
+            schema = resolve(doc, "#" + pointer([*where, "headers", name, "schema"]))
+            validator_at(doc, [*where, "headers", name, "schema"]).validate(
+                int(value) if schema.get("type") == "integer" and value.isdigit() else value
+            )
     return body
 
 
 def pattern_accepts(pattern: str, text: str) -> bool:
     """Match a JSON Schema pattern as ECMA-262 would ($ only at the very end)."""
     return re.search(re.sub(r"(?<!\\)\$", r"\\Z", pattern), text) is not None
+
+
+def schema_accepts(schema: dict[str, Any], text: str) -> bool:
+    """Tell whether a parameter's schema takes a value as sent in a URL (integers read)."""
+    if schema.get("type") == "integer":
+        if not re.fullmatch(r"-?[0-9]+", text):
+            return False
+        return Draft202012Validator(schema).is_valid(int(text))
+    return pattern_accepts(schema["pattern"], text)
 
 
 def query_schema(doc: dict[str, Any], template: str, method: str, name: str) -> dict[str, Any]:
@@ -360,9 +372,9 @@ def test_path_parameters_are_digit_strings_or_snapshot_names(doc: dict[str, Any]
         for p in params:
             assert p["required"] is True
             if p["name"] == "name":
-                assert p["schema"] == {"$ref": "#/components/schemas/control/$defs/name"}
+                assert p["schema"] == {"$ref": "#/components/schemas/control-name"}
             elif p["name"] == "path_page":  # page 0 is a 400, not a page
-                assert p["schema"] == {"type": "string", "pattern": "^0*[1-9][0-9]*$"}, (path, p)
+                assert p["schema"] == {"type": "integer", "minimum": 1}, (path, p)
             else:
                 assert p["schema"] == {"type": "string", "pattern": "^[0-9]+$"}, (path, p)
 
@@ -388,9 +400,14 @@ def test_every_ref_resolves_inside_the_document(doc: dict[str, Any]) -> None:
 
 
 def expected_ref(ref: str, key: str) -> str:
+    """The document's $ref for a file's: a file, or a definition under its own name."""
     target, _, fragment = ref.partition("#")
     owner = target.removesuffix(".schema.json") if target else key
-    return "#/components/schemas/" + owner + fragment
+    if not fragment:
+        return "#/components/schemas/" + owner
+    definition = fragment.removeprefix("/$defs/")
+    assert "/" not in definition, ref
+    return "#/components/schemas/" + (definition if owner == "defs" else f"{owner}-{definition}")
 
 
 def same_but_refs(original: Any, embedded: Any, key: str, where: str) -> None:
@@ -410,33 +427,106 @@ def same_but_refs(original: Any, embedded: Any, key: str, where: str) -> None:
         assert embedded == original and type(embedded) is type(original), where
 
 
+def on_disk_components() -> dict[str, tuple[str, Any]]:
+    """Every schema the files hold, by the component name it gets: (its file, the schema)."""
+    found: dict[str, tuple[str, Any]] = {}
+    for name in schemas.names():
+        key = name.removesuffix(".schema.json")
+        doc = json.loads((schemas.schema_dir() / name).read_text())
+        body = {k: v for k, v in doc.items() if k not in ("$schema", "$id", "$defs")}
+        if set(body) - {"title", "description"}:  # not a mere container of definitions
+            found[key] = (key, body)
+        for definition, schema in doc.get("$defs", {}).items():
+            found[expected_ref(f"#/$defs/{definition}", key).rpartition("/")[2]] = (key, schema)
+    return found
+
+
 def test_components_are_the_schema_files_with_refs_rewritten(doc: dict[str, Any]) -> None:
     # Compiling the fast validators rewrites the refs of schemas.load's shared copies to
     # absolute URIs; the document must not depend on whether that has happened yet.
     for name in schemas.names():
         schemas.is_valid(name, {})
-    assert openapi.build(create_app(Fake())) == doc
+    assert openapi.build(create_app(Fake(small_doc()))) == doc
     components = doc["components"]["schemas"]
-    assert sorted(components) == sorted(n.removesuffix(".schema.json") for n in schemas.names())
-    for name in schemas.names():
-        key = name.removesuffix(".schema.json")
-        on_disk = json.loads((schemas.schema_dir() / name).read_text())
-        original = {k: v for k, v in on_disk.items() if k not in ("$schema", "$id")}
-        assert "$id" not in components[key] and "$schema" not in components[key]
-        same_but_refs(original, components[key], key, key)
-    # The three kinds of reference, spelled out.
-    assert components["time-entry"]["properties"]["id"] == {
-        "$ref": "#/components/schemas/defs/$defs/id"
-    }
+    files = on_disk_components()
+    derived = {f"error-{s}" for s in (400, 401, 404, 413, 422, 429)}
+    # Every component is a file or a definition, or the error of one status.
+    assert set(components) - set(files) == derived
+    # Left out: only what no operation refers to (the tests' report-with-totals-response,
+    # the generic error that the per-status ones replace).
+    assert set(files) - set(components) == {"report-with-totals-response", "error"}
+    for key, (owner, original) in files.items():
+        if key in components:
+            assert "$id" not in components[key] and "$schema" not in components[key]
+            same_but_refs(original, components[key], owner, key)
+    # The kinds of reference, spelled out: a shared definition, a file, a file's own.
+    assert components["time-entry"]["properties"]["id"] == {"$ref": "#/components/schemas/id"}
     assert components["entry-response"]["properties"]["time-entry"] == {
         "$ref": "#/components/schemas/time-entry"
     }
-    assert components["control"]["$defs"]["health-response"]["properties"]["counts"] == {
-        "$ref": "#/components/schemas/control/$defs/counts"
+    assert components["control-health-response"]["properties"]["counts"] == {
+        "$ref": "#/components/schemas/control-counts"
+    }
+    assert components["report-response"]["properties"]["totals"] == {
+        "$ref": "#/components/schemas/report-response-totals"
     }
     # Extension keywords stay: the fake's error messages come from them.
     on_disk = json.loads((schemas.schema_dir() / "defs.schema.json").read_text())
-    assert components["defs"]["$defs"]["id"]["x-rule"] == on_disk["$defs"]["id"]["x-rule"]
+    assert components["id"]["x-rule"] == on_disk["$defs"]["id"]["x-rule"]
+
+
+def schema_places(value: Any, where: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield every schema in a schema, with its place: subschemas of every keyword."""
+    yield where, value
+    if not isinstance(value, dict):
+        return
+    for word in ("items", "not", "propertyNames", "additionalProperties", "if", "then", "else"):
+        if word == "additionalProperties" and value.get(word) is False:
+            continue  # "no other keys": the one boolean every generator reads
+        if word in value:
+            yield from schema_places(value[word], f"{where}/{word}")
+    for word in ("allOf", "anyOf", "oneOf", "prefixItems"):
+        for i, sub in enumerate(value.get(word, ())):
+            yield from schema_places(sub, f"{where}/{word}/{i}")
+    for word in ("properties", "patternProperties", "$defs", "dependentSchemas"):
+        for name, sub in value.get(word, {}).items():
+            yield from schema_places(sub, f"{where}/{word}/{name}")
+
+
+ANNOTATIONS = {"title", "description", "x-rule", "default", "examples"}
+
+
+def test_every_schema_is_one_a_generator_can_type(doc: dict[str, Any]) -> None:
+    # What openapi-python-client, openapi-typescript and @hey-api/openapi-ts need: no
+    # boolean schemas, no $defs (every shared schema is a component of its own), no $ref
+    # into another schema, and a type on every schema that is not a $ref or a union of
+    # typed schemas. A schema that takes any value says so in words (its description).
+    components = doc["components"]["schemas"]
+    for name, component in components.items():
+        for where, schema in schema_places(component, name):
+            assert isinstance(schema, dict), where  # no true/false schemas
+            assert "$defs" not in schema, where
+            if "$ref" in schema:
+                assert schema["$ref"].count("/") == 3, where  # #/components/schemas/NAME
+                continue
+            if where.endswith(("/not", "/if", "/then")) or "/allOf/" in where:
+                continue  # constraints beside a typed schema, not shapes of their own
+            if "/oneOf/" in where and set(schema) <= {"required", "not", "properties"}:
+                continue  # which properties a fault or a task names: a constraint
+            if "type" in schema:
+                continue
+            if "oneOf" in schema or "anyOf" in schema:
+                branches = schema.get("oneOf", []) + schema.get("anyOf", [])
+                assert all("type" in b or "$ref" in b for b in branches), where
+                continue
+            if "type" not in schema:
+                assert set(schema) <= ANNOTATIONS and schema.get("description"), where
+    # The totals: a union generators map to a type (no anyOf with a typeless const).
+    sums = components["report-response-string-sum"]
+    assert sums["oneOf"] == [
+        {"type": "string", "pattern": "^[1-9][0-9]*$"},
+        {"type": "integer", "minimum": 0, "maximum": 0},
+    ]
 
 
 def test_operations_refer_to_the_schema_files(doc: dict[str, Any]) -> None:
@@ -450,14 +540,17 @@ def test_operations_refer_to_the_schema_files(doc: dict[str, Any]) -> None:
 
     c = "#/components/schemas/"
     assert schema_of("/projects/{parent_id}/timeEntries", "get", "200") == {
-        "$ref": c + "page-response"
+        "$ref": c + "project-page-response"
+    }
+    assert schema_of("/contacts/{parent_id}/timeEntries/{path_page}", "get", "200") == {
+        "$ref": c + "contact-page-response"
     }
     assert request_of("/projects/{parent_id}/timeEntries", "post") == {"$ref": c + "create-request"}
     assert request_of("/timeEntries/{entry_id}", "put") == {"$ref": c + "update-request"}
-    assert schema_of("/_fake/faults", "post", "201") == {"$ref": c + "control/$defs/fault"}
+    assert schema_of("/_fake/faults", "post", "201") == {"$ref": c + "control-fault"}
     assert schema_of("/_fake/state", "get", "200") == {"$ref": c + "fixture"}
     assert request_of("/_fake/state", "put") == {"$ref": c + "fixture"}
-    assert request_of("/_fake/faults", "post") == {"$ref": c + "control/$defs/fault-request"}
+    assert request_of("/_fake/faults", "post") == {"$ref": c + "control-fault-request"}
     # A reset takes an optional body; the others need theirs.
     assert doc["paths"]["/_fake/reset"]["post"]["requestBody"]["required"] is False
     assert doc["paths"]["/_fake/clock"]["put"]["requestBody"]["required"] is True
@@ -511,7 +604,11 @@ def test_documented_statuses(
     for status in statuses:
         if status >= "400":
             body = resolve(doc, op["responses"][status]["$ref"])["content"]
-            assert body == {"application/json": {"schema": {"$ref": "#/components/schemas/error"}}}
+            ref = f"#/components/schemas/error-{status}"
+            assert body == {"application/json": {"schema": {"$ref": ref}}}
+            # The error's status is the answer's own: a client can rely on it.
+            error = resolve(doc, ref)["properties"]["error"]["properties"]["status"]
+            assert error["type"] == "integer" and error["const"] == int(status)
 
 
 # --- real answers fit the documented responses -------------------------------
@@ -724,7 +821,7 @@ def accepted_vs_documented(
     wrong = []
     for value, status in expected.items():
         r = api.get(path, query={name: value})
-        fits = pattern_accepts(schema["pattern"], value)
+        fits = schema_accepts(schema, value)
         if r.status != status or fits is not (status == 200):
             wrong.append((value, r.status, fits))
     return wrong
@@ -755,7 +852,7 @@ def test_path_page_schema_matches_what_the_listing_accepts(api: Api, parent: str
     wrong = []
     for value, status in PATH_PAGES.items():
         r = api.get(f"/{parent}/timeEntries/{value}")
-        fits = pattern_accepts(schema["pattern"], value)
+        fits = schema_accepts(schema, value)
         if r.status != status or fits is not (status == 200):
             wrong.append((value, r.status, fits))
     assert wrong == []

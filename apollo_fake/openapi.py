@@ -21,7 +21,10 @@ from flask import Flask, Response, current_app
 from werkzeug.routing import Rule
 
 from . import contract, dates, schemas
+from .core import Core
 from .errors import MAX_BODY, MAX_STATE_BODY, Unauthorized
+from .model import ID_SPAN
+from .store import PAGE_SIZE
 from .version import __version__
 
 CACHE_KEY = "apollo_fake.openapi"
@@ -193,6 +196,7 @@ def _query_parameters(group: str) -> list[dict[str, Any]]:
                 "required": False,
                 "description": "Ignored, whatever its value: this call takes no page parameter.",
                 "schema": {"type": "string"},
+                "x-ignored": True,
             }
         ]
     if group == "report":
@@ -506,6 +510,18 @@ def _summary(app: Flask, endpoint: str, call: Call) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else endpoint
 
 
+def _description(parameters: list[dict[str, Any]]) -> str:
+    """Say which query parameters an operation takes and what any other one gets."""
+    ignored = [p["name"] for p in parameters if p.get("x-ignored")]
+    names = [p["name"] for p in parameters if p["in"] == "query" and p["name"] not in ignored]
+    taken = ", ".join(names) if names else "none"
+    return (
+        f"Query parameters: {taken}. A query parameter not listed here, or one given "
+        "twice, is refused with a 400 (bad-request) and changes nothing."
+        + "".join(f" A {name} parameter is ignored, whatever its value." for name in ignored)
+    )
+
+
 def _paths(app: Flask, components: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     paths: dict[str, Any] = {}
     names_of: dict[str, list[str]] = {}  # path shape -> the parameter names it uses
@@ -544,6 +560,7 @@ def _paths(app: Flask, components: dict[str, Any]) -> tuple[dict[str, Any], list
             "operationId": operation_id,
             "tags": [tag],
             "summary": _summary(app, rule.endpoint, call),
+            "description": _description(parameters),
         }
         if parameters:
             operation["parameters"] = parameters
@@ -657,16 +674,149 @@ def _document(app: Flask) -> dict[str, Any]:
     }
 
 
+# --- examples from the data the fake serves -----------------------------------
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Ids that exist in a fake's data, for the document's examples (None: there is none).
+
+    A generated client's test or a fuzzer that starts from them reaches past the 404 of
+    an unknown id. ``*_pages`` is the page to show: 2 when the listing has a second page.
+    """
+
+    project: int | None = None
+    project_pages: int = 1
+    contact: int | None = None
+    contact_pages: int = 1
+    task: int | None = None
+    entry: int | None = None  # read and updated
+    doomed: int | None = None  # deleted: another entry when there is one
+    user: int | None = None
+    category: int | None = None
+    company: int | None = None
+    date: str | None = None  # the read entry's day, for a report that finds it
+
+
+def _fullest(groups: dict[int, Any]) -> tuple[int | None, int]:
+    """Return the parent with the most entries (the lowest id among equals), and its pages."""
+    best: tuple[int, int] | None = None
+    for parent, group in groups.items():
+        if group and (best is None or (len(group), -parent) > (best[1], -best[0])):
+            best = (parent, len(group))
+    if best is None:
+        return None, 1
+    return best[0], 2 if best[1] > PAGE_SIZE else 1
+
+
+def examples(fake: Core) -> Examples:
+    """Pick the example ids from a fake's data as it is now."""
+    store = fake.store
+    with store.lock:
+        project, project_pages = _fullest(store.index.project)
+        contact, contact_pages = _fullest(store.index.contact)
+        task, _ = _fullest(store.index.task)
+        entry = doomed = None
+        if project is not None:  # the newest entry of the listing a client reads first
+            entry = store.index.project[project][-1] % ID_SPAN
+        elif store.entries:
+            entry = max(store.entries)
+        if store.entries:
+            doomed = min(store.entries) if len(store.entries) > 1 else entry
+            if doomed == entry:
+                doomed = max(store.entries)
+        return Examples(
+            project,
+            project_pages,
+            contact,
+            contact_pages,
+            task,
+            entry,
+            doomed,
+            min(store.users, default=None),
+            min(store.categories, default=None),
+            min(store.companies, default=None),
+            store.entries[entry].date if entry is not None else None,
+        )
+
+
+def _param_example(path: str, method: str, name: str, ex: Examples) -> Any:
+    """Return the example of a path or query parameter, or None when the data has none."""
+    kind = path.strip("/").split("/")[0]
+    ids: dict[str, int | None] = {
+        "parent_id": {"projects": ex.project, "contacts": ex.contact, "tasks": ex.task}.get(kind),
+        "entry_id": ex.doomed if method == "delete" else ex.entry,
+        "project_id": ex.project,
+        "task_id": ex.task,
+        "user_id": ex.user,
+        "company_id": ex.company,
+    }
+    if name in ids:
+        found = ids[name]
+        return None if found is None else str(found)
+    if name in ("path_page", "page") and kind in ("projects", "contacts"):
+        return ex.project_pages if kind == "projects" else ex.contact_pages
+    if name in ("from", "to"):
+        return ex.date
+    if name == "with_totals":
+        return "true"
+    if name == "name":
+        return "before-test"
+    return None
+
+
+def _body_example(operation_id: str, ex: Examples) -> Any:
+    """Return the example body of a write, its ids from the data; None for other calls."""
+    if operation_id.endswith("_create"):
+        fields: dict[str, Any] = {"seconds": "3600", "notes": "Written by a generated client"}
+        if ex.category is not None:
+            fields["category-id"] = str(ex.category)
+        if ex.user is not None:
+            fields["user-id"] = str(ex.user)
+        if ex.date is not None:
+            fields["date"] = ex.date
+        fields["billable"] = "billable"
+        return {"time-entry": fields}
+    if operation_id == "api.update_entry":
+        return {"time-entry": {"seconds": "1800", "notes": "Updated by a generated client"}}
+    return None
+
+
+def _with_examples(base: dict[str, Any], ex: Examples) -> dict[str, Any]:
+    """Return a copy of the document with examples from the fake's data in its Apollo calls."""
+    doc: dict[str, Any] = orjson.loads(orjson.dumps(base))
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method == "servers" or "apollo" not in operation["tags"]:
+                continue
+            for parameter in operation.get("parameters", ()):
+                if parameter.get("x-ignored"):
+                    continue
+                found = _param_example(path, method, parameter["name"], ex)
+                if found is not None:
+                    parameter["example"] = found
+            body = _body_example(operation["operationId"], ex)
+            if body is not None:
+                operation["requestBody"]["content"][JSON]["example"] = body
+    return doc
+
+
 def _cached(app: Flask) -> tuple[dict[str, Any], bytes]:
-    found: tuple[dict[str, Any], bytes] | None = app.extensions.get(CACHE_KEY)
+    """Return the document for the fake's data now, and its bytes; the base is built once."""
+    found: dict[str, Any] | None = app.extensions.get(CACHE_KEY)
     if found is None:
-        doc = _document(app)
-        found = app.extensions.setdefault(CACHE_KEY, (doc, orjson.dumps(doc)))
-    return found
+        found = app.extensions.setdefault(CACHE_KEY, {"base": _document(app), "by": {}})
+    ex = examples(app.extensions["apollo_fake"])
+    served: dict[Examples, tuple[dict[str, Any], bytes]] = found["by"]
+    if ex not in served:
+        doc = _with_examples(found["base"], ex)
+        served.clear()  # only the data's latest examples are kept
+        served[ex] = (doc, orjson.dumps(doc))
+    return served[ex]
 
 
 def build(app: Flask) -> dict[str, Any]:
-    """Return the app's OpenAPI document, built once per app (callers must not change it)."""
+    """Return the app's OpenAPI document for its fake's data now (callers must not change it)."""
     return _cached(app)[0]
 
 

@@ -16,6 +16,7 @@ which does not fit ``/openapi.json`` or ``/_fake/`` answers; those go through ``
 from __future__ import annotations
 
 import base64
+import datetime
 import http.client
 import json
 import os
@@ -24,14 +25,18 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from apollo_fake import __version__, openapi, schemas
+from apollo_fake.dates import parse_report_date
 from apollo_fake.fake import Fake, Settings
 from apollo_fake.web import create_app
 
@@ -875,8 +880,67 @@ def test_document_is_cached_and_identical_between_calls(api: Api) -> None:
     app = create_app(api.fake)
     assert openapi.build(app) is openapi.build(app)
     assert openapi.build(app) == json.loads(first)
-    # A different app over other data describes the same calls the same way.
-    assert openapi.build(create_app(Fake())) == json.loads(first)
+    # A different app over other data describes the same calls the same way; only the
+    # examples, taken from each fake's own data, differ.
+    other = openapi.build(create_app(Fake()))
+    assert without_examples(other) == without_examples(json.loads(first))
+    assert other != json.loads(first)
+
+
+def without_examples(value: Any) -> Any:
+    """Return a copy of a document without its examples."""
+    if isinstance(value, dict):
+        return {k: without_examples(v) for k, v in value.items() if k != "example"}
+    if isinstance(value, list):
+        return [without_examples(v) for v in value]
+    return value
+
+
+def examples_of(doc: dict[str, Any]) -> dict[tuple[str, str, str], Any]:
+    """Map (method, path, parameter name or "body") to each example of the document."""
+    found = {}
+    for method, path, op in operations(doc):
+        for p in op.get("parameters", ()):
+            if "example" in p:
+                found[(method, path, p["name"])] = p["example"]
+        body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+        if "example" in body:
+            found[(method, path, "body")] = body["example"]
+    return found
+
+
+def test_examples_are_ids_of_the_served_data(api: Api) -> None:
+    doc = served_doc(api)
+    found = examples_of(doc)
+    fixture = small_doc()
+    ids = {name: {r["id"] for r in fixture.get(name, [])} for name in fixture if name != "account"}
+    assert found[("GET", "/projects/{parent_id}/timeEntries", "parent_id")] in ids["projects"]
+    assert found[("GET", "/contacts/{parent_id}/timeEntries", "parent_id")] in ids["contacts"]
+    assert found[("GET", "/tasks/{parent_id}/timeEntries", "parent_id")] in ids["tasks"]
+    read = found[("GET", "/timeEntries/{entry_id}", "entry_id")]
+    deleted = found[("DELETE", "/timeEntries/{entry_id}", "entry_id")]
+    assert {read, deleted} <= ids["time-entries"] and read != deleted
+    assert found[("PUT", "/timeEntries/{entry_id}", "entry_id")] == read
+    create = found[("POST", "/projects/{parent_id}/timeEntries", "body")]["time-entry"]
+    assert create["user-id"] in ids["users"] and create["category-id"] in ids["time-categories"]
+    # Every example request reaches past the 404 of an unknown id.
+    for method, path, op in operations(doc):
+        if op["tags"] != ["apollo"]:
+            continue
+        url, query = path, {}
+        for p in op.get("parameters", ()):
+            if "example" in p and p["in"] == "path":
+                url = url.replace("{" + p["name"] + "}", str(p["example"]))
+            elif "example" in p:
+                query[p["name"]] = str(p["example"])
+        assert "{" not in url, (method, path)
+        body = found.get((method, path, "body"))
+        r = api.request(method, url + ("?" + urlencode(query) if query else ""), body)
+        assert 200 <= r.status < 300, (method, url, query, r)
+    # The document follows the data: with none, no ids to give.
+    api.fake.reset(to="empty")
+    left = examples_of(served_doc(api))
+    assert [k for k in left if k[2] in ("parent_id", "entry_id", "project_id", "from")] == []
 
 
 def test_document_is_the_same_in_every_process(doc: dict[str, Any]) -> None:
@@ -893,7 +957,7 @@ def test_document_is_the_same_in_every_process(doc: dict[str, Any]) -> None:
         )
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
-    assert json.loads(outputs[0]) == doc
+    assert without_examples(json.loads(outputs[0])) == without_examples(doc)
 
 
 def test_without_the_control_api_the_document_has_no_control_calls(no_control: Api) -> None:
@@ -926,3 +990,44 @@ def test_document_takes_only_get(api: Api) -> None:
     assert headers["content-type"] == "application/json"
     assert headers["allow"] == "GET, HEAD"
     assert json.loads(raw)["error"]["status"] == 405
+
+
+# --- the report's date forms as a pattern --------------------------------------
+
+DATES_READ = [
+    "20120731", "2012-07-31", "2012-7-3", "today", "NOW", "Yesterday", "tomorrow", "+3 days",
+    "-1 week", "2 Months ago", "1 year", "+ 3 day", "@1343692800", "@-86400", "07/31/2012",
+    "31-07-2012", "31.07.2012", "5 July 2012", "5 jul 2012", "July 5, 2012", "SEPT 5 2012",
+    " today ",
+]  # fmt: skip
+DATES_REFUSED = [
+    "", "x", "2012/07/31", "31/07-2012", "2012-07-31T00:00", "today\n", "next week",
+    "5 Jully 2012", "+3 fortnights", "@", "3 days since", "\tnow",
+]  # fmt: skip
+
+
+def report_reads(text: str) -> bool:
+    """Tell whether the report reads a from/to value as one of its forms (real date or not)."""
+    try:
+        parse_report_date(text, datetime.date(2012, 7, 31))
+    except ValueError as err:
+        return "not a date in a form" not in str(err)
+    return True
+
+
+def test_date_pattern_is_the_forms_the_report_reads(doc: dict[str, Any]) -> None:
+    for name in ("from", "to"):
+        pattern = query_schema(doc, "/report/timeEntries", "get", name)["pattern"]
+        for text in DATES_READ:
+            assert report_reads(text) and pattern_accepts(pattern, text), text
+        for text in DATES_REFUSED:
+            assert not report_reads(text) and not pattern_accepts(pattern, text), repr(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_every_value_the_date_pattern_takes_is_a_form_the_report_reads(data: Any) -> None:
+    # A fuzzer draws from/to values from the pattern: each is a form of the grammar, so
+    # what it can still get is a 400 for a day that does not exist or a window too long.
+    text = data.draw(st.from_regex(openapi._date_pattern(), fullmatch=True))
+    assert report_reads(text), text

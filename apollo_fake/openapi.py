@@ -510,6 +510,14 @@ def _summary(app: Flask, endpoint: str, call: Call) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else endpoint
 
 
+# What the body's schema cannot say of an Apollo write.
+_WRITE_RULES = (
+    " Beyond the schema: category-id and user-id must name an existing time category "
+    "(GET /account lists them) and user, and an integer is a JSON integer (60, not 60.0); "
+    "otherwise a 422 names the field, and nothing changes."
+)
+
+
 def _description(parameters: list[dict[str, Any]]) -> str:
     """Say which query parameters an operation takes and what any other one gets."""
     ignored = [p["name"] for p in parameters if p.get("x-ignored")]
@@ -560,7 +568,8 @@ def _paths(app: Flask, components: dict[str, Any]) -> tuple[dict[str, Any], list
             "operationId": operation_id,
             "tags": [tag],
             "summary": _summary(app, rule.endpoint, call),
-            "description": _description(parameters),
+            "description": _description(parameters)
+            + (_WRITE_RULES if tag == "apollo" and call.request is not None else ""),
         }
         if parameters:
             operation["parameters"] = parameters

@@ -369,6 +369,21 @@ def test_operation_ids_are_unique_and_summaries_given(doc: dict[str, Any]) -> No
     assert entry["get"]["summary"] == "Return one entry."  # the view's docstring
 
 
+def test_every_operation_says_an_unknown_or_repeated_query_parameter_is_a_400(
+    doc: dict[str, Any],
+) -> None:
+    for method, path, op in operations(doc):
+        text = op["description"]
+        assert "not listed here, or one given twice, is refused with a 400" in text, path
+        listed = [p["name"] for p in op.get("parameters", ()) if p["in"] == "query"]
+        if not listed:
+            assert text.startswith("Query parameters: none."), (method, path)
+        if any(p.get("x-ignored") for p in op.get("parameters", ())):
+            assert "A page parameter is ignored, whatever its value." in text, (method, path)
+        writes = op["tags"] == ["apollo"] and "requestBody" in op
+        assert ("60, not 60.0" in text) is writes, (method, path)
+
+
 def test_path_parameters_are_digit_strings_or_snapshot_names(doc: dict[str, Any]) -> None:
     for method, path, op in operations(doc):
         names = re.findall(r"\{([^}]+)\}", path)

@@ -28,6 +28,7 @@ from .store import PAGE_SIZE
 from .version import __version__
 
 CACHE_KEY = "apollo_fake.openapi"
+_LATEST = CACHE_KEY + ".latest"  # the document with the examples of the data now
 SUFFIX = ".schema.json"
 SCHEMAS = "#/components/schemas/"
 RESPONSES = "#/components/responses/"
@@ -726,14 +727,15 @@ def examples(fake: Core) -> Examples:
         contact, contact_pages = _fullest(store.index.contact)
         task, _ = _fullest(store.index.task)
         entry = doomed = None
+        everything = store.index.all  # every entry, by date then id: its ends cost nothing
         if project is not None:  # the newest entry of the listing a client reads first
             entry = store.index.project[project][-1] % ID_SPAN
-        elif store.entries:
-            entry = max(store.entries)
-        if store.entries:
-            doomed = min(store.entries) if len(store.entries) > 1 else entry
+        elif everything:
+            entry = everything[-1] % ID_SPAN
+        if everything:  # the oldest entry, unless that is the one read
+            doomed = everything[0] % ID_SPAN
             if doomed == entry:
-                doomed = max(store.entries)
+                doomed = everything[-1] % ID_SPAN
         return Examples(
             project,
             project_pages,
@@ -812,16 +814,18 @@ def _with_examples(base: dict[str, Any], ex: Examples) -> dict[str, Any]:
 
 def _cached(app: Flask) -> tuple[dict[str, Any], bytes]:
     """Return the document for the fake's data now, and its bytes; the base is built once."""
-    found: dict[str, Any] | None = app.extensions.get(CACHE_KEY)
-    if found is None:
-        found = app.extensions.setdefault(CACHE_KEY, {"base": _document(app), "by": {}})
+    base: dict[str, Any] | None = app.extensions.get(CACHE_KEY)
+    if base is None:
+        base = app.extensions.setdefault(CACHE_KEY, _document(app))
     ex = examples(app.extensions["apollo_fake"])
-    served: dict[Examples, tuple[dict[str, Any], bytes]] = found["by"]
-    if ex not in served:
-        doc = _with_examples(found["base"], ex)
-        served.clear()  # only the data's latest examples are kept
-        served[ex] = (doc, orjson.dumps(doc))
-    return served[ex]
+    # Only the latest examples' document is kept, replaced whole (one assignment), so
+    # that concurrent requests each get a complete pair.
+    latest: tuple[Examples, dict[str, Any], bytes] | None = app.extensions.get(_LATEST)
+    if latest is None or latest[0] != ex:
+        doc = _with_examples(base, ex)
+        latest = (ex, doc, orjson.dumps(doc))
+        app.extensions[_LATEST] = latest
+    return latest[1], latest[2]
 
 
 def build(app: Flask) -> dict[str, Any]:

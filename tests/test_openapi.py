@@ -958,6 +958,17 @@ def test_examples_are_ids_of_the_served_data(api: Api) -> None:
     assert [k for k in left if k[2] in ("parent_id", "entry_id", "project_id", "from")] == []
 
 
+def test_examples_follow_the_data(api: Api) -> None:
+    key = ("GET", "/timeEntries/{entry_id}", "entry_id")
+    first = examples_of(served_doc(api))[key]
+    assert api.delete(f"/timeEntries/{first}").status == 200
+    second = examples_of(served_doc(api))[key]
+    assert second != first and api.get(f"/timeEntries/{second}").status == 200
+    # The document is rebuilt only for new examples: the same data, the same object.
+    app = api.fake.app
+    assert openapi.build(app) is openapi.build(app)
+
+
 def test_document_is_the_same_in_every_process(doc: dict[str, Any]) -> None:
     # Set iteration order changes with the hash seed; the document must not.
     script = (

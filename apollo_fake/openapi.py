@@ -1,11 +1,14 @@
 """The OpenAPI 3.1 document of the fake, served at ``GET /openapi.json``.
 
-Everything a body looks like comes from the JSON Schemas in ``schemas/``: each file is
-embedded whole under ``components/schemas`` (its ``$ref`` rewritten to point inside the
-document) and the operations refer to it. The paths come from the app's URL map; what
-the Apollo calls answer, with which statuses and query parameters, from the contract's
-table (``contract.py``). What is written here is only what neither source tells of
-the control calls (:data:`CONTROL`).
+Everything a body looks like comes from the JSON Schemas in ``schemas/``: each file,
+and each definition under a file's ``$defs``, is a component of its own under
+``components/schemas`` (:func:`component_name`; every ``$ref`` rewritten to point at
+one), which is what client generators need; the error schema is repeated once per
+status, with that status. The paths come from the app's URL map; what the Apollo
+calls answer, with which statuses and query parameters, from the contract's table
+(``contract.py``). What is written here is only what neither source tells of the
+control calls (:data:`CONTROL`). The document is built once per app; its examples
+(:func:`examples`) are ids of the data the fake holds when it is fetched.
 """
 
 from __future__ import annotations

@@ -1057,3 +1057,27 @@ def test_every_value_the_date_pattern_takes_is_a_form_the_report_reads(data: Any
     # what it can still get is a 400 for a day that does not exist or a window too long.
     text = data.draw(st.from_regex(openapi._date_pattern(), fullmatch=True))
     assert report_reads(text), text
+
+
+def test_patterns_are_as_tight_as_the_contract(doc: dict[str, Any]) -> None:
+    components = doc["components"]["schemas"]
+    stamp = components["timestamp"]["pattern"]
+    assert pattern_accepts(stamp, "2012-07-31 23:59:59")
+    for wrong in ("2012-07-31 24:00:00", "2012-07-31 99:00:00", "2012-07-31 10:60:00",
+                  "2012-13-01 10:00:00", "2012-07-32 10:00:00", "2012-00-10 10:00:00"):  # fmt: skip
+        assert not pattern_accepts(stamp, wrong), wrong
+    day = components["date"]["pattern"]
+    assert pattern_accepts(day, "2012-02-29") and not pattern_accepts(day, "2012-02-40")
+    # continued-at names the next page (2 or later) of the same kind of listing.
+    for kind, other in (("project", "contacts"), ("contact", "projects")):
+        schema = components[f"{kind}-page-response"]["properties"]["continued-at"]["pattern"]
+        assert pattern_accepts(schema, f"/{kind}s/51/timeEntries/2")
+        assert pattern_accepts(schema, f"/{kind}s/51/timeEntries/10")
+        assert not pattern_accepts(schema, f"/{kind}s/51/timeEntries/1")
+        assert not pattern_accepts(schema, f"/{kind}s/51/timeEntries/02")
+        assert not pattern_accepts(schema, f"/{other}/51/timeEntries/2")
+    # A 401 names the one challenge the fake sends; a 429 says when to retry, in seconds.
+    unauthorized = doc["components"]["responses"]["unauthorized"]["headers"]
+    assert unauthorized["WWW-Authenticate"]["schema"]["const"] == 'Basic realm="Apollo API"'
+    retry = doc["components"]["responses"]["rate-limited"]["headers"]["Retry-After"]
+    assert retry["schema"] == {"type": "integer", "minimum": 1}

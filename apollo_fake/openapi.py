@@ -636,7 +636,8 @@ def _used(components: dict[str, Any], *roots: Any) -> dict[str, Any]:
     """Keep the schemas the roots refer to, directly or through another schema.
 
     A schema no operation answers or takes (report-with-totals-response, which the
-    tests use) stays out: generators would make a type of it that nothing returns.
+    tests check a with_totals answer against) stays out: generators would make a
+    type of it that nothing returns.
     """
     todo = [ref for root in roots for ref in _refs(root)]
     kept: set[str] = set()

@@ -681,6 +681,12 @@ def test_apollo_answers_fit_the_document(
     got = check_answer(doc, method, path, r.status, r.headers, r.raw)
     if path.startswith("/report/") and "with_totals=1" in path:
         assert got["totals"]["number-of-entries"] == len(got["time-entries"])
+        # Left out of the document (no operation answers only it), the schema still
+        # states what such an answer is: a report with its totals.
+        assert schemas.is_valid("report-with-totals-response.schema.json", got)
+        assert not schemas.is_valid("report-with-totals-response.schema.json", {
+            "time-entries": got["time-entries"]
+        })
     if status == 201:
         prefix = "/v1" if path.startswith("/v1/") else ""
         assert r.headers["location"] == f"{prefix}/timeEntries/{got['time-entry-id']}"

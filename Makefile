@@ -27,7 +27,15 @@ serve: $(VENV)/.installed-run  ## Start the fake on 127.0.0.1:8000 with the demo
 	@$(PY) -m compileall -q apollo_fake
 	$(VENV)/bin/apollo-fake serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test  ## Run the whole test suite, on every core.
+# The TypeScript client generators tests/test_openapi_clients.py runs, at the exact
+# versions of their lock file, with the machine's node and npm. The stamp re-runs the
+# install when the lock file changes.
+TS_CLIENTS := tests/clients/ts
+$(TS_CLIENTS)/node_modules/.installed: $(TS_CLIENTS)/package-lock.json
+	npm ci --prefix $(TS_CLIENTS) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: $(VENV)/.installed-test $(TS_CLIENTS)/node_modules/.installed  ## Run the whole test suite, on every core.
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test  ## Run the benchmarks (not part of the tests).
@@ -39,4 +47,4 @@ lint: $(VENV)/.installed-test  ## Check style, types and the import layers (pypr
 	$(VENV)/bin/lint-imports --no-cache
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache $(TS_CLIENTS)/node_modules

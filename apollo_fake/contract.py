@@ -182,7 +182,7 @@ def _listing(collection: str, noun: str, about: str) -> Call:
         ),
         (200, 404),
         READ,
-        "page-response.schema.json",
+        f"{collection[:-1]}-page-response.schema.json",  # continued-at names its own kind
         kind="listing",
         defaults=(("collection", collection),),
     )

@@ -6,7 +6,14 @@ import calendar
 import datetime
 import re
 
-__all__ = ["add_months_clamped", "add_months_php", "parse_report_date"]
+__all__ = [
+    "KEYWORDS",
+    "MONTH_NAMES",
+    "UNITS",
+    "add_months_clamped",
+    "add_months_php",
+    "parse_report_date",
+]
 
 # The messages start with "is": the caller prefixes the parameter name.
 _UNKNOWN_FORM = (
@@ -31,12 +38,14 @@ _SECONDS_PER_DAY = 86_400
 _FLAGS = re.ASCII | re.IGNORECASE
 _ISO = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})", _FLAGS)
 _NUMERIC = re.compile(r"([0-9]{1,2})([/.-])([0-9]{1,2})\2([0-9]{4})", _FLAGS)
-_RELATIVE = re.compile(r"([+-]?) *([0-9]+) *(day|week|month|year)s?( +ago)?", _FLAGS)
+UNITS = ("day", "week", "month", "year")  # of a relative form, each also plural
+_RELATIVE = re.compile(r"([+-]?) *([0-9]+) *(" + "|".join(UNITS) + r")s?( +ago)?", _FLAGS)
 _UNIXTIME = re.compile(r"@(-?)([0-9]+)", _FLAGS)
 _DAY_MONTH_YEAR = re.compile(r"([0-9]{1,2}) +([a-z]+) +([0-9]{4})", _FLAGS)
 _MONTH_DAY_YEAR = re.compile(r"([a-z]+) +([0-9]{1,2})(?: *, *| +)([0-9]{4})", _FLAGS)
 
 _KEYWORD_OFFSETS = {"today": 0, "now": 0, "yesterday": -1, "tomorrow": 1}
+KEYWORDS = tuple(_KEYWORD_OFFSETS)
 
 _MONTHS = {
     name: number
@@ -59,6 +68,10 @@ _MONTHS = {
     )
     for name in names
 }
+
+
+# Every month name and abbreviation the day-month-year forms take, any case.
+MONTH_NAMES = tuple(_MONTHS)
 
 
 def parse_report_date(

@@ -75,9 +75,10 @@ class Unauthorized(ApolloError):
 
     status = 401
     title = "Authentication required: HTTP Basic with an API token as the user name"
+    CHALLENGE = 'Basic realm="Apollo API"'  # the WWW-Authenticate header, always
 
     def __init__(self) -> None:
-        super().__init__(headers={"WWW-Authenticate": 'Basic realm="Apollo API"'})
+        super().__init__(headers={"WWW-Authenticate": self.CHALLENGE})
 
 
 class NotFound(ApolloError):

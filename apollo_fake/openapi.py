@@ -1,11 +1,14 @@
 """The OpenAPI 3.1 document of the fake, served at ``GET /openapi.json``.
 
-Everything a body looks like comes from the JSON Schemas in ``schemas/``: each file is
-embedded whole under ``components/schemas`` (its ``$ref`` rewritten to point inside the
-document) and the operations refer to it. The paths come from the app's URL map; what
-the Apollo calls answer, with which statuses and query parameters, from the contract's
-table (``contract.py``). What is written here is only what neither source tells of
-the control calls (:data:`CONTROL`).
+Everything a body looks like comes from the JSON Schemas in ``schemas/``: each file,
+and each definition under a file's ``$defs``, is a component of its own under
+``components/schemas`` (:func:`component_name`; every ``$ref`` rewritten to point at
+one), which is what client generators need; the error schema is repeated once per
+status, with that status. The paths come from the app's URL map; what the Apollo
+calls answer, with which statuses and query parameters, from the contract's table
+(``contract.py``). What is written here is only what neither source tells of the
+control calls (:data:`CONTROL`). The document is built once per app; its examples
+(:func:`examples`) are ids of the data the fake holds when it is fetched.
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ import orjson
 from flask import Flask, Response, current_app
 from werkzeug.routing import Rule
 
-from . import contract, schemas
-from .errors import MAX_BODY, MAX_STATE_BODY
+from . import contract, dates, schemas
+from .core import Core
+from .errors import MAX_BODY, MAX_STATE_BODY, Unauthorized
+from .model import ID_SPAN
+from .store import PAGE_SIZE
 from .version import __version__
 
 CACHE_KEY = "apollo_fake.openapi"
+_LATEST = CACHE_KEY + ".latest"  # the document with the examples of the data now
 SUFFIX = ".schema.json"
 SCHEMAS = "#/components/schemas/"
 RESPONSES = "#/components/responses/"
@@ -45,7 +52,7 @@ _ARG = re.compile(r"<(?:(?P<conv>\w+)(?:\((?:.*?)\))?:)?(?P<name>\w+)>")
 class Call:
     """What the URL map cannot tell about one endpoint.
 
-    ``answer`` and ``request`` name a schema: a file (``page-response``) or a
+    ``answer`` and ``request`` name a schema: a file (``project-page-response``) or a
     definition inside one (``control#fault``).
     """
 
@@ -115,14 +122,38 @@ CALLS: dict[str, Call] = {
 }
 
 _ID_PATTERN = "^[0-9]+$"
-_PAGE_PATTERN = "^0*[1-9][0-9]*$"  # a page of at least 1; 0 is a 400
+# A page of at least 1 (0 is a 400): an integer in the document, as clients send it.
+_PAGE_SCHEMA = {"type": "integer", "minimum": 1}
 _DAY_FORMS = (
     "YYYYMMDD, YYYY-MM-DD, or a common form of PHP's strtotime: today, now, yesterday, "
     "tomorrow, +N day|week|month|year (also plural and negative), N days|weeks|months|years "
     "ago, @UNIXTIME, MM/DD/YYYY, DD-MM-YYYY, DD.MM.YYYY, and month names (5 July 2012, "
-    "July 5, 2012); words are case-insensitive. The window [from, to] includes both days "
-    "and spans at most six calendar months."
+    "July 5, 2012); words are case-insensitive, spaces around the value are ignored. The "
+    "pattern says which forms are read; what it cannot say is said here: the day must exist "
+    "(2012-02-30 is a 400), the date must fall in the years 1 to 9999, and the window "
+    "[from, to] includes both days and spans at most six calendar months (else a 400)."
 )
+
+
+def _date_pattern() -> str:
+    """Spell the report's date forms (apollo_fake.dates) as one ECMA-262 pattern."""
+    digits, year = "[0-9]{1,2}", "[0-9]{4}"
+    months = "|".join(_any_case(m) for m in sorted(dates.MONTH_NAMES, key=len, reverse=True))
+    units = "|".join(_any_case(u) for u in dates.UNITS)
+    forms = [
+        "[0-9]{8}",
+        f"{year}-{digits}-{digits}",
+        *(_any_case(k) for k in dates.KEYWORDS),
+        f"[+-]? *[0-9]+ *(?:{units})[sS]?(?: +{_any_case('ago')})?",
+        "@-?[0-9]+",
+        # One separator throughout: no back-reference, which not every tool reads.
+        *(f"{digits}{sep}{digits}{sep}{year}" for sep in ("/", "\\.", "-")),
+        f"{digits} +(?:{months}) +{year}",
+        f"(?:{months}) +{digits}(?: *, *| +){year}",
+    ]
+    return "^ *(?:" + "|".join(forms) + ") *$"
+
+
 def _any_case(word: str) -> str:
     # ECMA-262 has no inline (?i): spell each letter as a class of both cases.
     return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
@@ -158,7 +189,7 @@ def _query_parameters(group: str) -> list[dict[str, Any]]:
                 "in": "query",
                 "required": False,
                 "description": "The page, from 1 (default: 1). A page past the end is empty.",
-                "schema": {"type": "string", "pattern": _PAGE_PATTERN},
+                "schema": dict(_PAGE_SCHEMA),
             }
         ]
     if group == "page-ignored":
@@ -169,6 +200,7 @@ def _query_parameters(group: str) -> list[dict[str, Any]]:
                 "required": False,
                 "description": "Ignored, whatever its value: this call takes no page parameter.",
                 "schema": {"type": "string"},
+                "x-ignored": True,
             }
         ]
     if group == "report":
@@ -183,7 +215,7 @@ def _query_parameters(group: str) -> list[dict[str, Any]]:
                 schema = {"type": "string", "pattern": _ID_PATTERN}
                 text += " An id (digits); one that names nothing gives an empty result."
             else:
-                schema = {"type": "string", "minLength": 1}
+                schema = {"type": "string", "pattern": _date_pattern()}
                 text += " " + _DAY_FORMS
             out.append(
                 {
@@ -241,6 +273,24 @@ def _query_parameters(group: str) -> list[dict[str, Any]]:
 # --- the schemas -------------------------------------------------------------
 
 
+# The file of building blocks shared by the others: its definitions keep their own names.
+SHARED = "defs"
+# A definition of a file: the only fragment a $ref may name in another file.
+_DEFINITION = re.compile(r"^/\$defs/([^/]+)$")
+
+
+def component_name(owner: str, definition: str | None = None) -> str:
+    """Name the component of a schema file (``project-page-response``) or of a definition in one.
+
+    A definition gets a name of its own directly under ``components/schemas``, as client
+    generators need: ``defs.schema.json#/$defs/id`` is ``id``, and
+    ``report-response.schema.json#/$defs/totals`` is ``report-response-totals``.
+    """
+    if definition is None:
+        return owner
+    return definition if owner == SHARED else f"{owner}-{definition}"
+
+
 def _key(file_name: str) -> str:
     if not file_name.endswith(SUFFIX) or file_name not in schemas.names():
         raise LookupError(f"a $ref names {file_name!r}, which is not a file in schemas/")
@@ -248,13 +298,19 @@ def _key(file_name: str) -> str:
 
 
 def _rewrite(ref: str, owner: str) -> str:
-    """Point a $ref of the schema file ``owner`` inside the document."""
+    """Point a $ref of the schema file ``owner`` at a component of the document."""
     if ref.startswith(schemas.BASE_URI):
         ref = ref[len(schemas.BASE_URI) :]
     target, _, fragment = ref.partition("#")
-    if fragment and not fragment.startswith("/"):
-        raise ValueError(f"{owner}{SUFFIX}: cannot rewrite the anchor reference {ref!r}")
-    return SCHEMAS + (_key(target) if target else owner) + fragment
+    file = _key(target) if target else owner
+    if not fragment:
+        return SCHEMAS + file
+    found = _DEFINITION.match(fragment)
+    if found is None:
+        raise ValueError(
+            f"{owner}{SUFFIX}: the $ref {ref!r} names neither a file nor one of its $defs"
+        )
+    return SCHEMAS + component_name(file, found[1])
 
 
 def _embed(schema: Any, owner: str) -> Any:
@@ -262,7 +318,7 @@ def _embed(schema: Any, owner: str) -> Any:
     if isinstance(schema, list):
         return [_embed(item, owner) for item in schema]
     if not isinstance(schema, dict):
-        return schema  # true, false, or a keyword's plain value
+        return schema  # a keyword's plain value (the files hold no boolean schemas)
     out: dict[str, Any] = {}
     for word, value in schema.items():
         if word == "$ref" and isinstance(value, str):
@@ -276,18 +332,35 @@ def _embed(schema: Any, owner: str) -> Any:
     return out
 
 
+# Words that describe a file but constrain nothing: a file with only these beside its
+# $defs is a container of definitions, not a schema of its own.
+_ANNOTATIONS = frozenset(["title", "description"])
+
+
 def _components() -> dict[str, Any]:
+    """Return every schema file and every definition in one, each under its own name."""
     found: dict[str, Any] = {}
-    for name in schemas.names():
-        doc = {k: v for k, v in schemas.load(name).items() if k not in ("$schema", "$id")}
-        found[_key(name)] = _embed(doc, _key(name))
+
+    def put(name: str, schema: Any, owner: str) -> None:
+        if name in found:
+            raise ValueError(f"two schemas would be the component {name!r}; rename one")
+        found[name] = _embed(schema, owner)
+
+    for file_name in schemas.names():
+        owner = _key(file_name)
+        doc = schemas.load(file_name)
+        body = {k: v for k, v in doc.items() if k not in ("$schema", "$id", "$defs")}
+        if set(body) - _ANNOTATIONS:
+            put(owner, body, owner)
+        for definition, schema in doc.get("$defs", {}).items():
+            put(component_name(owner, definition), schema, owner)
     return found
 
 
 def _schema_ref(name: str) -> dict[str, str]:
-    """Refer to a table name: ``page-response`` or ``control#fault``."""
+    """Refer to a table name: ``project-page-response`` or ``control#fault``."""
     file, _, definition = name.partition("#")
-    return {"$ref": SCHEMAS + file + (f"/$defs/{definition}" if definition else "")}
+    return {"$ref": SCHEMAS + component_name(file, definition or None)}
 
 
 def _target(doc: dict[str, Any], ref: str) -> Any:
@@ -300,11 +373,31 @@ def _target(doc: dict[str, Any], ref: str) -> Any:
 # --- the responses -----------------------------------------------------------
 
 
-def _error(text: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_component(status: int) -> str:
+    """Name the component of the error answered with this status (``error-404``)."""
+    return f"error-{status}"
+
+
+def _status_errors(components: dict[str, Any]) -> dict[str, Any]:
+    """Return the error schema once per documented status, its ``status`` that status."""
+    out: dict[str, Any] = {}
+    for status in sorted(_ERROR_NAMES):
+        schema = orjson.loads(orjson.dumps(components[_stem(contract.ERROR_SCHEMA)]))
+        schema["title"] = f"Error {status}"
+        schema["properties"]["error"]["properties"]["status"] = {
+            "type": "integer",
+            "const": status,
+            "description": f"Always {status}, the answer's own status.",
+        }
+        out[error_component(status)] = schema
+    return out
+
+
+def _error(status: int, text: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"description": text}
     if headers:
         out["headers"] = headers
-    out["content"] = {JSON: {"schema": _schema_ref("error")}}
+    out["content"] = {JSON: {"schema": {"$ref": SCHEMAS + error_component(status)}}}
     return out
 
 
@@ -315,38 +408,44 @@ def _mib(size: int) -> str:
 def _error_responses() -> dict[str, Any]:
     return {
         "bad-request": _error(
+            400,
             "Malformed request: an unknown or repeated query parameter, a bad parameter value, "
-            "or a body that is not JSON or not the call's envelope. Nothing changed."
+            "or a body that is not JSON or not the call's envelope. Nothing changed.",
         ),
         "unauthorized": _error(
+            401,
             "Tokens are configured and the request has no known one (HTTP Basic, the token "
             "as user name). Reads the same whether the token is missing or unknown.",
             {
                 "WWW-Authenticate": {
-                    "description": 'Always Basic realm="Apollo API".',
+                    "description": f"Always {Unauthorized.CHALLENGE}.",
                     "required": True,
-                    "schema": {"type": "string"},
+                    "schema": {"type": "string", "const": Unauthorized.CHALLENGE},
                 }
             },
         ),
         "control-unauthorized": _error(
-            "A control token is configured and X-Fake-Control-Token is missing or wrong."
+            401,
+            "A control token is configured and X-Fake-Control-Token is missing or wrong.",
         ),
-        "not-found": _error("The parent, entry or snapshot does not exist."),
+        "not-found": _error(404, "The parent, entry or snapshot does not exist."),
         "payload-too-large": _error(
+            413,
             f"The body is too large: over {_mib(MAX_STATE_BODY)} for a whole state "
-            f"(PUT /_fake/state), over {_mib(MAX_BODY)} on any other call. Nothing changed."
+            f"(PUT /_fake/state), over {_mib(MAX_BODY)} on any other call. Nothing changed.",
         ),
         "unprocessable": _error(
-            "Well-formed but invalid values; details name each bad field. Nothing changed."
+            422,
+            "Well-formed but invalid values; details name each bad field. Nothing changed.",
         ),
         "rate-limited": _error(
+            429,
             "Rate limited (only when a rate limit is configured).",
             {
                 "Retry-After": {
-                    "description": "Seconds until the window frees a request.",
+                    "description": "Whole seconds until the window frees a request, at least 1.",
                     "required": True,
-                    "schema": {"type": "string", "pattern": _ID_PATTERN},
+                    "schema": {"type": "integer", "minimum": 1},
                 }
             },
         ),
@@ -403,7 +502,7 @@ def _path_schema(app: Flask, converter: str, name: str) -> dict[str, Any]:
     if name == "name":  # a snapshot name: the control schema says what one is
         return _schema_ref("control#name")
     if name == "path_page":  # digits route here, but page 0 is refused (400)
-        return {"type": "string", "pattern": _PAGE_PATTERN}
+        return dict(_PAGE_SCHEMA)
     regex = getattr(app.url_map.converters[converter], "regex", "[^/]+")
     return {"type": "string", "pattern": f"^(?:{regex})$" if "|" in regex else f"^{regex}$"}
 
@@ -413,6 +512,26 @@ def _summary(app: Flask, endpoint: str, call: Call) -> str:
         return call.summary
     doc = app.view_functions[endpoint].__doc__ or ""
     return doc.strip().splitlines()[0] if doc.strip() else endpoint
+
+
+# What the body's schema cannot say of an Apollo write.
+_WRITE_RULES = (
+    " Beyond the schema: category-id and user-id must name an existing time category "
+    "(GET /account lists them) and user, and an integer is a JSON integer (60, not 60.0); "
+    "otherwise a 422 names the field, and nothing changes."
+)
+
+
+def _description(parameters: list[dict[str, Any]]) -> str:
+    """Say which query parameters an operation takes and what any other one gets."""
+    ignored = [p["name"] for p in parameters if p.get("x-ignored")]
+    names = [p["name"] for p in parameters if p["in"] == "query" and p["name"] not in ignored]
+    taken = ", ".join(names) if names else "none"
+    return (
+        f"Query parameters: {taken}. A query parameter not listed here, or one given "
+        "twice, is refused with a 400 (bad-request) and changes nothing."
+        + "".join(f" A {name} parameter is ignored, whatever its value." for name in ignored)
+    )
 
 
 def _paths(app: Flask, components: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -453,6 +572,8 @@ def _paths(app: Flask, components: dict[str, Any]) -> tuple[dict[str, Any], list
             "operationId": operation_id,
             "tags": [tag],
             "summary": _summary(app, rule.endpoint, call),
+            "description": _description(parameters)
+            + (_WRITE_RULES if tag == "apollo" and call.request is not None else ""),
         }
         if parameters:
             operation["parameters"] = parameters
@@ -498,9 +619,42 @@ _TAG_TEXT = {
 }
 
 
+def _refs(value: Any) -> Iterator[str]:
+    """Yield every $ref in a part of the document."""
+    if isinstance(value, dict):
+        for word, sub in value.items():
+            if word == "$ref" and isinstance(sub, str):
+                yield sub
+            else:
+                yield from _refs(sub)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _refs(item)
+
+
+def _used(components: dict[str, Any], *roots: Any) -> dict[str, Any]:
+    """Keep the schemas the roots refer to, directly or through another schema.
+
+    A schema no operation answers or takes (report-with-totals-response, which the
+    tests check a with_totals answer against) stays out: generators would make a
+    type of it that nothing returns.
+    """
+    todo = [ref for root in roots for ref in _refs(root)]
+    kept: set[str] = set()
+    while todo:
+        ref = todo.pop()
+        if ref.startswith(SCHEMAS) and (name := ref[len(SCHEMAS) :]) not in kept:
+            kept.add(name)
+            todo.extend(_refs(components[name]))
+    return {name: schema for name, schema in components.items() if name in kept}
+
+
 def _document(app: Flask) -> dict[str, Any]:
     components = _components()
+    components.update(_status_errors(components))
     paths, tags = _paths(app, components)
+    responses = _error_responses()
+    used = {n: r for n, r in responses.items() if RESPONSES + n in set(_refs(paths))}
     security = {
         "apollo-token": {
             "type": "http",
@@ -527,23 +681,159 @@ def _document(app: Flask) -> dict[str, Any]:
         "tags": [{"name": t, "description": _TAG_TEXT[t]} for t in tags],
         "paths": paths,
         "components": {
-            "schemas": components,
-            "responses": _error_responses(),
+            "schemas": _used(components, paths, used),
+            "responses": used,
             "securitySchemes": {f"{t}-token": security[f"{t}-token"] for t in tags},
         },
     }
 
 
+# --- examples from the data the fake serves -----------------------------------
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Ids that exist in a fake's data, for the document's examples (None: there is none).
+
+    A generated client's test or a fuzzer that starts from them reaches past the 404 of
+    an unknown id. ``*_pages`` is the page to show: 2 when the listing has a second page.
+    """
+
+    project: int | None = None
+    project_pages: int = 1
+    contact: int | None = None
+    contact_pages: int = 1
+    task: int | None = None
+    entry: int | None = None  # read and updated
+    doomed: int | None = None  # deleted: another entry when there is one
+    user: int | None = None
+    category: int | None = None
+    company: int | None = None
+    date: str | None = None  # the read entry's day, for a report that finds it
+
+
+def _fullest(groups: dict[int, Any]) -> tuple[int | None, int]:
+    """Return the parent with the most entries (the lowest id among equals), and its pages."""
+    best: tuple[int, int] | None = None
+    for parent, group in groups.items():
+        if group and (best is None or (len(group), -parent) > (best[1], -best[0])):
+            best = (parent, len(group))
+    if best is None:
+        return None, 1
+    return best[0], 2 if best[1] > PAGE_SIZE else 1
+
+
+def examples(fake: Core) -> Examples:
+    """Pick the example ids from a fake's data as it is now."""
+    store = fake.store
+    with store.lock:
+        project, project_pages = _fullest(store.index.project)
+        contact, contact_pages = _fullest(store.index.contact)
+        task, _ = _fullest(store.index.task)
+        entry = doomed = None
+        everything = store.index.all  # every entry, by date then id: its ends cost nothing
+        if project is not None:  # the newest entry of the listing a client reads first
+            entry = store.index.project[project][-1] % ID_SPAN
+        elif everything:
+            entry = everything[-1] % ID_SPAN
+        if everything:  # the oldest entry, unless that is the one read
+            doomed = everything[0] % ID_SPAN
+            if doomed == entry:
+                doomed = everything[-1] % ID_SPAN
+        return Examples(
+            project,
+            project_pages,
+            contact,
+            contact_pages,
+            task,
+            entry,
+            doomed,
+            min(store.users, default=None),
+            min(store.categories, default=None),
+            min(store.companies, default=None),
+            store.entries[entry].date if entry is not None else None,
+        )
+
+
+def _param_example(path: str, method: str, name: str, ex: Examples) -> Any:
+    """Return the example of a path or query parameter, or None when the data has none."""
+    kind = path.strip("/").split("/")[0]
+    ids: dict[str, int | None] = {
+        "parent_id": {"projects": ex.project, "contacts": ex.contact, "tasks": ex.task}.get(kind),
+        "entry_id": ex.doomed if method == "delete" else ex.entry,
+        "project_id": ex.project,
+        "task_id": ex.task,
+        "user_id": ex.user,
+        "company_id": ex.company,
+    }
+    if name in ids:
+        found = ids[name]
+        return None if found is None else str(found)
+    if name in ("path_page", "page") and kind in ("projects", "contacts"):
+        return ex.project_pages if kind == "projects" else ex.contact_pages
+    if name in ("from", "to"):
+        return ex.date
+    if name == "with_totals":
+        return "true"
+    if name == "name":
+        return "before-test"
+    return None
+
+
+def _body_example(operation_id: str, ex: Examples) -> Any:
+    """Return the example body of a write, its ids from the data; None for other calls."""
+    if operation_id.endswith("_create"):
+        fields: dict[str, Any] = {"seconds": "3600", "notes": "Written by a generated client"}
+        if ex.category is not None:
+            fields["category-id"] = str(ex.category)
+        if ex.user is not None:
+            fields["user-id"] = str(ex.user)
+        if ex.date is not None:
+            fields["date"] = ex.date
+        fields["billable"] = "billable"
+        return {"time-entry": fields}
+    if operation_id == "api.update_entry":
+        return {"time-entry": {"seconds": "1800", "notes": "Updated by a generated client"}}
+    return None
+
+
+def _with_examples(base: dict[str, Any], ex: Examples) -> dict[str, Any]:
+    """Return a copy of the document with examples from the fake's data in its Apollo calls."""
+    doc: dict[str, Any] = orjson.loads(orjson.dumps(base))
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method == "servers" or "apollo" not in operation["tags"]:
+                continue
+            for parameter in operation.get("parameters", ()):
+                if parameter.get("x-ignored"):
+                    continue
+                found = _param_example(path, method, parameter["name"], ex)
+                if found is not None:
+                    parameter["example"] = found
+            body = _body_example(operation["operationId"], ex)
+            if body is not None:
+                operation["requestBody"]["content"][JSON]["example"] = body
+    return doc
+
+
 def _cached(app: Flask) -> tuple[dict[str, Any], bytes]:
-    found: tuple[dict[str, Any], bytes] | None = app.extensions.get(CACHE_KEY)
-    if found is None:
-        doc = _document(app)
-        found = app.extensions.setdefault(CACHE_KEY, (doc, orjson.dumps(doc)))
-    return found
+    """Return the document for the fake's data now, and its bytes; the base is built once."""
+    base: dict[str, Any] | None = app.extensions.get(CACHE_KEY)
+    if base is None:
+        base = app.extensions.setdefault(CACHE_KEY, _document(app))
+    ex = examples(app.extensions["apollo_fake"])
+    # Only the latest examples' document is kept, replaced whole (one assignment), so
+    # that concurrent requests each get a complete pair.
+    latest: tuple[Examples, dict[str, Any], bytes] | None = app.extensions.get(_LATEST)
+    if latest is None or latest[0] != ex:
+        doc = _with_examples(base, ex)
+        latest = (ex, doc, orjson.dumps(doc))
+        app.extensions[_LATEST] = latest
+    return latest[1], latest[2]
 
 
 def build(app: Flask) -> dict[str, Any]:
-    """Return the app's OpenAPI document, built once per app (callers must not change it)."""
+    """Return the app's OpenAPI document for its fake's data now (callers must not change it)."""
     return _cached(app)[0]
 
 

@@ -31,7 +31,7 @@ def schema_dir() -> Path:
 
 @functools.cache
 def load(name: str) -> dict[str, Any]:
-    """Return the schema document of that file name (``page-response.schema.json``)."""
+    """Return the schema document of that file name (``project-page-response.schema.json``)."""
     doc: dict[str, Any] = orjson.loads((schema_dir() / name).read_bytes())
     return doc
 

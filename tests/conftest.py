@@ -29,6 +29,8 @@ from apollo_fake.fake import Fake, Settings
 from apollo_fake.server import LiveServer
 from apollo_fake.web import create_app
 
+from control_ways import WAYS, Way, make_way
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -366,6 +368,62 @@ def api_of(request: pytest.FixtureRequest) -> Iterator[ApiOf]:
         yield build
 
 
+class _Param:
+    """Stand in for a FixtureRequest that only carries a param (a transport)."""
+
+    def __init__(self, param: str) -> None:
+        self.param = param
+
+
+def _transport(way: str) -> _Param:
+    # The Python way reaches the Apollo API through Flask's test client, as fake.client does.
+    return _Param("socket" if way == "socket" else "client")
+
+
+@pytest.fixture(scope="module", params=WAYS)
+def shared_way(request: pytest.FixtureRequest) -> Iterator[tuple[Way, bytes]]:
+    """Yield one control driver over small.json per module and way in, with its loaded state."""
+    transport: Any = _transport(request.param)
+    with contextlib.contextmanager(make_api)(transport, small_doc()) as api:
+        yield make_way(request.param, api), api.dump()
+
+
+@pytest.fixture
+def way(shared_way: tuple[Way, bytes]) -> Way:
+    """Return the controls of a fake over small.json (clock frozen at TODAY) through one
+    way in: the Python API, the control API on the test client, or over a socket.
+
+    As with ``api``, the fake is shared by a module and reset before each test.
+    """
+    shared, loaded = shared_way
+    shared.fake.reset()
+    for name in shared.fake.snapshots():
+        shared.fake.forget(name)
+    assert shared.dump() == loaded, "the fake's reset did not restore the loaded data"
+    assert shared.fake.clock.timestamp() == f"{TODAY} 00:00:00"
+    return shared
+
+
+WayOf = Callable[..., Way]
+
+
+@pytest.fixture(params=WAYS)
+def way_of(request: pytest.FixtureRequest) -> Iterator[WayOf]:
+    """Yield a builder of control drivers over other data, settings or day, on one way in."""
+    with contextlib.ExitStack() as stack:
+
+        def build(
+            doc: Any = None, *, settings: Settings | None = None, today: Any = TODAY
+        ) -> Way:
+            transport: Any = _transport(request.param)
+            made = contextlib.contextmanager(make_api)(
+                transport, small_doc() if doc is None else doc, today=today, settings=settings
+            )
+            return make_way(request.param, stack.enter_context(made))
+
+        yield build
+
+
 def entries_doc(count: int, parent: str = "project", same_date: bool = False) -> dict[str, Any]:
     """Return a document with ``count`` entries on project 51 (or contact 41), for paging."""
     doc = small_doc()
@@ -384,3 +442,30 @@ def entries_doc(count: int, parent: str = "project", same_date: bool = False) ->
         )
         doc["time-entries"].append(entry)
     return doc
+
+
+# --- arranging through the Apollo API, for the control tests ----------------------------------
+
+
+def new_entry(api: Api, notes: str = "new") -> str:
+    """Create an entry on project 51 through the API; return its id."""
+    r = api.post("/projects/51/timeEntries", {"time-entry": {"seconds": "60", "notes": notes}})
+    assert r.status == 201, r
+    entry_id: str = r.json["time-entry-id"]
+    return entry_id
+
+
+def change_some(api: Api) -> None:
+    """Create (81), update (72) and delete (73) an entry through the API."""
+    new_entry(api)
+    assert api.put("/timeEntries/72", {"time-entry": {"notes": "changed"}}).status == 200
+    assert api.delete("/timeEntries/73").status == 200
+
+
+def small_record(collection: str, id: str) -> Any:
+    """Return one record of small.json as `changes` shows it (entries: in their wire form)."""
+    record = dict(next(r for r in small_doc()[collection] if r["id"] == id))
+    if collection == "time-entries":
+        record.setdefault("created-at", record["date"] + " 00:00:00")
+        record.setdefault("updated-at", record["created-at"])
+    return record

@@ -1,6 +1,6 @@
 """Bounded resources: what a long-running fake holds must not grow with the requests it saw.
 
-The counts are bounded elsewhere (test_control.py: the journal keeps its last N
+The counts are bounded elsewhere (test_controls.py: the journal keeps its last N
 requests, at most 100 fault rules and 100 snapshots). These tests bound the
 memory behind them (the journal also by the weight of the bodies it keeps),
 measured with tracemalloc on the domain, and the report's scan: whatever

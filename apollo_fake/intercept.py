@@ -20,6 +20,7 @@ import inspect
 import io
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -138,7 +139,7 @@ def _text(value: str | bytes) -> str:
 
 
 @contextlib.contextmanager
-def _requests(app: Flask) -> Iterator[None]:
+def _requests(current: Callable[[], Flask]) -> Iterator[None]:
     import requests
     import responses
     from requests.adapters import HTTPAdapter
@@ -152,7 +153,7 @@ def _requests(app: Flask) -> Iterator[None]:
             body = b"".join(c.encode("utf-8") if isinstance(c, str) else c for c in chunks)
         headers = [(k, _text(v)) for k, v in request.headers.items()]
         try:
-            got = call_app(app, request.method or "GET", request.url or "", headers, body)
+            got = call_app(current(), request.method or "GET", request.url or "", headers, body)
         except Dropped:
             # What requests raises when a server closes the connection unanswered.
             return requests.ConnectionError(
@@ -202,12 +203,12 @@ def _httpx_dropped() -> type[httpx.TransportError]:
     return ConnectionDropped
 
 
-def _httpx_answer(app: Flask, request: httpx.Request) -> httpx.Response:
+def _httpx_answer(current: Callable[[], Flask], request: httpx.Request) -> httpx.Response:
     import httpx
 
     headers = [(_text(k), _text(v)) for k, v in request.headers.raw]
     try:
-        got = call_app(app, request.method, str(request.url), headers, request.content)
+        got = call_app(current(), request.method, str(request.url), headers, request.content)
     except Dropped:
         raise _httpx_dropped()(
             "Server disconnected without sending a response.", request=request
@@ -223,7 +224,7 @@ def _httpx_answer(app: Flask, request: httpx.Request) -> httpx.Response:
 
 
 @contextlib.contextmanager
-def _httpx(app: Flask) -> Iterator[None]:
+def _httpx(current: Callable[[], Flask]) -> Iterator[None]:
     import respx
 
     class Router(respx.MockRouter):
@@ -235,7 +236,7 @@ def _httpx(app: Flask) -> Iterator[None]:
             return await super().async_handler(request)
 
     router = Router(assert_all_called=False, assert_all_mocked=False)
-    router.route(host=HOST).mock(side_effect=functools.partial(_httpx_answer, app))
+    router.route(host=HOST).mock(side_effect=functools.partial(_httpx_answer, current))
     router.route().pass_through()
     router.start()
     try:
@@ -299,7 +300,7 @@ def _aiohttp_response_class() -> type[aiohttp.ClientResponse]:
 
 
 @contextlib.contextmanager
-def _aiohttp(app: Flask) -> Iterator[None]:
+def _aiohttp(current: Callable[[], Flask]) -> Iterator[None]:
     import aiohttp
     from aioresponses import CallbackResult, aioresponses
     from multidict import CIMultiDict
@@ -324,7 +325,7 @@ def _aiohttp(app: Flask) -> Iterator[None]:
         method = kwargs["apollo_method"]
         items = list(headers.items())
         try:
-            got = await asyncio.to_thread(call_app, app, method, str(target), items, raw)
+            got = await asyncio.to_thread(call_app, current(), method, str(target), items, raw)
         except Dropped:
             raise aiohttp.ServerDisconnectedError() from None
         response_headers: CIMultiDict[str] = CIMultiDict(got.headers)
@@ -367,11 +368,49 @@ def _aiohttp(app: Flask) -> Iterator[None]:
         mocked.stop()
 
 
-_ADAPTERS: dict[str, Callable[[Flask], contextlib.AbstractContextManager[None]]] = {
+_ADAPTERS: dict[str, Callable[[Callable[[], Flask]], contextlib.AbstractContextManager[None]]] = {
     "requests": _requests,
     "httpx": _httpx,
     "aiohttp": _aiohttp,
 }
+
+
+class _Patched:
+    """One library's patch, started once for any number of active mocks.
+
+    Mocks nest: the innermost active one answers; the patch ends with the last.
+    (aioresponses cannot patch over itself, and one patch is cheaper anyway.)
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.apps: list[Flask] = []
+        self.patch: contextlib.ExitStack | None = None
+
+    def current(self) -> Flask:
+        return self.apps[-1]
+
+    def push(self, app: Flask) -> None:
+        with _LOCK:
+            if not self.apps:
+                patch = contextlib.ExitStack()
+                patch.enter_context(_ADAPTERS[self.name](self.current))
+                self.patch = patch
+            self.apps.append(app)
+
+    def pop(self, app: Flask) -> None:
+        with _LOCK:
+            for i in range(len(self.apps) - 1, -1, -1):
+                if self.apps[i] is app:
+                    del self.apps[i]
+                    break
+            if not self.apps and self.patch is not None:
+                patch, self.patch = self.patch, None
+                patch.close()
+
+
+_LOCK = threading.RLock()
+_PATCHED = {name: _Patched(name) for name in _ADAPTERS}
 
 
 # --- the public face ----------------------------------------------------------------
@@ -436,7 +475,8 @@ class Mock:
         stack = contextlib.ExitStack()
         try:
             for name in self.clients:
-                stack.enter_context(_ADAPTERS[name](app))
+                _PATCHED[name].push(app)
+                stack.callback(_PATCHED[name].pop, app)
         except BaseException:
             stack.close()
             raise

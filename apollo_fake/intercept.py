@@ -6,8 +6,8 @@ or ``https://api.apollohq.com/...``, HTTP too) is answered by a fake's WSGI app,
 with no socket: everything the fake does over a socket (auth, the rate limit,
 faults, the journal, the contract report) it does here, because the app does it.
 Each library is patched through the well-kept mocking library made for it
-(``responses``, ``respx``, ``aioresponses``); requests to any other host go out
-as usual. ``urllib.request`` is not intercepted: give it ``Fake.url`` instead.
+(``responses``, httpx's own ``MockTransport``, ``aioresponses``); requests to
+any other host go out as usual. ``urllib.request`` is not intercepted: give it ``Fake.url`` instead.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
+from unittest.mock import patch
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from .fake import Fake
@@ -43,9 +44,9 @@ BASE_URL = f"https://{HOST}/v1"
 _APOLLO_URL = re.compile(rf"https?://{re.escape(HOST)}(?::\d+)?(?=[/?#]|$)", re.IGNORECASE)
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Each client library: the modules it needs, and the extra that installs them.
-CLIENTS: dict[str, tuple[str, str]] = {
+CLIENTS: dict[str, tuple[str, ...]] = {
     "requests": ("requests", "responses"),
-    "httpx": ("httpx", "respx"),
+    "httpx": ("httpx",),
     "aiohttp": ("aiohttp", "aioresponses"),
 }
 F = TypeVar("F", bound=Callable[..., Any])
@@ -186,7 +187,7 @@ def _requests(current: Callable[[], Flask]) -> Iterator[None]:
         rsps.reset()
 
 
-# --- httpx, through respx --------------------------------------------------------------
+# --- httpx, through its own mock transport -------------------------------------------
 
 
 @functools.cache
@@ -225,24 +226,40 @@ def _httpx_answer(current: Callable[[], Flask], request: httpx.Request) -> httpx
 
 @contextlib.contextmanager
 def _httpx(current: Callable[[], Flask]) -> Iterator[None]:
-    import respx
+    import httpx
 
-    class Router(respx.MockRouter):
-        """Answer an async client's requests in a thread: a delay must not block its loop."""
+    # httpx's own mock transport answers for the vendor's host; every other request
+    # goes on through the transport the client has. Two attributes patched, where
+    # respx patches twelve at each start: that cost far more per test than the rest.
+    answer = httpx.MockTransport(functools.partial(_httpx_answer, current))
 
-        async def async_handler(self, request: httpx.Request) -> httpx.Response:
-            if request.url.host == HOST:
-                return await asyncio.to_thread(self.handler, request)
-            return await super().async_handler(request)
+    async def in_thread(request: httpx.Request) -> httpx.Response:
+        # A delay fault sleeps in the app: an async client's event loop must not.
+        return await asyncio.to_thread(_httpx_answer, current, request)
 
-    router = Router(assert_all_called=False, assert_all_mocked=False)
-    router.route(host=HOST).mock(side_effect=functools.partial(_httpx_answer, current))
-    router.route().pass_through()
-    router.start()
-    try:
+    answer_async = httpx.MockTransport(in_thread)
+    send = httpx.HTTPTransport.handle_request
+    send_async = httpx.AsyncHTTPTransport.handle_async_request
+
+    def handle_request(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        if request.url.host == HOST:
+            return answer.handle_request(request)
+        return send(self, request)
+
+    async def handle_async_request(
+        self: httpx.AsyncHTTPTransport, request: httpx.Request
+    ) -> httpx.Response:
+        if request.url.host == HOST:
+            return await answer_async.handle_async_request(request)
+        return await send_async(self, request)
+
+    with (
+        patch.object(httpx.HTTPTransport, "handle_request", handle_request),
+        patch.object(
+            httpx.AsyncHTTPTransport, "handle_async_request", handle_async_request
+        ),
+    ):
         yield
-    finally:
-        router.stop(quiet=True)
 
 
 # --- aiohttp, through aioresponses -----------------------------------------------------
@@ -341,6 +358,18 @@ def _aiohttp(current: Callable[[], Flask]) -> Iterator[None]:
 
     class Mocked(aioresponses):
         """Hand the callback the session and the URL as aiohttp would send it."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            mocked = self
+
+            async def request(session: aiohttp.ClientSession, *args: Any, **kw: Any) -> Any:
+                return await mocked._request_mock(session, *args, **kw)
+
+            # The same patch as aioresponses' own, without its autospec: that one
+            # builds a spec of ClientSession._request at every start, which cost
+            # far more per test than everything else here.
+            self.patcher = cast(Any, patch.object(aiohttp.ClientSession, "_request", request))
 
         async def _request_mock(
             self, orig_self: aiohttp.ClientSession, method: str, url: Any, *args: Any, **kw: Any

@@ -329,12 +329,12 @@ def test_a_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
             lambda name, *a: None if name in missing else real(name, *a),
         )
 
-    without("respx")
-    needs = r"needs httpx and respx: pip install 'apollo-fake\[httpx\]'"
+    without("aioresponses")
+    needs = r"needs aiohttp and aioresponses: pip install 'apollo-fake\[aiohttp\]'"
     with pytest.raises(ImportError, match=needs):
-        apollo_fake.mock(clients="httpx")
-    assert apollo_fake.mock().clients == ("requests", "aiohttp")
-    without("respx", "responses", "aioresponses")
+        apollo_fake.mock(clients="aiohttp")
+    assert apollo_fake.mock().clients == ("requests", "httpx")
+    without("httpx", "responses", "aioresponses")
     with pytest.raises(ImportError, match=r"pip install 'apollo-fake\[requests\]'"):
         apollo_fake.mock()
     with pytest.raises(ValueError, match="'urllib' is not one of requests, httpx, aiohttp"):

@@ -284,7 +284,7 @@ async def _aiohttp_body(session: aiohttp.ClientSession, kwargs: dict[str, Any]) 
         return data()
     try:
         return payload.get_payload(data, disposition=None)
-    except LookupError:
+    except payload.LookupError:  # aiohttp's own: a dict or pairs, sent as a form
         return FormData(data)()
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-import httpcore
+import httpx
 import pytest
 import requests
 
@@ -169,8 +169,6 @@ def test_drop_raises_the_librarys_connection_error(client_class: Any, fake: Fake
 def test_a_dropped_httpx_request_is_either_error_httpx_could_raise(fake: Fake) -> None:
     # Over a socket httpx reports a drop as RemoteProtocolError; a client catching
     # ConnectError for its retries catches this one too.
-    import httpx
-
     fake.faults.add("/account", drop=True)
     with apollo_fake.mock(fake), pytest.raises(httpx.ConnectError) as caught:
         httpx.get(BASE + "account")
@@ -256,24 +254,28 @@ def test_other_hosts_are_untouched(client_class: Any, fake: Fake, other_host: st
     assert fake.requests() == []
 
 
-def test_the_libraries_are_restored_on_exit(fake: Fake) -> None:
-    originals = (
+def patched_now() -> list[Any]:
+    """Return what each intercepted library's patched attribute is now."""
+    return [
         requests.adapters.HTTPAdapter.send,
-        httpcore.ConnectionPool.handle_request,
-        httpcore.AsyncConnectionPool.handle_async_request,
+        httpx.HTTPTransport.handle_request,
+        httpx.AsyncHTTPTransport.handle_async_request,
         aiohttp.ClientSession._request,
-    )
-    with apollo_fake.mock(fake):
-        with apollo_fake.mock(fake):  # nested: the inner exit leaves the outer active
-            pass
-        assert requests.get(BASE + "account").status_code == 200
-        assert requests.adapters.HTTPAdapter.send is not originals[0]
-    assert (
-        requests.adapters.HTTPAdapter.send,
-        httpcore.ConnectionPool.handle_request,
-        httpcore.AsyncConnectionPool.handle_async_request,
-        aiohttp.ClientSession._request,
-    ) == originals
+    ]
+
+
+def test_the_libraries_are_restored_on_exit() -> None:
+    outer, inner = Fake(small_doc(), today=TODAY), Fake(small_doc(), today=TODAY)
+    originals = patched_now()
+    with apollo_fake.mock(outer):
+        patched = patched_now()
+        assert all(now is not was for now, was in zip(patched, originals, strict=True))
+        with apollo_fake.mock(inner):  # nested: the innermost answers
+            assert requests.get(BASE + "account").status_code == 200
+        assert patched_now() == patched
+        assert httpx.get(BASE + "account").status_code == 200
+    assert patched_now() == originals
+    assert (len(inner.requests()), len(outer.requests())) == (1, 1)
 
 
 # --- the ways to hold it --------------------------------------------------------------
@@ -342,13 +344,10 @@ def test_a_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_only_the_libraries_asked_for(fake: Fake) -> None:
-    import httpx
-
-    original = httpcore.ConnectionPool.handle_request
+    originals = patched_now()
     with apollo_fake.mock(fake, clients=["requests"]):
-        assert httpcore.ConnectionPool.handle_request is original
+        assert patched_now()[1:] == originals[1:]
         assert requests.get(BASE + "account").status_code == 200
-    assert httpx  # imported, never patched
 
 
 # --- the pytest fixture, in a project of its own ---------------------------------------------
@@ -411,3 +410,24 @@ def test_apollo_mock_fixture_with_strict_mode(pytester: pytest.Pytester) -> None
     for name in sorted(CLIENTS):
         result.stdout.fnmatch_lines([f"*ERROR at teardown of test_violates?{name}?*"])
     result.stdout.fnmatch_lines(["*time-entry.time-category-id*"])
+
+
+def test_aiohttp_base_url_raw_bodies_and_params(fake: Fake) -> None:
+    async def main() -> list[tuple[int, Any]]:
+        out = []
+        raw = json.dumps({"time-entry": {"seconds": 7}})
+        async with aiohttp.ClientSession(base_url="https://api.apollohq.com/") as session:
+            for kwargs in ({"data": raw}, {"data": raw.encode()}, {"data": {"a": "b"}}):
+                async with session.post("/v1/projects/51/timeEntries", **kwargs) as r:
+                    out.append((r.status, await r.json()))
+            async with session.get("/v1/projects/51/timeEntries", params={"page": "2"}) as r:
+                out.append((r.status, await r.json()))
+        return out
+
+    with apollo_fake.mock(fake):
+        (s1, b1), (s2, b2), (s3, b3), (s4, b4) = asyncio.run(main())
+    assert (s1, s2, s3, s4) == (201, 201, 400, 200)
+    assert fake.entry(int(b1["time-entry-id"])) is not None
+    assert b4["time-entries"] == []
+    assert fake.requests()[-1]["query"] == "page=2"
+    assert fake.requests()[0]["body"] == {"time-entry": {"seconds": 7}}

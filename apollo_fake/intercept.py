@@ -139,10 +139,36 @@ def _text(value: str | bytes) -> str:
 # --- requests, through responses -----------------------------------------------------
 
 
+@functools.cache
+def _responses_classes() -> tuple[type[Any], type[Any]]:
+    """Return the two classes the requests interception uses, made once."""
+    import responses
+    from requests.adapters import HTTPAdapter
+
+    class Apollo(responses.CallbackResponse):
+        """Match every method to the vendor's host."""
+
+        def matches(self, request: requests.PreparedRequest) -> tuple[bool, str]:
+            if _APOLLO_URL.match(request.url or ""):
+                return True, ""
+            return False, "not the Apollo API's host"
+
+    class Mocked(responses.RequestsMock):
+        """A RequestsMock whose patch names its target by object, not by a dotted name."""
+
+        def start(self) -> None:
+            # responses resolves "requests.adapters.HTTPAdapter.send" at every start:
+            # the largest part of what a test paid for the interception.
+            if self._patcher is None:
+                self._patcher = patch.object(HTTPAdapter, "send", self.unbound_on_send())
+                self._patcher.start()
+
+    return Apollo, Mocked
+
+
 @contextlib.contextmanager
 def _requests(current: Callable[[], Flask]) -> Iterator[None]:
     import requests
-    import responses
     from requests.adapters import HTTPAdapter
 
     def answer(request: requests.PreparedRequest) -> Any:
@@ -164,27 +190,20 @@ def _requests(current: Callable[[], Flask]) -> Iterator[None]:
             )
         return got.status, got.headers, got.body
 
-    class Apollo(responses.CallbackResponse):
-        """Match every method to the vendor's host."""
-
-        def matches(self, request: requests.PreparedRequest) -> tuple[bool, str]:
-            if _APOLLO_URL.match(request.url or ""):
-                return True, ""
-            return False, "not the Apollo API's host"
-
+    apollo, mocked = _responses_classes()
     # Passthrough goes to what HTTPAdapter.send is now: another active `responses`
     # mock of the test's own keeps its say over the other hosts.
-    rsps = responses.RequestsMock(
-        assert_all_requests_are_fired=False, real_adapter_send=cast(Any, HTTPAdapter.send)
-    )
-    rsps.add(Apollo("GET", _APOLLO_URL, callback=answer, content_type=None))
-    rsps.add_passthru(re.compile(r"(?s:.)"))  # tried only when the fake did not match
+    rsps = mocked(assert_all_requests_are_fired=False, real_adapter_send=HTTPAdapter.send)
+    rsps.add(apollo("GET", _APOLLO_URL, callback=answer, content_type=None))
+    rsps.add_passthru(_ANYTHING)  # tried only when the fake did not match
     rsps.start()
     try:
         yield
     finally:
         rsps.stop(allow_assert=False)
-        rsps.reset()
+
+
+_ANYTHING = re.compile(r"(?s:.)")
 
 
 # --- httpx, through its own mock transport -------------------------------------------
@@ -316,10 +335,57 @@ def _aiohttp_response_class() -> type[aiohttp.ClientResponse]:
     return Response
 
 
+@functools.cache
+def _aioresponses_classes() -> tuple[type[Any], type[Any]]:
+    """Return the two classes the aiohttp interception uses, made once."""
+    import aiohttp
+    from aioresponses import aioresponses
+    from aioresponses.core import RequestMatch
+
+    class AnyMethod(RequestMatch):
+        """Match every method to the vendor's host."""
+
+        def match(self, method: str, url: Any) -> bool:
+            return bool(_APOLLO_URL.match(str(url)))
+
+    class Mocked(aioresponses):
+        """Hand the callback the session and the URL as aiohttp would send it."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            mocked = self
+
+            async def request(session: aiohttp.ClientSession, *args: Any, **kw: Any) -> Any:
+                return await mocked._request_mock(session, *args, **kw)
+
+            # The same patch as aioresponses' own, without its autospec: that one
+            # builds a spec of ClientSession._request at every start, which cost
+            # far more per test than everything else here.
+            self.patcher = cast(Any, patch.object(aiohttp.ClientSession, "_request", request))
+
+        async def _request_mock(
+            self, orig_self: aiohttp.ClientSession, method: str, url: Any, *args: Any, **kw: Any
+        ) -> Any:
+            full = orig_self._build_url(url)
+            if not _APOLLO_URL.match(str(full)):
+                return await self.patcher.temp_original(orig_self, method, url, *args, **kw)
+            if kw.get("params"):
+                full = full.extend_query(kw["params"])
+            token = _SESSION.set(orig_self)
+            try:
+                # The callback reads these; aioresponses sorts and re-encodes the query.
+                kw.update(apollo_url=full, apollo_method=method.upper())
+                return await super()._request_mock(orig_self, method, url, *args, **kw)
+            finally:
+                _SESSION.reset(token)
+
+    return AnyMethod, Mocked
+
+
 @contextlib.contextmanager
 def _aiohttp(current: Callable[[], Flask]) -> Iterator[None]:
     import aiohttp
-    from aioresponses import CallbackResult, aioresponses
+    from aioresponses import CallbackResult
     from multidict import CIMultiDict
     from yarl import URL
 
@@ -356,42 +422,12 @@ def _aiohttp(current: Callable[[], Flask]) -> Iterator[None]:
             reason=got.reason,
         )
 
-    class Mocked(aioresponses):
-        """Hand the callback the session and the URL as aiohttp would send it."""
-
-        def __init__(self, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            mocked = self
-
-            async def request(session: aiohttp.ClientSession, *args: Any, **kw: Any) -> Any:
-                return await mocked._request_mock(session, *args, **kw)
-
-            # The same patch as aioresponses' own, without its autospec: that one
-            # builds a spec of ClientSession._request at every start, which cost
-            # far more per test than everything else here.
-            self.patcher = cast(Any, patch.object(aiohttp.ClientSession, "_request", request))
-
-        async def _request_mock(
-            self, orig_self: aiohttp.ClientSession, method: str, url: Any, *args: Any, **kw: Any
-        ) -> Any:
-            full = orig_self._build_url(url)
-            if not _APOLLO_URL.match(str(full)):
-                return await self.patcher.temp_original(orig_self, method, url, *args, **kw)
-            if kw.get("params"):
-                full = full.extend_query(kw["params"])
-            token = _SESSION.set(orig_self)
-            try:
-                # The callback reads these; aioresponses sorts and re-encodes the query.
-                kw.update(apollo_url=full, apollo_method=method.upper())
-                return await super()._request_mock(orig_self, method, url, *args, **kw)
-            finally:
-                _SESSION.reset(token)
-
-    mocked = Mocked(passthrough_unmatched=True)
+    any_method, mocked_class = _aioresponses_classes()
+    mocked = mocked_class(passthrough_unmatched=True)
     mocked.start()
     try:
-        for method in _METHODS:
-            mocked.add(_APOLLO_URL, method=method, callback=answer, repeat=True)
+        # One matcher for every method, where aioresponses' add() takes one method.
+        mocked._matches["apollo"] = any_method(_APOLLO_URL, callback=answer, repeat=True)
         yield
     finally:
         mocked.stop()

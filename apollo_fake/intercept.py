@@ -169,6 +169,7 @@ def _responses_classes() -> tuple[type[Any], type[Any]]:
 @contextlib.contextmanager
 def _requests(current: Callable[[], Flask]) -> Iterator[None]:
     import requests
+    import responses
     from requests.adapters import HTTPAdapter
 
     def answer(request: requests.PreparedRequest) -> Any:
@@ -196,9 +197,19 @@ def _requests(current: Callable[[], Flask]) -> Iterator[None]:
     rsps = mocked(assert_all_requests_are_fired=False, real_adapter_send=HTTPAdapter.send)
     rsps.add(apollo("GET", _APOLLO_URL, callback=answer, content_type=None))
     rsps.add_passthru(_ANYTHING)  # tried only when the fake did not match
+    on_request = responses.RequestsMock._on_request
+
+    def route(self: Any, adapter: Any, request: Any, **kwargs: Any) -> Any:
+        # A `responses` mock the test starts itself sits above this one and would
+        # refuse the vendor's host as unmatched: hand those requests to the fake.
+        if self is not rsps and _APOLLO_URL.match(request.url or ""):
+            return on_request(rsps, adapter, request, **kwargs)
+        return on_request(self, adapter, request, **kwargs)
+
     rsps.start()
     try:
-        yield
+        with patch.object(responses.RequestsMock, "_on_request", route):
+            yield
     finally:
         rsps.stop(allow_assert=False)
 

@@ -431,3 +431,37 @@ def test_aiohttp_base_url_raw_bodies_and_params(fake: Fake) -> None:
     assert b4["time-entries"] == []
     assert fake.requests()[-1]["query"] == "page=2"
     assert fake.requests()[0]["body"] == {"time-entry": {"seconds": 7}}
+
+
+def test_the_tests_own_responses_mock_keeps_other_hosts_and_the_fake_keeps_its_own(
+    fake: Fake,
+) -> None:
+    # The usual order under the fixture: apollo_mock first, then the test's own
+    # @responses.activate for some other service.
+    import responses
+
+    with apollo_fake.mock(fake), responses.RequestsMock() as own:
+        own.add(responses.GET, "https://other.example/ping", json={"pong": True})
+        assert requests.get("https://other.example/ping").json() == {"pong": True}
+        assert requests.get(BASE + "account").status_code == 200
+    assert [r["path"] for r in fake.requests()] == ["/v1/account"]
+    with responses.RequestsMock() as own, apollo_fake.mock(fake):  # and the other order
+        own.add(responses.GET, "https://other.example/ping", json={"pong": True})
+        assert requests.get("https://other.example/ping").json() == {"pong": True}
+        assert requests.get(BASE + "account").status_code == 200
+
+
+def test_the_tests_own_aioresponses_passes_the_vendors_host_on(fake: Fake) -> None:
+    # A test's own aioresponses that lets the vendor's host through hands it to the
+    # fake. (aioresponses 0.7.9 cannot build its own answers on aiohttp 3.14, so
+    # this one registers none.)
+    from aioresponses import aioresponses
+
+    async def main() -> int:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(BASE + "account") as r:
+                return r.status
+
+    with apollo_fake.mock(fake), aioresponses(passthrough=["https://api.apollohq.com"]):
+        assert asyncio.run(main()) == 200
+    assert [r["path"] for r in fake.requests()] == ["/v1/account"]

@@ -13,6 +13,7 @@ report; other hosts untouched. Every body is checked against its schema.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
 import importlib.util
 import json
@@ -465,3 +466,19 @@ def test_the_tests_own_aioresponses_passes_the_vendors_host_on(fake: Fake) -> No
     with apollo_fake.mock(fake), aioresponses(passthrough=["https://api.apollohq.com"]):
         assert asyncio.run(main()) == 200
     assert [r["path"] for r in fake.requests()] == ["/v1/account"]
+
+
+def test_the_tests_own_respx_mock_beside_the_fake(fake: Fake) -> None:
+    import respx
+
+    for outer_first in (True, False):
+        with contextlib.ExitStack() as stack:
+            if outer_first:
+                stack.enter_context(apollo_fake.mock(fake))
+            router = stack.enter_context(respx.mock())
+            if not outer_first:
+                stack.enter_context(apollo_fake.mock(fake))
+            router.get("https://other.example/ping").respond(json={"pong": True})
+            assert httpx.get("https://other.example/ping").json() == {"pong": True}
+            assert httpx.get(BASE + "account").status_code == 200
+    assert [r["path"] for r in fake.requests()] == ["/v1/account", "/v1/account"]

@@ -7,7 +7,8 @@ with no socket: everything the fake does over a socket (auth, the rate limit,
 faults, the journal, the contract report) it does here, because the app does it.
 Each library is patched through the well-kept mocking library made for it
 (``responses``, httpx's own ``MockTransport``, ``aioresponses``); requests to
-any other host go out as usual. ``urllib.request`` is not intercepted: give it ``Fake.url`` instead.
+any other host go out as usual. ``urllib.request`` is not intercepted: give it
+``Fake.url`` instead.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ HOST = "api.apollohq.com"
 BASE_URL = f"https://{HOST}/v1"
 # The vendor's host, by either scheme, with or without a port: what is intercepted.
 _APOLLO_URL = re.compile(rf"https?://{re.escape(HOST)}(?::\d+)?(?=[/?#]|$)", re.IGNORECASE)
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Each client library: the modules it needs, and the extra that installs them.
 CLIENTS: dict[str, tuple[str, ...]] = {
     "requests": ("requests", "responses"),
@@ -469,9 +469,9 @@ class _Patched:
     def push(self, app: Flask) -> None:
         with _LOCK:
             if not self.apps:
-                patch = contextlib.ExitStack()
-                patch.enter_context(_ADAPTERS[self.name](self.current))
-                self.patch = patch
+                started = contextlib.ExitStack()
+                started.enter_context(_ADAPTERS[self.name](self.current))
+                self.patch = started
             self.apps.append(app)
 
     def pop(self, app: Flask) -> None:
@@ -481,8 +481,8 @@ class _Patched:
                     del self.apps[i]
                     break
             if not self.apps and self.patch is not None:
-                patch, self.patch = self.patch, None
-                patch.close()
+                started, self.patch = self.patch, None
+                started.close()
 
 
 _LOCK = threading.RLock()

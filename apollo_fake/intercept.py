@@ -492,8 +492,15 @@ _PATCHED = {name: _Patched(name) for name in _ADAPTERS}
 # --- the public face ----------------------------------------------------------------
 
 
+_FOUND: set[str] = set()  # libraries found installed: an install does not go away
+
+
 def _installed(name: str) -> bool:
-    return all(importlib.util.find_spec(module) is not None for module in CLIENTS[name])
+    if name not in _FOUND:
+        if not all(importlib.util.find_spec(module) is not None for module in CLIENTS[name]):
+            return False
+        _FOUND.add(name)
+    return True
 
 
 def _chosen(clients: str | Iterable[str] | None) -> tuple[str, ...]:

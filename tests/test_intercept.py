@@ -326,6 +326,7 @@ def test_a_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
 
     def without(*missing: str) -> None:
+        monkeypatch.setattr(intercept, "_FOUND", set())
         monkeypatch.setattr(
             intercept.importlib.util,
             "find_spec",

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from .version import __version__
 
-__all__ = ["Fake", "Settings", "create_app", "__version__"]
+__all__ = ["Fake", "Settings", "create_app", "mock", "__version__"]
 
 if TYPE_CHECKING:
     from .fake import Fake, Settings
+    from .intercept import mock
     from .web import create_app
 
 
@@ -20,6 +21,10 @@ def __getattr__(name: str) -> Any:
         from . import fake
 
         return getattr(fake, name)
+    if name == "mock":
+        from .intercept import mock
+
+        return mock
     if name == "create_app":
         from .web import create_app
 

@@ -32,6 +32,7 @@ __all__ = [
     "apollo_baselines",
     "apollo_client",
     "apollo_fake",
+    "apollo_mock",
     "apollo_strict",
     "apollo_url",
     "pytest_addoption",
@@ -274,3 +275,17 @@ def apollo_client(apollo_fake: Fake) -> FlaskClient:
 def apollo_url(apollo_fake: Fake) -> str:
     """Return the base URL of the fake's live server (started once, on first use)."""
     return apollo_fake.url
+
+
+@pytest.fixture
+def apollo_mock(apollo_fake: Fake) -> Iterator[Fake]:
+    """Route unchanged clients' requests to https://api.apollohq.com to the test's fake.
+
+    ``requests``, ``httpx`` and ``aiohttp``, each when installed with its mocking
+    library (``apollo-fake[requests]``, ``[httpx]``, ``[aiohttp]``): in process, no
+    socket, no base URL to set. Other hosts are untouched.
+    """
+    from .intercept import mock
+
+    with mock(apollo_fake):
+        yield apollo_fake

@@ -1,13 +1,19 @@
 """Per-test cost of the pytest plugin, against the usual ways of faking an HTTP API in tests.
 
-Writes throwaway pytest projects whose tests each make one GET, in five ways, and
+Writes throwaway pytest projects whose tests each make one GET, in seven ways, and
 runs ``pytest -q -p no:cacheprovider`` on each in a subprocess (best of 3):
 
 1. pytest-httpserver's ``httpserver`` fixture, urllib as the client;
 2. ``responses`` mocking ``requests``;
 3. a bare Flask app's ``test_client()`` (session-scoped app);
 4. ``apollo_client`` on a 100,000-entry generated baseline;
-5. ``apollo_url`` (a live server of the same baseline), urllib as the client.
+5. ``apollo_url`` (a live server of the same baseline), urllib as the client;
+6. a bare ``responses`` callback returning the canned answer, ``requests`` to the
+   vendor's URL;
+7. ``apollo_mock`` (interception) on the same baseline, ``requests`` to the same URL.
+
+6 and 7 run the same client code against the same URL: what 7 costs beyond 6 is
+the interception (every installed library patched) and the fake's answer.
 
 Every canned answer is the very bytes apollo-fake answers for the same GET (page 1
 of the largest project), so each way moves the same body. A hook in each project's
@@ -43,7 +49,12 @@ PATH = "/projects/500001/timeEntries"
 APOLLO_ARGS = ["--apollo-seed", str(SEED), "--apollo-entries", str(ENTRIES)]
 APOLLO_ARGS += ["--apollo-today", TODAY]
 # What each variant needs installed: module name -> pip requirement.
-NEEDS = {"pytest_httpserver": "pytest-httpserver", "responses": "responses", "requests": "requests"}
+NEEDS = {
+    "pytest_httpserver": "pytest-httpserver",
+    "responses": "responses",
+    "requests": "requests",
+}
+VENDOR_URL = "https://api.apollohq.com/v1" + PATH
 
 HEAD = """\
 import pathlib
@@ -120,6 +131,26 @@ VARIANTS: dict[str, tuple[str, str, str, str, str, list[str]]] = {
         "        r.read()\n",
         APOLLO_ARGS,
     ),
+    "responses_callback": (
+        "(6) responses callback + requests",
+        "",
+        f"import requests\nimport responses\n\nURL = {VENDOR_URL!r}\n"
+        "HEADERS = {'Content-Type': 'application/json'}\n",
+        "",
+        "    responses.add_callback(responses.GET, URL, callback=lambda r: (200, HEADERS, BODY))\n"
+        "    r = requests.get(URL)\n"
+        "    assert r.status_code == 200\n"
+        "    r.content\n",
+        [],
+    ),
+    "apollo_mock": (
+        "(7) apollo_mock + requests",
+        "",
+        f"import requests\n\nURL = {VENDOR_URL!r}\n",
+        "apollo_mock",
+        "    r = requests.get(URL)\n    assert r.status_code == 200\n    r.content\n",
+        APOLLO_ARGS,
+    ),
 }
 
 
@@ -176,7 +207,7 @@ def _write_project(root: Path, name: str, count: int, body: bytes) -> Path:
     (folder / "pytest.ini").write_text("[pytest]\n")
     (folder / "body.json").write_bytes(body)
     (folder / "conftest.py").write_text(conftest + TIMER)
-    decorator = "@responses.activate\n" if name == "responses" else ""
+    decorator = "@responses.activate\n" if name in ("responses", "responses_callback") else ""
     tests = [HEAD.format(path=PATH), imports]
     for i in range(count):
         tests.append(f"\n\n{decorator}def test_{i}({args}):\n{test_body}")
@@ -333,23 +364,25 @@ def main() -> None:
         ("(4) apollo_client / (1) httpserver", "apollo_client", "httpserver", 0.5),
         ("(4) apollo_client / (3) bare Flask", "apollo_client", "flask", 1.2),
         ("(5) apollo_url / (1) httpserver", "apollo_url", "httpserver", 1.0),
+        ("(7) apollo_mock / (6) responses callback", "apollo_mock", "responses_callback", 1.5),
     ]
     print("targets")
-    print(f"    {'ratio':38} {'per test':>9} {'median':>8} {'target':>8}  verdict")
+    print(f"    {'ratio':42} {'per test':>9} {'median':>8} {'target':>8}  verdict")
     checks = []
     for label, a, b, limit in targets:
         value, by_median = ratio(a, b), ratio(a, b, "median_ms")
         judged = m.verdict(value, limit)
         checks.append({"ratio": label, "value": value, "by_median": by_median, "target": limit})
         checks[-1]["verdict"] = judged
-        print(f"    {label:38} {value:>9.2f} {by_median:>8.2f} {'<= ' + str(limit):>8}  {judged}")
+        print(f"    {label:42} {value:>9.2f} {by_median:>8.2f} {'<= ' + str(limit):>8}  {judged}")
     print()
     reset_ms = apollo["reset_10_ms"]
     print(
         f"apollo-fake session set-up: the {ENTRIES:,}-entry baseline built in "
         f"{apollo['build_s']:.2f} s in this process (generate + load); "
         f"the first test, which builds it: {rows['apollo_client']['first_ms']:.0f} ms "
-        f"(apollo_client), {rows['apollo_url']['first_ms']:.0f} ms (apollo_url)"
+        f"(apollo_client), {rows['apollo_url']['first_ms']:.0f} ms (apollo_url), "
+        f"{rows['apollo_mock']['first_ms']:.0f} ms (apollo_mock)"
     )
     print(
         f"restoring the baseline after a test that changed 10 entries: {reset_ms:.3f} ms "

@@ -125,6 +125,22 @@ def test_wheel_requires_faker_only_for_generated_data(wheel: Path) -> None:
     assert "Provides-Extra: generate" in metadata
 
 
+def test_wheel_makes_each_intercepted_library_an_extra(wheel: Path) -> None:
+    # apollo_fake.mock() patches what is installed: no user gets a client library or
+    # a mocking library they did not ask for.
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read("apollo_fake-0.1.0.dist-info/METADATA").decode()
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    extras = {"requests": ["requests", "responses"], "httpx": ["httpx"]}
+    extras["aiohttp"] = ["aiohttp", "aioresponses"]
+    for extra, packages in extras.items():
+        assert f"Provides-Extra: {extra}" in metadata
+        for package in packages:
+            found = [line for line in requires if re.match(rf"Requires-Dist: {package}\b", line)]
+            assert found and all("extra ==" in line for line in found), found
+            assert any(f"extra == '{extra}'" in line for line in found), found
+
+
 def test_wheel_holds_no_tests_venv_or_caches(names: set[str]) -> None:
     unwanted = [
         name

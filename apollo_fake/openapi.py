@@ -180,29 +180,44 @@ def _boolean_text(default: bool) -> str:
     )
 
 
+def _single_parameters() -> dict[str, tuple[str, str, dict[str, Any]]]:
+    # Groups of one optional query parameter: group -> (name, description, schema).
+    return {
+        "page": (
+            "page",
+            "The page, from 1 (default: 1). A page past the end is empty.",
+            dict(_PAGE_SCHEMA),
+        ),
+        "page-ignored": (
+            "page",
+            "Ignored, whatever its value: this call takes no page parameter.",
+            {"type": "string"},
+        ),
+        "since": (
+            "since",
+            "Changes since this saved snapshot rather than since loading.",
+            _schema_ref("control#name"),
+        ),
+        "method": (
+            "method",
+            "Only requests of this HTTP method (case-insensitive).",
+            {"type": "string"},
+        ),
+        "path": (
+            "path",
+            "Only requests whose path matches this glob (/timeEntries/*).",
+            {"type": "string"},
+        ),
+        "status": (
+            "status",
+            "Only requests answered with this status (422) or class (4xx).",
+            {"type": "string", "pattern": "^[1-5]([0-9]{2}|[xX]{2})$"},
+        ),
+    }
+
+
 def _query_parameters(group: str) -> list[dict[str, Any]]:
     """Return the query parameters of a group named in :data:`CALLS`."""
-    if group == "page":
-        return [
-            {
-                "name": "page",
-                "in": "query",
-                "required": False,
-                "description": "The page, from 1 (default: 1). A page past the end is empty.",
-                "schema": dict(_PAGE_SCHEMA),
-            }
-        ]
-    if group == "page-ignored":
-        return [
-            {
-                "name": "page",
-                "in": "query",
-                "required": False,
-                "description": "Ignored, whatever its value: this call takes no page parameter.",
-                "schema": {"type": "string"},
-                "x-ignored": True,
-            }
-        ]
     if group == "report":
         out = []
         for parameter in contract.REPORT_PARAMETERS:
@@ -227,46 +242,14 @@ def _query_parameters(group: str) -> list[dict[str, Any]]:
                 }
             )
         return out
-    if group == "since":
-        return [
-            {
-                "name": "since",
-                "in": "query",
-                "required": False,
-                "description": "Changes since this saved snapshot rather than since loading.",
-                "schema": _schema_ref("control#name"),
-            }
-        ]
-    if group == "method":
-        return [
-            {
-                "name": "method",
-                "in": "query",
-                "required": False,
-                "description": "Only requests of this HTTP method (case-insensitive).",
-                "schema": {"type": "string"},
-            }
-        ]
-    if group == "path":
-        return [
-            {
-                "name": "path",
-                "in": "query",
-                "required": False,
-                "description": "Only requests whose path matches this glob (/timeEntries/*).",
-                "schema": {"type": "string"},
-            }
-        ]
-    if group == "status":
-        return [
-            {
-                "name": "status",
-                "in": "query",
-                "required": False,
-                "description": "Only requests answered with this status (422) or class (4xx).",
-                "schema": {"type": "string", "pattern": "^[1-5]([0-9]{2}|[xX]{2})$"},
-            }
-        ]
+    single = _single_parameters().get(group)
+    if single is not None:
+        name, text, schema = single
+        given: dict[str, Any] = {"name": name, "in": "query", "required": False}
+        given |= {"description": text, "schema": schema}
+        if group == "page-ignored":
+            given["x-ignored"] = True  # named in the description, not as a parameter
+        return [given]
     raise LookupError(f"no query parameter group {group!r}")
 
 

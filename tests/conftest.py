@@ -29,7 +29,7 @@ from apollo_fake.fake import Fake, Settings
 from apollo_fake.server import LiveServer
 from apollo_fake.web import create_app
 
-from control_ways import WAYS, Way, make_way
+from control_ways import WAYS, Reply, Way, make_way
 
 pytest_plugins = ["pytester"]
 
@@ -199,17 +199,8 @@ def check_body(method: str, path: str, status: int, headers: dict[str, str], raw
     return body
 
 
-class Result:
-    """A checked response: status, headers (lower-case names), decoded JSON body."""
-
-    def __init__(self, status: int, headers: dict[str, str], body: Any, raw: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.json = body
-        self.raw = raw
-
-    def __repr__(self) -> str:
-        return f"<Result {self.status} {self.raw[:200]!r}>"
+# A checked response: status, headers (lower-case names), decoded JSON body, raw bytes.
+Result = Reply
 
 
 class Api:
@@ -333,6 +324,17 @@ def make_api(
 ApiOf = Callable[[dict[str, Any]], Api]
 
 
+def restored(shared: Any, loaded: bytes) -> Any:
+    """Reset a module's shared fake (an Api or a Way) for the next test, and check the reset
+    left nothing over from the test before: data, snapshots, clock."""
+    shared.fake.reset()
+    for name in shared.fake.snapshots():
+        shared.fake.forget(name)
+    assert shared.dump() == loaded, "the fake's reset did not restore the loaded data"
+    assert shared.fake.clock.timestamp() == f"{TODAY} 00:00:00"
+    return shared
+
+
 @pytest.fixture(scope="module", params=["client", "socket"])
 def shared_small(request: pytest.FixtureRequest) -> Iterator[tuple[Api, bytes]]:
     """Yield one Api over small.json per module and transport, with its state as loaded."""
@@ -349,12 +351,7 @@ def api(shared_small: tuple[Api, bytes]) -> Api:
     reset left nothing over from the test before.
     """
     shared, loaded = shared_small
-    shared.fake.reset()
-    for name in shared.fake.snapshots():
-        shared.fake.forget(name)
-    assert shared.dump() == loaded, "the fake's reset did not restore the loaded data"
-    assert shared.fake.clock.timestamp() == f"{TODAY} 00:00:00"
-    return shared
+    return restored(shared, loaded)
 
 
 @pytest.fixture(params=["client", "socket"])
@@ -396,12 +393,7 @@ def way(shared_way: tuple[Way, bytes]) -> Way:
     As with ``api``, the fake is shared by a module and reset before each test.
     """
     shared, loaded = shared_way
-    shared.fake.reset()
-    for name in shared.fake.snapshots():
-        shared.fake.forget(name)
-    assert shared.dump() == loaded, "the fake's reset did not restore the loaded data"
-    assert shared.fake.clock.timestamp() == f"{TODAY} 00:00:00"
-    return shared
+    return restored(shared, loaded)
 
 
 WayOf = Callable[..., Way]

@@ -328,7 +328,9 @@ def test_a_bad_marker_is_one_collection_error_naming_the_test(
     # Serially pytest stops at a collection error; xdist reports it as a failed run.
     assert result.ret in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED)
     output = result.stdout.str() + result.stderr.str()
-    assert output.count(f"test_marked.py::test_marked: apollo marker: {said}") == 1, output
+    assert f"test_marked.py::test_marked: apollo marker: {said}" in output, output
+    # One error, for the one module (its text is repeated in the summary, in full under CI).
+    assert result.parseoutcomes().get("errors") == 1, output
     assert "Traceback" not in output and "INTERNALERROR" not in output
     assert "passed" not in result.stdout.str()
 

@@ -37,6 +37,7 @@ What is added to cheroot here:
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import http.client
 import io
@@ -236,14 +237,18 @@ class _DeadlineIO(socket.SocketIO):
 
     def readinto(self, b: Any) -> int | None:
         """Read into ``b``, waiting at most until the deadline."""
-        wait = self.idle
-        if self.deadline is not None:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("timed out")
-            wait = left if wait is None else min(wait, left)
-        self.conn_sock.settimeout(wait)
-        return super().readinto(b)
+        if self.deadline is None:
+            return super().readinto(b)
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        self.conn_sock.settimeout(left if self.idle is None else min(self.idle, left))
+        try:
+            return super().readinto(b)
+        finally:
+            # The socket is the writer's too: an answer is written with the usual timeout.
+            with contextlib.suppress(OSError):  # a socket closed meanwhile has none
+                self.conn_sock.settimeout(self.idle)
 
 
 class _Reader(StreamReader):

@@ -16,19 +16,33 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from .faults import Faults
 from .report import Coverage
 from .settings import Settings
 
+# What a record holds beside its body and its strings: the dict, its keys, the
+# string objects' headers.
+RECORD_OVERHEAD = 1024
+
+
+def record_weight(entry: dict[str, Any], body_weight: int) -> int:
+    """Weigh a journal record: its body, and everything else it holds (path, query
+    string, message, details) by its JSON size, which is what the journal's answer
+    and the memory holding it grow with."""
+    rest = {key: value for key, value in entry.items() if key != "body"}
+    return body_weight + len(orjson.dumps(rest, default=str)) + RECORD_OVERHEAD
+
 
 class Journal:
-    """The recorded requests, oldest first, bounded in count and in body bytes."""
+    """The recorded requests, oldest first, bounded in count and in bytes."""
 
     __slots__ = ("records", "weights", "weight", "dropped")
 
     def __init__(self, settings: Settings) -> None:
         self.records: deque[dict[str, Any]] = deque(maxlen=settings.journal_size)
-        # What each record's body weighs, in the records' order.
+        # What each record weighs, in the records' order.
         self.weights: deque[int] = deque(maxlen=settings.journal_size)
         self.weight = 0
         self.dropped = 0  # records that made room for newer ones
@@ -66,22 +80,25 @@ class Recorder:
         """Add a request to the journal, marking expected errors as such.
 
         The oldest records make room, counted in ``dropped``, when the journal holds
-        ``journal_size`` records or their bodies would weigh more than
-        ``journal_bytes`` (``weight`` is this one's body).
+        ``journal_size`` records or they would weigh more than ``journal_bytes``
+        (``weight`` is this one's body; its path, query string, message and details
+        are weighed here). A record heavier than the whole budget is not kept
+        either, and is counted as dropped: the bound holds whatever one request sends.
         """
         if self.expecting and entry.get("violations"):
             entry["expected"] = True
+        weight = record_weight(entry, weight)
         with self.lock:
             log = self.log
             journal, weights = log.records, log.weights
             budget = self.settings.journal_bytes - weight
+            if journal.maxlen == 0 or budget < 0:  # a journal kept off, or too heavy
+                log.dropped += 1
+                return
             while journal and (len(journal) == journal.maxlen or log.weight > budget):
                 journal.popleft()
                 log.weight -= weights.popleft()
                 log.dropped += 1
-            if journal.maxlen == 0:  # a journal kept off
-                log.dropped += 1
-                return
             journal.append(entry)
             weights.append(weight)
             log.weight += weight

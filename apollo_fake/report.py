@@ -26,7 +26,8 @@ from .errors import ApolloError, MethodNotAllowed, NoRoute
 FORMAT = "apollo-fake contract report"
 VERSION = 1
 MAX_KINDS = 500  # distinct violations kept; further kinds are counted together
-MAX_MEMO = 4096  # query strings whose facts are remembered
+MAX_MEMO = 4096  # query strings whose facts are remembered...
+MEMO_TEXT = 1024  # ...each at most this long: a longer one is read each time, not kept
 MAX_TEXT = 300  # characters of a path or message kept as an example
 OTHER_KINDS = "further kinds of violation (more than the report lists)"
 NO_ROUTE = "matches no call of the contract (an unknown path, or an id or page that is not digits)"
@@ -183,14 +184,21 @@ class Coverage:
             lock.release()
 
     def _count_facts(self, kind: str, query: str, seen: dict[str, int]) -> None:
+        if len(query) > MEMO_TEXT:  # a client's long queries are not kept, however many
+            facts = _facts(kind, query)
+        else:
+            facts = self._memo_facts(kind, query)
+        for name in facts:
+            seen[name] = seen.get(name, 0) + 1
+
+    def _memo_facts(self, kind: str, query: str) -> tuple[str, ...]:
         key = (kind, query)
         facts = self._facts.get(key)
         if facts is None:
             if len(self._facts) >= MAX_MEMO:
                 self._facts.clear()
             facts = self._facts[key] = _facts(kind, query)
-        for name in facts:
-            seen[name] = seen.get(name, 0) + 1
+        return facts
 
     def _violation(
         self, route: Route | None, method: str, path: str, err: ApolloError, expected: bool
@@ -215,7 +223,8 @@ class Coverage:
                 for d in err.details
             ] or [("", rule_of(err.message), err.message)]
         for field, rule, message in found:
-            key = (method, template, field, err.status, rule)
+            # The field is a parameter's name the client chose: kept as long as an example.
+            key = (method, template, field[:MAX_TEXT], err.status, rule)
             kind = self._kinds.get(key)
             if kind is None:
                 if len(self._kinds) >= MAX_KINDS:

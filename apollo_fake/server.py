@@ -7,13 +7,19 @@ whichever carries it. cheroot is used through its documented API only:
 ``gateway``, ``max_request_header_size``, ``max_request_body_size``,
 ``expiration_interval``, ``keep_alive_conn_limit``) and ``error_log`` (meant to
 be overridden); ``HTTPConnection`` (its ``RequestHandlerClass``, its ``makefile``
-argument, ``communicate``); ``HTTPRequest`` (its ``proxy_mode`` argument, its
-``header_reader``, ``read_request_headers`` and ``simple_response``, which is how
-cheroot refuses a request); and a ``wsgi.Gateway_10`` subclass (how the app is
-called: ``get_environ``, ``start_response``, ``respond``).
+argument, ``communicate``); ``cheroot.makefile.StreamReader`` (the reader the
+``makefile`` argument returns, over a ``socket.SocketIO``); ``HTTPRequest`` (its
+``proxy_mode`` argument, its ``header_reader``, ``read_request_headers`` and
+``simple_response``, which is how cheroot refuses a request); and a
+``wsgi.Gateway_10`` subclass (how the app is called: ``get_environ``,
+``start_response``, ``respond``).
 
 What is added to cheroot here:
 
+- a request's head must arrive whole within the read timeout from its first
+  byte, and its body within the read timeout from the app's first read of it
+  (the socket's timeout alone bounds each wait, which a client trickling a byte
+  at a time never reaches); past the deadline, a 408 and a close;
 - every refusal (a bad request line or header, a head over the limit, a read
   timeout) is the contract's JSON error, rendered by :func:`apollo_fake.errors.render`,
   and closes the connection;
@@ -31,8 +37,10 @@ What is added to cheroot here:
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import http.client
+import io
 import logging
 import re
 import secrets
@@ -47,7 +55,7 @@ from typing import Any, TextIO
 from cheroot import errors as cheroot_errors
 from cheroot import server as cheroot_server
 from cheroot import wsgi
-from cheroot.makefile import MakeFile, StreamWriter
+from cheroot.makefile import MakeFile, StreamReader, StreamWriter
 
 from .errors import ApolloError, PayloadTooLarge, RequestTimeout
 from .web.wire import CHECKED, HEAD_LIMIT, HeadTooLarge, UriTooLong, not_http, refusal_answer
@@ -161,10 +169,12 @@ class _Request(cheroot_server.HTTPRequest):
     def read_request_headers(self) -> bool:
         """Read the headers; a head over the limit is a 431 (cheroot says 413)."""
         try:
-            return bool(super().read_request_headers())  # type: ignore[no-untyped-call]
+            read = bool(super().read_request_headers())  # type: ignore[no-untyped-call]
         except cheroot_errors.MaxSizeExceeded:
             self.simple_response("431 Request Header Fields Too Large")
             return False
+        _within(self.conn, None)  # the head is in: its deadline is over
+        return read
 
     def simple_response(self, status: Any, msg: Any = "") -> None:
         """Refuse with the contract's JSON error, and close the connection after it."""
@@ -211,11 +221,57 @@ class _Writer(StreamWriter):
         return super().write(b)  # type: ignore[no-untyped-call]
 
 
+class _DeadlineIO(socket.SocketIO):
+    """A connection's socket as its reader sees it, with a deadline for a whole read.
+
+    The socket's timeout bounds each wait for bytes; a client trickling a byte at a
+    time would never reach it. While ``deadline`` is set, each wait is cut to what
+    is left of it, and a read past it times out as an idle one does (cheroot's 408).
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(sock, "rb")
+        self.conn_sock = sock
+        self.idle = sock.gettimeout()  # the server's read timeout, set at accept
+        self.deadline: float | None = None
+
+    def readinto(self, b: Any) -> int | None:
+        """Read into ``b``, waiting at most until the deadline."""
+        if self.deadline is None:
+            return super().readinto(b)
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        self.conn_sock.settimeout(left if self.idle is None else min(self.idle, left))
+        try:
+            return super().readinto(b)
+        finally:
+            # The socket is the writer's too: an answer is written with the usual timeout.
+            with contextlib.suppress(OSError):  # a socket closed meanwhile has none
+                self.conn_sock.settimeout(self.idle)
+
+
+class _Reader(StreamReader):
+    """cheroot's socket reader, over a socket whose reads can have a deadline."""
+
+    def __init__(self, sock: socket.socket, mode: str = "r", bufsize: int = -1) -> None:
+        self.deadline_io = _DeadlineIO(sock)
+        # The buffered reader's own constructor, with the raw stream given here
+        # (StreamReader's would make a plain SocketIO).
+        super(StreamReader, self).__init__(self.deadline_io, bufsize)
+        self.bytes_read = 0
+
+    def within(self, seconds: float | None) -> None:
+        """Give the reads from now on ``seconds`` in all (None: no deadline)."""
+        self.deadline_io.deadline = None if seconds is None else time.monotonic() + seconds
+
+
 def _makefile(sock: socket.socket, mode: str = "r", bufsize: int = -1) -> Any:
-    """Make cheroot's file objects for a connection, with a writer that can hold writes."""
+    """Make cheroot's file objects for a connection: a writer that can hold writes,
+    a reader whose reads can have a deadline."""
     if "w" in mode:
         return _Writer(sock, mode, bufsize)
-    return MakeFile(sock, mode, bufsize)
+    return _Reader(sock, mode, bufsize if bufsize > 0 else io.DEFAULT_BUFFER_SIZE)
 
 
 class _Connection(cheroot_server.HTTPConnection):
@@ -232,6 +288,9 @@ class _Connection(cheroot_server.HTTPConnection):
     def communicate(self) -> bool:
         """Answer a request; before a close, drain what the client still sends."""
         self.unread = False
+        # The whole head, from its first byte, within the read timeout: a client
+        # trickling it a byte at a time is cut off as a silent one is.
+        _within(self, self.server.timeout)
         keep = bool(super().communicate())  # type: ignore[no-untyped-call]
         if not keep and self.unread and not self.dropped:
             self._drain()
@@ -261,15 +320,31 @@ class _Connection(cheroot_server.HTTPConnection):
             pass
 
 
+def _within(conn: Any, seconds: float | None) -> None:
+    """Give a connection's reads from now on ``seconds`` in all (None: no deadline)."""
+    rfile = getattr(conn, "rfile", None)
+    if isinstance(rfile, _Reader):
+        rfile.within(seconds)
+
+
 class _Input:
     """The request body as the app reads it: a failed read is the contract's error."""
 
     def __init__(self, req: _Request, stream: Any) -> None:
         self._req = req
         self._stream = stream
+        self._started = False
+
+    def _start(self) -> None:
+        # The whole body within the read timeout, from the app's first read of it
+        # (a delay fault waits before that, and is not counted).
+        if not self._started:
+            self._started = True
+            _within(self._req.conn, self._req.server.timeout)
 
     def read(self, size: int | None = None) -> bytes:
         """Read up to ``size`` bytes of the body (all of it without)."""
+        self._start()
         try:
             return bytes(self._stream.read(size))
         except TimeoutError:
@@ -283,6 +358,7 @@ class _Input:
 
     def readline(self, size: int | None = None) -> bytes:
         """Read one line of the body (Werkzeug's form parser asks for lines)."""
+        self._start()
         try:
             return bytes(self._stream.readline(size))
         except (OSError, ValueError, cheroot_errors.MaxSizeExceeded):

@@ -13,6 +13,6 @@ class Settings:
     tokens: Mapping[str, int] = field(default_factory=dict)
     rate_limit: tuple[int, float] | None = None
     journal_size: int = 10_000  # requests the journal keeps
-    journal_bytes: int = 64 * 1024 * 1024  # and at most this much of their bodies
+    journal_bytes: int = 64 * 1024 * 1024  # and at most this much, bodies, paths and all
     control: bool = True  # serve the /_fake/ control API
     control_token: str | None = None  # required in X-Fake-Control-Token when set

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import gc
 import tracemalloc
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -137,6 +138,76 @@ def test_a_body_of_many_small_values_weighs_what_it_holds_once_parsed() -> None:
     grown = traced(requests)
     assert len(fake.journal) < 3, len(fake.journal)
     assert grown < 9 * 1024 * KIB, f"{grown / KIB:.0f} KiB kept"
+
+
+def forget_the_test_clients_urls() -> None:
+    """Empty the stdlib's cache of split URLs (Python 3.11+), where the test client's
+    long URLs stay: the process's, not the fake's."""
+    cache_clear = getattr(urllib.parse.urlsplit, "cache_clear", None)
+    if cache_clear is not None:
+        cache_clear()
+
+
+def test_the_journal_weighs_paths_query_strings_and_messages_not_only_bodies() -> None:
+    from apollo_fake.fake import Settings
+
+    budget = 1024 * KIB
+    fake = Fake(small_doc(), today=TODAY, settings=Settings(journal_bytes=budget))
+    long = "x" * 30_000  # an unknown parameter: in the query string, the message's details
+
+    def requests() -> None:
+        for n in range(200):
+            assert fake.client.get(f"/timeEntries/71?{n}{long}").status_code == 400
+        forget_the_test_clients_urls()
+
+    fake.client.get(f"/timeEntries/71?{long}")  # warm: validators, caches
+    grown = traced(requests)
+    # 200 records of 60 kB would be 12 MB: the budget holds the last few, counted.
+    assert 0 < len(fake.journal) < 20, len(fake.journal)
+    assert fake.journal_dropped == 201 - len(fake.journal)
+    assert fake.journal[-1]["query"] == f"199{long}"
+    assert grown < 1.5 * budget, f"{grown / KIB:.0f} KiB kept"
+    answer = fake.client.get("/_fake/requests")
+    assert answer.status_code == 200
+    assert len(answer.get_data()) <= budget
+
+
+def test_a_record_heavier_than_the_whole_journal_is_dropped_and_counted() -> None:
+    from apollo_fake.fake import Settings
+
+    fake = Fake(small_doc(), today=TODAY, settings=Settings(journal_bytes=16 * KIB))
+    fake.client.get("/timeEntries/71")
+    assert fake.client.get(f"/timeEntries/71?{'x' * 20_000}").status_code == 400
+    assert [r["query"] for r in fake.journal] == [""] and fake.journal_dropped == 1
+    assert len(fake.client.get("/_fake/requests").get_data()) <= 16 * KIB
+
+
+def test_kept_answers_weigh_their_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from apollo_fake.fake import Settings
+    from apollo_fake.web import api
+
+    budget = 1024 * KIB
+    monkeypatch.setattr(api, "CACHE_BYTES", budget)
+    # No journal: its own bound (its test above) would hold the queries too.
+    fake = Fake(small_doc(), today=TODAY, settings=Settings(journal_size=0))
+    app = fake.app.wsgi_app.app  # type: ignore[attr-defined]
+
+    def reads(start: int) -> None:
+        # Distinct 15 kB queries, each answered with an empty report: small bodies,
+        # large keys (project 99 has no entries; leading zeros are read as the PHP does).
+        for n in range(start, start + 300):
+            query = "project_id=" + "0" * (15_000 + n) + "99"
+            answer = fake.client.get(f"/report/timeEntries?{query}")
+            assert answer.get_data() == b'{"time-entries":[]}'
+        forget_the_test_clients_urls()
+
+    reads(0)  # warm, and the kept answers fill up to their bound
+    grown = traced(lambda: reads(300))
+    kept = app._kept
+    held = sum(len(key[-2]) + len(reply.body) for key, reply in kept.replies.items())
+    assert 0 < held <= kept.size <= budget
+    # 300 keys of 15 kB kept would be 4.5 MB.
+    assert grown < 1.5 * budget, f"{grown / KIB:.0f} KiB kept"
 
 
 def test_a_journal_of_size_0_keeps_nothing_and_counts_what_it_dropped() -> None:

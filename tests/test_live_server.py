@@ -4,14 +4,18 @@ The Apollo calls themselves are tested over the live server everywhere else (the
 "socket" transport of conftest's Api), and what every way in must answer alike
 (malformed requests, encoded slashes, faults) in test_ways_in.py; here it is the
 protocol: keep-alive and pipelining, ``Expect: 100-continue``, HTTP/1.0,
-``Connection: close``, chunked bodies, clients that hang up or stall, bodies the
-app did not read, and answers the app got wrong.
+``Connection: close``, chunked bodies, requests framed two ways (smuggling), clients
+that hang up, stall or trickle a byte at a time, a transient ``accept()`` error,
+bodies the app did not read, and answers the app got wrong.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import select
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -349,6 +353,11 @@ def test_a_connection_idle_past_the_read_deadline_is_closed(
     [
         pytest.param(b"GET /timeEntries/71 HT", id="head-stalled"),
         pytest.param(post(PROJECT, CREATE)[:-10], id="body-stalled"),
+        pytest.param(
+            f"POST {PROJECT} HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n".encode()
+            + b'{"time-en',
+            id="100-promised-10-sent",
+        ),
     ],
 )
 def test_a_stalled_request_gets_a_408_or_a_close_and_others_are_served_meanwhile(
@@ -369,6 +378,154 @@ def test_a_stalled_request_gets_a_408_or_a_close_and_others_are_served_meanwhile
             pass  # closed without an answer: as good, the contract allows either
         assert stalled.closed_by_server()
     assert fixtures.dumps(fake.state()) == before
+
+
+def test_a_head_trickled_a_byte_at_a_time_is_cut_off_by_the_read_deadline(
+    short_timeout: tuple[LiveServer, Fake],
+) -> None:
+    # Each byte comes well within the read timeout: only a deadline for the whole
+    # head cuts it off; others are served meanwhile.
+    server, _ = short_timeout
+    head = get("/timeEntries/71", "X-Pad: " + "a" * 400 + "\r\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        sent = 0
+        for byte in head:
+            try:
+                raw.sendall(bytes([byte]))
+            except OSError:
+                break  # the server has closed it
+            sent += 1
+            if sent == 20:  # mid-head: another client is not kept waiting
+                with socket.create_connection(("127.0.0.1", server.port), timeout=10) as other:
+                    served = Wire(other)
+                    served.send(get("/timeEntries/72"))
+                    assert served.response().status == 200
+            if select.select([raw], [], [], 0.02)[0]:
+                break  # the server answered (or closed) before the head was complete
+        assert sent < len(head), "the whole head was taken, a byte at a time"
+        stalled = Wire(raw)
+        try:
+            assert_json_error(stalled.response(), 408)
+        except ConnectionError:
+            pass  # closed without an answer: as good, the contract allows either
+        assert stalled.closed_by_server()
+
+
+def test_a_body_trickled_a_byte_at_a_time_is_cut_off_and_changes_nothing(
+    short_timeout: tuple[LiveServer, Fake],
+) -> None:
+    server, fake = short_timeout
+    before = fixtures.dumps(fake.state())
+    body = b'{"time-entry": {"seconds": "60", "notes": "' + b"a" * 400 + b'"}}'
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        raw.sendall(post(PROJECT, body)[: -len(body)])  # the head, whole
+        sent = 0
+        for byte in body:
+            try:
+                raw.sendall(bytes([byte]))
+            except OSError:
+                break
+            sent += 1
+            if select.select([raw], [], [], 0.02)[0]:
+                break
+        assert sent < len(body), "the whole body was taken, a byte at a time"
+        stalled = Wire(raw)
+        try:
+            assert_json_error(stalled.response("POST"), 408)
+        except ConnectionError:
+            pass
+        assert stalled.closed_by_server()
+    assert fixtures.dumps(fake.state()) == before
+
+
+def test_a_request_framed_by_length_and_chunks_is_400_and_smuggles_nothing(
+    connect: Any, fake: Fake
+) -> None:
+    # RFC 9112 section 6.1: read by its chunks, the body would end early and the
+    # rest would run as a second request on the same connection.
+    before = fixtures.dumps(fake.state())
+    hidden = b"0\r\n\r\n" + get("/timeEntries/71").replace(b"GET", b"DELETE", 1)
+    sock = connect()
+    sock.send(
+        f"POST {PROJECT} HTTP/1.1\r\nHost: a\r\nContent-Length: {len(hidden)}\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n".encode()
+        + hidden
+    )
+    response = sock.response("POST")
+    assert_json_error(response, 400)
+    assert sock.closed_by_server()  # one answer, and the smuggled DELETE never ran
+    assert not fake.journal
+    assert fixtures.dumps(fake.state()) == before
+    sock = connect()
+    sock.send(get("/timeEntries/71"))
+    assert sock.response().status == 200
+
+
+def test_a_chunked_create_with_a_stray_content_length_creates_nothing(
+    connect: Any, fake: Fake
+) -> None:
+    # A well-formed chunked body does not make a request framed two ways acceptable:
+    # the contract's 400, the connection closed, nothing created.
+    before = fixtures.dumps(fake.state())
+    sock = connect()
+    chunked = b"%x\r\n" % len(CREATE) + CREATE + b"\r\n0\r\n\r\n"
+    sock.send(
+        f"POST {PROJECT} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+        f"Content-Length: {len(CREATE)}\r\n\r\n".encode()
+        + chunked
+    )
+    assert_json_error(sock.response("POST"), 400)
+    assert sock.closed_by_server()
+    assert fixtures.dumps(fake.state()) == before
+
+
+def test_a_transient_accept_error_costs_nothing_once_it_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # "Too many open files" from accept(), a few times: afterwards the server serves
+    # as many connections at once as it has threads, as before.
+    failures = [5]
+    accept = socket.socket.accept
+
+    def failing_accept(self: socket.socket) -> Any:
+        if failures[0] > 0:  # only a listening socket accepts
+            failures[0] -= 1
+            raise OSError(errno.EMFILE, "Too many open files")
+        return accept(self)
+
+    together = 8  # below the default thread count (10)
+    barrier = threading.Barrier(together, timeout=10)  # a hang guard, not a threshold
+    fake = Fake(small_doc(), today=TODAY)
+
+    gathering = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if gathering.is_set() and environ.get("PATH_INFO") == "/account":
+            barrier.wait()  # returns only once `together` requests are in at once
+        return fake.app(environ, start_response)
+
+    with LiveServer(app) as server:
+        monkeypatch.setattr(socket.socket, "accept", failing_accept)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+            first = Wire(raw)
+            first.send(get("/timeEntries/71"))  # accepted once the errors have passed
+            assert first.response().status == 200
+        assert failures == [0]
+        gathering.set()
+        statuses: list[int] = []
+
+        def request() -> None:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=15) as raw:
+                wire = Wire(raw)
+                wire.send(get("/account"))
+                statuses.append(wire.response().status)
+
+        threads = [threading.Thread(target=request) for _ in range(together)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        assert statuses == [200] * together, "fewer requests were answered at once"
 
 
 def test_the_installed_cheroot_is_in_the_range_pyproject_declares() -> None:

@@ -54,6 +54,9 @@ TEXT = "text/plain; charset=utf-8"  # a fault rule's text, unless its headers sa
 NO_BODY = (204, 304)  # statuses an answer sends without a body or its length
 CACHE_BYTES = 64 * 1024 * 1024  # kept answers, all together
 CACHE_ONE = 4 * 1024 * 1024  # a larger answer is cheaper to recompute than to hold
+# What a kept answer holds beside its body and its query string: the key's tuple
+# and its items, the Reply, the dict's slot.
+KEPT_OVERHEAD = 512
 ROUTES_KEPT = 4096  # matched (path, method) pairs remembered; forgotten all at once
 
 StartResponse = Callable[..., Any]
@@ -388,7 +391,7 @@ class _Kept:
     def __init__(self, version: int) -> None:
         self.version = version
         self.replies: dict[tuple[Any, ...], Reply] = {}
-        self.size = 0  # bytes of the bodies
+        self.size = 0  # what they weigh: bodies, keys and all
 
 
 class ApiApp:
@@ -514,7 +517,8 @@ class ApiApp:
             return view(call, **args)
         store = self.fake.store
         version = store.version
-        key = (route.endpoint, *sorted(args.items()), call.environ.get("QUERY_STRING", ""))
+        query = call.environ.get("QUERY_STRING", "")
+        key = (route.endpoint, *sorted(args.items()), query)
         if view is report:
             key += (self.fake.clock.today(),)
         kept = self._kept
@@ -523,7 +527,8 @@ class ApiApp:
             if hit is not None:
                 return hit
         reply = view(call, **args)
-        size = len(reply.body)
+        # The key weighs as much as its query string, which a client may make long.
+        size = len(reply.body) + len(query) + KEPT_OVERHEAD
         # Kept only when it answers the data as it still is (a write during the view
         # moved the version on), and only beside answers of the same version.
         if size <= CACHE_ONE and version == store.version:

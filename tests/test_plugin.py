@@ -908,6 +908,52 @@ def test_isolation_of_recorded_requests(pytester: pytest.Pytester) -> None:
     run(pytester).assert_outcomes(passed=2, errors=0, warnings=0)
 
 
+
+def test_apollo_server_serves_fixtures_of_broader_scopes(pytester: pytest.Pytester) -> None:
+    # apollo_url is per test (a module fixture asking for it is a ScopeMismatch);
+    # apollo_server is the same fake for the session, restored before each test.
+    small_project(pytester)
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        from conftest import call
+
+        ENTRY = {{"time-entry": {{"seconds": 60}}}}
+        SEEN = []
+
+
+        @pytest.fixture(scope="session")
+        def base_url(apollo_server):
+            SEEN.append(apollo_server.url)
+            return apollo_server.url
+
+
+        @pytest.fixture(scope="module")
+        def post(base_url):
+            return lambda path, body: call(base_url, "POST", path, body)
+
+
+        def test_first_creates(apollo_fake, apollo_url, post):
+            assert apollo_url == SEEN[0]
+            assert post("/projects/51/timeEntries", ENTRY) == (201, {{"time-entry-id": "81"}})
+            assert [r["method"] for r in apollo_fake.requests()] == ["POST"]
+
+
+        def test_second_starts_from_the_baseline(apollo_fake, apollo_client, post):
+            assert apollo_fake.entry(81) is None and apollo_fake.requests() == []
+            assert post("/projects/51/timeEntries", ENTRY) == (201, {{"time-entry-id": "81"}})
+            listing = apollo_client.get("/projects/51/timeEntries").get_json()
+            assert [e["id"] for e in listing["time-entries"]] == ["81", *{SMALL_LISTING!r}]
+
+
+        def test_the_same_server_all_session(apollo_server, base_url):
+            assert SEEN == [base_url] and apollo_server.url == base_url
+        """
+    )
+    run(pytester).assert_outcomes(passed=3)
+
+
 # --- isolation from what a test left running ------------------------------------
 # Each first test leaves a request in flight when it ends; each second one waits
 # until it is over (a bounded wait, a hang guard), then finds none of its doing in

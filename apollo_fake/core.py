@@ -79,8 +79,10 @@ class Core:
         self.recorder = Recorder(self.settings)
         # Guards which recorder a request begins under, and the counts of requests
         # in flight; notified as each one ends.
-        self._flight = threading.Condition(threading.Lock())
+        self._counts = threading.Lock()
+        self._flight = threading.Condition(self._counts)
         self._in_flight = 0
+        self._waiting = 0  # threads waiting on _flight: only then does an end notify
         self._baseline = Snapshot(self.store.snapshot(), self.clock.state(), {})
         self._snapshots: dict[str, Snapshot] = {}
 
@@ -136,14 +138,13 @@ class Core:
         with self._lock:
             # What was recorded goes whole (but for what the run's report keeps); the
             # data and the clock return whole to their baseline.
-            with self._flight:
+            with self._counts:
                 old = self.recorder
                 self.recorder = old.successor()
             # The requests begun before: their delays wake, their writes are refused
             # from now on (see writing), and they are given a moment to end.
             old.ended.set()
-            with self._flight:
-                self._flight.wait_for(lambda: old.active == 0, SETTLE_SECONDS)
+            self._wait_for(lambda: old.active == 0, SETTLE_SECONDS)
             old.fold()
             self._apply(self._baseline, None)
         if to == "empty":
@@ -374,7 +375,8 @@ class Core:
 
     def begin(self) -> Recorder:
         """Count a request in flight; return the recorder it belongs to (see :meth:`end`)."""
-        with self._flight:
+        # The plain lock, not the condition's methods: this runs for every request.
+        with self._counts:
             recorder = self.recorder
             recorder.active += 1
             self._in_flight += 1
@@ -382,10 +384,19 @@ class Core:
 
     def end(self, recorder: Recorder) -> None:
         """Count a request begun with :meth:`begin` as answered."""
-        with self._flight:
+        with self._counts:
             recorder.active -= 1
             self._in_flight -= 1
-            self._flight.notify_all()
+            if self._waiting:
+                self._flight.notify_all()
+
+    def _wait_for(self, done: Callable[[], bool], timeout: float | None) -> bool:
+        with self._flight:
+            self._waiting += 1
+            try:
+                return self._flight.wait_for(done, timeout)
+            finally:
+                self._waiting -= 1
 
     @property
     def in_flight(self) -> int:
@@ -394,8 +405,7 @@ class Core:
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no request is in flight (at most ``timeout`` seconds); tell if none is."""
-        with self._flight:
-            return self._flight.wait_for(lambda: self._in_flight == 0, timeout)
+        return self._wait_for(lambda: self._in_flight == 0, timeout)
 
     @contextlib.contextmanager
     def writing(self, recorder: Recorder) -> Iterator[None]:

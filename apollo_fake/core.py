@@ -12,13 +12,14 @@ import datetime
 import re
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from . import fixtures
 from .clock import Clock, ClockState
+from .errors import Superseded
 from .faults import Faults, glob
 from .model import Category, Company, Contact, Entry, Project, Task, User
 from .recorder import Recorder
@@ -30,6 +31,10 @@ from .store import COLLECTIONS, Store, StoreSnapshot
 __all__ = ["MAX_SNAPSHOTS", "Core", "Settings", "Snapshot"]
 
 MAX_SNAPSHOTS = 100
+# How long a reset waits for the requests begun before it to be answered. Their
+# delays are cut short and their writes refused whatever happens; the wait only
+# lets them end (in the journal they were recorded in) before the state returns.
+SETTLE_SECONDS = 1.0
 R = TypeVar("R")
 
 
@@ -72,6 +77,12 @@ class Core:
         self._lock = threading.RLock()
         # What the fake records while it serves; a reset replaces it whole.
         self.recorder = Recorder(self.settings)
+        # Guards which recorder a request begins under, and the counts of requests
+        # in flight; notified as each one ends.
+        self._counts = threading.Lock()
+        self._flight = threading.Condition(self._counts)
+        self._in_flight = 0
+        self._waiting = 0  # threads waiting on _flight: only then does an end notify
         self._baseline = Snapshot(self.store.snapshot(), self.clock.state(), {})
         self._snapshots: dict[str, Snapshot] = {}
 
@@ -127,7 +138,14 @@ class Core:
         with self._lock:
             # What was recorded goes whole (but for what the run's report keeps); the
             # data and the clock return whole to their baseline.
-            self.recorder = self.recorder.successor()
+            with self._counts:
+                old = self.recorder
+                self.recorder = old.successor()
+            # The requests begun before: their delays wake, their writes are refused
+            # from now on (see writing), and they are given a moment to end.
+            old.ended.set()
+            self._wait_for(lambda: old.active == 0, SETTLE_SECONDS)
+            old.fold()
             self._apply(self._baseline, None)
         if to == "empty":
             self.load({"account": self.store.account.to_fixture()})
@@ -354,6 +372,53 @@ class Core:
         ]
 
     # --- requests ----------------------------------------------------------
+
+    def begin(self) -> Recorder:
+        """Count a request in flight; return the recorder it belongs to (see :meth:`end`)."""
+        # The plain lock, not the condition's methods: this runs for every request.
+        with self._counts:
+            recorder = self.recorder
+            recorder.active += 1
+            self._in_flight += 1
+            return recorder
+
+    def end(self, recorder: Recorder) -> None:
+        """Count a request begun with :meth:`begin` as answered."""
+        with self._counts:
+            recorder.active -= 1
+            self._in_flight -= 1
+            if self._waiting:
+                self._flight.notify_all()
+
+    def _wait_for(self, done: Callable[[], bool], timeout: float | None) -> bool:
+        with self._flight:
+            self._waiting += 1
+            try:
+                return self._flight.wait_for(done, timeout)
+            finally:
+                self._waiting -= 1
+
+    @property
+    def in_flight(self) -> int:
+        """Count the requests to the Apollo calls being answered now."""
+        return self._in_flight
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no request is in flight (at most ``timeout`` seconds); tell if none is."""
+        return self._wait_for(lambda: self._in_flight == 0, timeout)
+
+    @contextlib.contextmanager
+    def writing(self, recorder: Recorder) -> Iterator[None]:
+        """Hold the store for a request's write; refuse it when a reset ended its recorder.
+
+        The check and the write are one step under the store's lock, and a reset
+        replaces the recorder before it restores the data under that lock: a write
+        either lands before the restore (which undoes it) or is refused.
+        """
+        with self.store.lock:
+            if recorder.ended.is_set():
+                raise Superseded()
+            yield
 
     def record(self, entry: dict[str, Any], weight: int = 0) -> None:
         """Add a request to the journal (``weight``: what its body weighs), see Recorder."""

@@ -121,6 +121,17 @@ class RequestTimeout(ApolloError):
     title = "The request did not arrive in time"
 
 
+class Superseded(ApolloError):
+    """A request still in flight when a reset replaced its state (503): it changed nothing.
+
+    Only a request that outlived its test gets it (a delayed one, or one whose
+    client gave up), so no test's client is expected to read it.
+    """
+
+    status = 503
+    title = "The fake was reset while this request was in flight; it changed nothing"
+
+
 class Unprocessable(ApolloError):
     """A well-formed request with invalid values (422)."""
 

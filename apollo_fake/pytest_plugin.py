@@ -33,6 +33,7 @@ __all__ = [
     "apollo_client",
     "apollo_fake",
     "apollo_mock",
+    "apollo_server",
     "apollo_strict",
     "apollo_url",
     "pytest_addoption",
@@ -217,6 +218,18 @@ def apollo_strict(pytestconfig: pytest.Config) -> bool:
     """Tell whether a contract violation fails the test (--apollo-strict or ini apollo_strict)."""
     option = pytestconfig.getoption("apollo_strict")
     return bool(option) if option is not None else bool(pytestconfig.getini("apollo_strict"))
+
+
+@pytest.fixture(scope="session")
+def apollo_server(apollo_baselines: Baselines, apollo_baseline: Baseline) -> Fake:
+    """Return the session's fake, for fixtures of any scope: ``apollo_server.url`` and all.
+
+    The session-wide half of a pair, as pytest-httpserver's ``make_httpserver`` is to
+    ``httpserver``: it is the very fake ``apollo_fake`` hands an unmarked test, which
+    restores it before each test. A module- or session-scoped fixture takes its URL
+    (a client built once); what a test arranges or reads goes through ``apollo_fake``.
+    """
+    return apollo_baselines.get(apollo_baseline)
 
 
 @pytest.fixture

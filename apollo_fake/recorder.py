@@ -5,6 +5,10 @@ records made room), the fault rules, the contract coverage (and the coverage fro
 before the last reset, which the run's report keeps), the rate-limit windows and
 the ``expect_errors`` depth. A reset builds a new one whole, so a field added here
 cannot be forgotten by the reset.
+
+A recorder is also the epoch of the requests that began under it: a request
+keeps the recorder it started with, and the reset that replaces it sets its
+``ended`` event, which wakes the request's delay and refuses its writes.
 """
 
 from __future__ import annotations
@@ -63,13 +67,22 @@ class Recorder:
         self.earlier = earlier if earlier is not None else Coverage()
         self.windows: dict[str, tuple[datetime.datetime, int]] = {}
         self.expecting = 0  # the depth of expect_errors blocks open on this recorder
+        # Set by the reset that replaced this recorder: its requests are over.
+        self.ended = threading.Event()
+        self.active = 0  # requests begun under this recorder and not answered yet
 
     def successor(self) -> Recorder:
-        """Return the recorder a reset starts with: empty, but for the earlier coverage."""
-        earlier = self.earlier
+        """Return the recorder a reset starts with: empty, sharing the earlier coverage.
+
+        This one's coverage joins the earlier coverage in :meth:`fold`, once its
+        requests are over.
+        """
+        return Recorder(self.settings, self.earlier)
+
+    def fold(self) -> None:
+        """Add this recorder's coverage to the earlier coverage (a reset, at its end)."""
         if not self.coverage.empty:  # else nothing to carry: a reset stays cheap
-            earlier.absorb(self.coverage)
-        return Recorder(self.settings, earlier)
+            self.earlier.absorb(self.coverage)
 
     def clear_journal(self) -> None:
         """Forget the recorded requests."""

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from apollo_fake import fixtures
+from apollo_fake.errors import Superseded
 from apollo_fake.fake import Fake, Settings
 from apollo_fake.model import Category, Company, Contact, Entry, Project, Task, User
 from apollo_fake.recorder import Recorder
@@ -400,6 +401,27 @@ def test_reset_rebuilds_what_was_recorded_whole() -> None:
     assert used.faults.listing() == [] and used.windows == {} and used.recorder.expecting == 0
     assert used.coverage.empty and used.recorder.earlier.requests == 6
     assert used.contract_report()["requests"] == 6
+
+
+
+def test_a_write_begun_before_a_reset_is_refused_after_it() -> None:
+    # The check and the write are one step under the store's lock: a request begun
+    # under the old recorder writes before the restore or not at all.
+    used = Fake(small_doc(), today=TODAY)
+    begun = used.begin()
+    assert used.in_flight == 1
+    with used.writing(begun):  # before the reset: written (and then undone by it)
+        used.add_entry(60, project_id=51)
+    used.end(begun)
+    assert used.wait_idle(10)
+    late = used.begin()
+    used.reset()  # waits a bounded moment for `late`, which stays in flight
+    assert late.ended.is_set() and not used.recorder.ended.is_set()
+    with pytest.raises(Superseded), used.writing(late):
+        used.add_entry(60, project_id=51)
+    used.end(late)
+    assert used.in_flight == 0 and used.entry(81) is None
+    assert used.changes() == {}
 
 
 def test_expect_errors_marks_only_its_block(fake: Fake, api: Api) -> None:

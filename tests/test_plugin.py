@@ -908,6 +908,247 @@ def test_isolation_of_recorded_requests(pytester: pytest.Pytester) -> None:
     run(pytester).assert_outcomes(passed=2, errors=0, warnings=0)
 
 
+
+def test_apollo_server_serves_fixtures_of_broader_scopes(pytester: pytest.Pytester) -> None:
+    # apollo_url is per test (a module fixture asking for it is a ScopeMismatch);
+    # apollo_server is the same fake for the session, restored before each test.
+    small_project(pytester)
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        from conftest import call
+
+        ENTRY = {{"time-entry": {{"seconds": 60}}}}
+        SEEN = []
+
+
+        @pytest.fixture(scope="session")
+        def base_url(apollo_server):
+            SEEN.append(apollo_server.url)
+            return apollo_server.url
+
+
+        @pytest.fixture(scope="module")
+        def post(base_url):
+            return lambda path, body: call(base_url, "POST", path, body)
+
+
+        def test_first_creates(apollo_fake, apollo_url, post):
+            assert apollo_url == SEEN[0]
+            assert post("/projects/51/timeEntries", ENTRY) == (201, {{"time-entry-id": "81"}})
+            assert [r["method"] for r in apollo_fake.requests()] == ["POST"]
+
+
+        def test_second_starts_from_the_baseline(apollo_fake, apollo_client, post):
+            assert apollo_fake.entry(81) is None and apollo_fake.requests() == []
+            assert post("/projects/51/timeEntries", ENTRY) == (201, {{"time-entry-id": "81"}})
+            listing = apollo_client.get("/projects/51/timeEntries").get_json()
+            assert [e["id"] for e in listing["time-entries"]] == ["81", *{SMALL_LISTING!r}]
+
+
+        def test_the_same_server_all_session(apollo_server, base_url):
+            assert SEEN == [base_url] and apollo_server.url == base_url
+        """
+    )
+    run(pytester).assert_outcomes(passed=3)
+
+
+# --- isolation from what a test left running ------------------------------------
+# Each first test leaves a request in flight when it ends; each second one waits
+# until it is over (a bounded wait, a hang guard), then finds none of its doing in
+# its data or its journal.
+
+LEFT_OVER = f"""
+    import time
+
+
+    def held(fake):
+        # Until the fake is answering the request (a bounded wait: a hang guard).
+        deadline = time.monotonic() + 10
+        while fake.in_flight == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return fake.in_flight > 0
+
+
+    def clean(apollo_fake, apollo_client):
+        assert apollo_fake.entry(81) is None
+        listing = apollo_client.get("/projects/51/timeEntries").get_json()
+        assert [e["id"] for e in listing["time-entries"]] == {SMALL_LISTING!r}
+        assert [r["method"] for r in apollo_fake.requests()] == ["GET"]
+"""
+
+
+def test_a_delayed_request_its_client_gave_up_on_lands_in_no_later_test(
+    pytester: pytest.Pytester,
+) -> None:
+    small_project(pytester)
+    pytester.makepyfile(
+        textwrap.dedent(LEFT_OVER)
+        + textwrap.dedent(
+            """
+            import socket
+            import urllib.request
+
+            import pytest
+
+            from conftest import _OPENER
+
+
+            def test_first_gives_up(apollo_fake, apollo_url):
+                apollo_fake.faults.add("/projects/*", "POST", delay_ms=3000)
+                request = urllib.request.Request(
+                    apollo_url + "/projects/51/timeEntries", method="POST",
+                    data=b'{"time-entry": {"seconds": 60}}',
+                    headers={"Content-Type": "application/json"},
+                )
+                with pytest.raises((TimeoutError, socket.timeout, OSError)):
+                    _OPENER.open(request, timeout=0.2)
+
+
+            def test_second_sees_none_of_it(apollo_fake, apollo_client):
+                assert apollo_fake.wait_idle(10)
+                clean(apollo_fake, apollo_client)
+            """
+        )
+    )
+    run(pytester).assert_outcomes(passed=2)
+
+
+def test_a_delayed_request_on_an_abandoned_connection_lands_in_no_later_test(
+    pytester: pytest.Pytester,
+) -> None:
+    small_project(pytester)
+    pytester.makepyfile(
+        textwrap.dedent(LEFT_OVER)
+        + textwrap.dedent(
+            """
+            import socket
+
+
+            def test_first_abandons(apollo_fake, apollo_url):
+                apollo_fake.faults.add("/projects/*", "POST", delay_ms=3000)
+                host, port = apollo_url.split("//")[1].rsplit(":", 1)
+                body = b'{"time-entry": {"seconds": 60}}'
+                with socket.create_connection((host, int(port)), timeout=5) as sock:
+                    sock.sendall(
+                        b"POST /projects/51/timeEntries HTTP/1.1\\r\\nHost: x\\r\\n"
+                        b"Content-Type: application/json\\r\\n"
+                        b"Content-Length: %d\\r\\n\\r\\n%s" % (len(body), body)
+                    )
+                    assert held(apollo_fake)  # then the socket goes, unread
+
+
+            def test_second_sees_none_of_it(apollo_fake, apollo_client):
+                assert apollo_fake.wait_idle(10)
+                clean(apollo_fake, apollo_client)
+            """
+        )
+    )
+    run(pytester).assert_outcomes(passed=2)
+
+
+def test_a_body_still_arriving_when_its_test_ends_writes_nothing(
+    pytester: pytest.Pytester,
+) -> None:
+    # No delay: the request waits for the rest of its body, which comes after the reset.
+    small_project(pytester)
+    pytester.makepyfile(
+        textwrap.dedent(LEFT_OVER)
+        + textwrap.dedent(
+            """
+            import json
+            import socket
+
+            LEFT = {}
+            BODY = b'{"time-entry": {"seconds": 60}}'
+
+
+            def test_first_sends_half(apollo_fake, apollo_url):
+                host, port = apollo_url.split("//")[1].rsplit(":", 1)
+                sock = LEFT["sock"] = socket.create_connection((host, int(port)), timeout=5)
+                sock.sendall(
+                    b"POST /projects/51/timeEntries HTTP/1.1\\r\\nHost: x\\r\\n"
+                    b"Connection: close\\r\\nContent-Type: application/json\\r\\n"
+                    b"Content-Length: %d\\r\\n\\r\\n%s" % (len(BODY), BODY[:10])
+                )
+                assert held(apollo_fake)
+
+
+            def test_second_sees_none_of_it(apollo_fake, apollo_client):
+                with LEFT.pop("sock") as sock:
+                    sock.sendall(BODY[10:])
+                    answer = b""
+                    while chunk := sock.recv(65536):
+                        answer += chunk
+                head, _, body = answer.partition(b"\\r\\n\\r\\n")
+                assert head.startswith(b"HTTP/1.1 503"), head
+                assert json.loads(body)["error"]["status"] == 503
+                assert apollo_fake.wait_idle(10)
+                clean(apollo_fake, apollo_client)
+            """
+        )
+    )
+    run(pytester).assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("way", ["client", "mock"])
+def test_a_thread_the_test_left_calling_writes_into_no_later_test(
+    pytester: pytest.Pytester, way: str
+) -> None:
+    # In process: the test client from a thread, and apollo_mock's requests (the app is
+    # called in the caller's thread); the thread outlives its test.
+    small_project(pytester)
+    post = {
+        "client": 'apollo_client.post("/projects/51/timeEntries", json=ENTRY).status_code',
+        "mock": 'requests.post(BASE + "/projects/51/timeEntries", json=ENTRY).status_code',
+    }[way]
+    pytester.makepyfile(
+        textwrap.dedent(LEFT_OVER)
+        + textwrap.dedent(
+            """
+            import threading
+
+            import pytest
+            import requests
+
+            BASE = "https://api.apollohq.com"
+            ENTRY = {"time-entry": {"seconds": 60}}
+            LEFT = {}
+
+
+            @pytest.fixture
+            def way(request):
+                if "THE_WAY" == "mock":
+                    return request.getfixturevalue("apollo_mock")
+                return None
+
+
+            def test_first_leaves_a_thread(apollo_fake, apollo_client, way):
+                apollo_fake.faults.add("/projects/*", "POST", delay_ms=3000)
+
+                def keep_calling():
+                    LEFT["status"] = THE_CALL
+
+                thread = LEFT["thread"] = threading.Thread(target=keep_calling)
+                thread.start()
+                assert held(apollo_fake)
+
+
+            def test_second_sees_none_of_it(apollo_fake, apollo_client):
+                thread = LEFT["thread"]
+                thread.join(10)
+                assert not thread.is_alive()
+                assert LEFT["status"] == 503
+                clean(apollo_fake, apollo_client)
+            """
+        )
+        .replace("THE_WAY", way)
+        .replace("THE_CALL", post)
+    )
+    run(pytester).assert_outcomes(passed=2)
+
+
 # --- contract violations ---------------------------------------------------------
 
 VIOLATING = {

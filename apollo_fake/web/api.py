@@ -10,10 +10,10 @@ serves what is not an Apollo call (the control API, the OpenAPI document).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import socket
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,11 +39,13 @@ from ..errors import (
     NoRoute,
     PayloadTooLarge,
     RateLimited,
+    Superseded,
     Unauthorized,
     render,
     status_line,
 )
 from ..model import Entry
+from ..recorder import Recorder
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger("apollo_fake")
@@ -83,6 +85,7 @@ class Call:
     __slots__ = (
         "environ",
         "fake",
+        "recorder",
         "method",
         "path",
         "user_id",
@@ -93,9 +96,12 @@ class Call:
         "_query",
     )
 
-    def __init__(self, environ: dict[str, Any], fake: Core) -> None:
+    def __init__(self, environ: dict[str, Any], fake: Core, recorder: Recorder) -> None:
         self.environ = environ
         self.fake = fake
+        # The recorder the request began under: its journal, faults and rate windows,
+        # whatever a reset does meanwhile (a reset ends it, and the request with it).
+        self.recorder = recorder
         self.method: str = environ.get("REQUEST_METHOD", "GET")
         # As WSGI gives it: the path's bytes as latin-1, what routing matches.
         self.path: str = environ.get("PATH_INFO", "") or "/"
@@ -143,6 +149,10 @@ class Call:
         self.body = parse_json(raw)
         self.body_weight = journal_weight(raw)
         return self.body
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the store for this request's write; Superseded (503) if a reset came first."""
+        return self.fake.writing(self.recorder)
 
     def read_refused_body(self) -> None:
         """Keep the JSON body of a request refused before it was read, for the journal."""
@@ -293,7 +303,8 @@ def create(call: Call, collection: str, parent_id: str) -> Reply:
     """Create an entry on a project, task or contact."""
     call.params(NO_PARAMS)
     body = call.read_body()
-    new = service.create(call.fake, collection, PathId(parent_id), body, call.user_id)
+    with call.writing():
+        new = service.create(call.fake, collection, PathId(parent_id), body, call.user_id)
     return Reply(
         b'{"time-entry-id":"%d"}' % new.id,
         201,
@@ -319,14 +330,16 @@ def update_entry(call: Call, entry_id: str) -> Reply:
     """Change the given fields of an entry."""
     call.params(NO_PARAMS)
     body = call.read_body()
-    service.update(call.fake, PathId(entry_id), body)
+    with call.writing():
+        service.update(call.fake, PathId(entry_id), body)
     return Reply(b"{}")
 
 
 def delete_entry(call: Call, entry_id: str) -> Reply:
     """Delete an entry."""
     call.params(NO_PARAMS)
-    service.delete(call.fake, PathId(entry_id))
+    with call.writing():
+        service.delete(call.fake, PathId(entry_id))
     return Reply(b"{}")
 
 
@@ -427,8 +440,16 @@ class ApiApp:
         if path.startswith("/_fake") or path == "/openapi.json":
             return self.flask_wsgi(environ, start_response)
         fake = self.fake
-        recorder = fake.recorder  # the one of this request, whatever a reset does meanwhile
-        call = Call(environ, fake)
+        recorder = fake.begin()  # the one of this request, whatever a reset does meanwhile
+        try:
+            return self._serve(environ, start_response, Call(environ, fake, recorder))
+        finally:
+            fake.end(recorder)
+
+    def _serve(
+        self, environ: dict[str, Any], start_response: StartResponse, call: Call
+    ) -> Iterable[bytes]:
+        recorder = call.recorder
         method = call.method
         # Auth and the rate limit come before the fault rules: a request that would be
         # a 401 or a 429 is one, and uses no rule (the contract's order).
@@ -442,8 +463,12 @@ class ApiApp:
             if fault is not None:
                 if fault.delay_ms is None:
                     return self._fault(call, fault, start_response)
-                time.sleep(fault.delay_ms / 1000)
+                # A reset (the test is over) cuts the delay short.
+                if recorder.ended.wait(fault.delay_ms / 1000):
+                    return self._superseded(call, start_response)
             outcome = self._answer(call)
+        if isinstance(outcome, Superseded):
+            return self._superseded(call, start_response)
         route = call.route
         err = None
         if isinstance(outcome, Reply):
@@ -476,6 +501,13 @@ class ApiApp:
         )
         start_response(line, headers)
         return [b"" if method == "HEAD" else body]
+
+    @staticmethod
+    def _superseded(call: Call, start_response: StartResponse) -> Iterable[bytes]:
+        """Answer a request that outlived its test: recorded nowhere, counted nowhere."""
+        line, headers, body = render(Superseded())
+        start_response(line, headers)
+        return [b"" if call.method == "HEAD" else body]
 
     def _denied(self, call: Call) -> ApolloError | None:
         """Return the 401 or 429 a request gets before anything else, or None."""
@@ -585,7 +617,7 @@ class ApiApp:
             token = given
         if settings.rate_limit is None:
             return  # nothing to count
-        wait = fake.take_request(token)
+        wait = call.recorder.take_request(token, fake.clock.now())
         if wait is not None:
             allowed, period = settings.rate_limit
             raise RateLimited(
@@ -618,7 +650,7 @@ class ApiApp:
         }
         if fault is not None:
             record["fault"] = fault
-        fake.recorder.record(record, call.body_weight)
+        call.recorder.record(record, call.body_weight)
         return record
 
     def _fault(self, call: Call, rule: Any, start_response: StartResponse) -> Iterable[bytes]:
@@ -627,7 +659,7 @@ class ApiApp:
         query = call.environ.get("QUERY_STRING", "")
         self._journal(call, status, f"injected by fault rule {rule.id}", [], fault=rule.id)
         # An injected answer counts as an outcome the client saw, never as a violation.
-        self.fake.coverage.note(
+        call.recorder.coverage.note(
             self._route_of(call), call.method, call.shown, query, status, injected=True
         )
         if rule.drop:

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app, request
 
-from .. import schemas
+from .. import openapi, schemas
 from ..clock import parse_moment, stamp
 from ..core import Core
 from ..errors import (
@@ -48,9 +48,12 @@ def _json(value: Any, status: int = 200) -> Response:
 
 
 # The query parameters each control call takes; any other is refused, as on the API.
+# The query parameters each control call takes: the OpenAPI document's table, where a
+# control call's parameter groups are the parameters themselves.
 QUERY = {
-    "control.changes": frozenset(["since"]),
-    "control.requests": frozenset(["method", "path", "status"]),
+    endpoint: frozenset(call.query)
+    for endpoint, call in openapi.CALLS.items()
+    if endpoint.startswith("control.")
 }
 
 

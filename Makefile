@@ -35,7 +35,21 @@ $(TS_CLIENTS)/node_modules/.installed: $(TS_CLIENTS)/package-lock.json
 	npm ci --prefix $(TS_CLIENTS) --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: $(VENV)/.installed-test $(TS_CLIENTS)/node_modules/.installed  ## Run the whole test suite, on every core.
+# The headless browser of the page tests (tests/browser.py): Debian's chromium, which
+# Playwright drives (it cannot download browsers of its own here). Installed with apt
+# when missing, as root or through sudo; the package lists are refreshed only if the
+# first try fails, as they are on a fresh machine.
+CHROMIUM ?= $(shell command -v chromium 2>/dev/null)
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT      := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -y -q -o Dpkg::Use-Pty=0
+.PHONY: chromium
+chromium:
+ifeq ($(CHROMIUM),)
+	$(APT) install --no-install-recommends chromium >/dev/null || \
+	  { $(APT) update >/dev/null && $(APT) install --no-install-recommends chromium >/dev/null; }
+endif
+
+test: $(VENV)/.installed-test $(TS_CLIENTS)/node_modules/.installed chromium  ## Run the whole test suite, on every core.
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test  ## Run the benchmarks (not part of the tests).

@@ -31,7 +31,7 @@ from apollo_fake.web import create_app
 
 from control_ways import WAYS, Reply, Way, make_way
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "browser"]  # browser: the page tests' chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "fixtures" / "small.json"

@@ -304,9 +304,27 @@ class Coverage:
                 "exercised": len(exercised),
                 "unexercised": [c["name"] for c in calls if not c["succeeded"]],
                 "untested": _untested(calls, extra),
+                "checks": _checks(calls),
             },
             "calls": calls,
         }
+
+
+def _checks(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """Count the checks of the contract and those exercised: each call, and its checks.
+
+    A call counts once it succeeded; each of its outcomes, parameters, fields and
+    continued-at once seen. The percentage is rounded down, so that it says 100 only
+    when nothing is left.
+    """
+    total = sum(1 + len(c["checks"]) for c in calls)
+    done = sum(bool(c["succeeded"]) + sum(bool(k["seen"]) for k in c["checks"]) for c in calls)
+    return {"total": total, "exercised": done, "percent": percent(done, total)}
+
+
+def percent(part: int, whole: int) -> float:
+    """Return part of whole in percent, rounded down to one decimal (100 only when whole)."""
+    return (part * 1000 // whole) / 10 if whole else 100.0
 
 
 def _facts(kind: str, query: str) -> tuple[str, ...]:
@@ -451,7 +469,12 @@ def text(doc: Mapping[str, Any]) -> str:
                 example += f" ({v['example']['message']})"
             lines.append(example)
     cov = doc["coverage"]
-    lines += ["", f"Coverage: {cov['exercised']} of {cov['calls']} calls of the contract exercised"]
+    checks = cov["checks"]
+    lines += [
+        "",
+        f"Coverage: {cov['exercised']} of {cov['calls']} calls of the contract exercised; "
+        f"{checks['exercised']} of {checks['total']} checks ({checks['percent']:g}%)",
+    ]
     width = max(len(f"{c['method']} {c['path']}") for c in doc["calls"])
     for c in doc["calls"]:
         label = f"{c['method']} {c['path']}".ljust(width)

@@ -108,7 +108,9 @@ def test_the_calls_are_the_seeds_ten_and_the_account_in_the_seeds_order(api: Api
         "exercised": 0,
         "unexercised": CALL_NAMES,
         "untested": doc["coverage"]["untested"],
+        "checks": {"total": doc["coverage"]["checks"]["total"], "exercised": 0, "percent": 0.0},
     }
+    assert doc["coverage"]["checks"]["total"] == sum(1 + len(c["checks"]) for c in doc["calls"])
     assert gaps(doc, "call") == [(name, [name]) for name in CALL_NAMES]
 
 
@@ -569,6 +571,35 @@ def test_junit_without_violations_has_one_case_per_call() -> None:
     assert root.get("failures") == "0"
 
 
+def test_the_checks_count_each_call_and_each_of_its_checks_once_seen(api: Api) -> None:
+    assert api.get("/projects/51/timeEntries").status == 200
+    assert api.get("/projects/999/timeEntries").status == 404
+    doc = since_reset(api.fake)
+    listing = call_of(doc, "projects_listing")
+    # The call itself, its 200 and its 404: three of its checks; continued-at is not.
+    assert [(k["name"], bool(k["seen"])) for k in listing["checks"]] == [
+        ("200", True),
+        ("404", True),
+        ("continued-at", False),
+    ]
+    total = sum(1 + len(c["checks"]) for c in doc["calls"])
+    assert doc["coverage"]["checks"] == {
+        "total": total,
+        "exercised": 3,
+        "percent": report.percent(3, total),
+    }
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "shown"),
+    [(0, 97, 0.0), (1, 3, 33.3), (2, 3, 66.6), (9999, 10000, 99.9), (97, 97, 100.0), (0, 0, 100.0)],
+)
+def test_the_percentage_is_rounded_down_so_100_means_everything(
+    part: int, whole: int, shown: float
+) -> None:
+    assert report.percent(part, whole) == shown
+
+
 def test_the_text_report_lists_violations_coverage_and_gaps() -> None:
     text = report.text(_mixed(Fake(small_doc(), today=TODAY)))
     assert text.startswith("apollo-fake contract report\n  5 requests to the Apollo calls; 4 broke")
@@ -576,7 +607,10 @@ def test_the_text_report_lists_violations_coverage_and_gaps() -> None:
     assert line in text
     assert "  GET /nope/{id}  404  (request)  x1" in text
     assert "e.g. GET /report/timeEntries?to=never ('never' is not a date" in text
-    assert "Coverage: 1 of 11 calls of the contract exercised" in text
+    doc = _mixed(Fake(small_doc(), today=TODAY))
+    checks = doc["coverage"]["checks"]
+    shown = f"{checks['exercised']} of {checks['total']} checks ({checks['percent']:g}%)"
+    assert f"Coverage: 1 of 11 calls of the contract exercised; {shown}" in text
     assert re.search(r"^  ok  GET /projects/\{project_id\}/timeEntries +200 x1$", text, re.M)
     assert re.search(r"^  --  GET /account +never called$", text, re.M)
     assert "  - POST /tasks/{task_id}/timeEntries never succeeded (2 requests)" in text

@@ -204,6 +204,7 @@ def test_a_well_behaved_curl_client_exits_0_with_a_full_report(tmp_path: Path) -
     assert doc["violations"] == []
     assert doc["coverage"]["unexercised"] == []
     assert doc["coverage"]["untested"] == []
+    assert doc["coverage"]["checks"]["percent"] == 100.0
     assert all(c["succeeded"] for c in doc["calls"])
     # The 422s were injected by fault rules: outcomes seen, not violations.
     assert {c["name"]: c["injected"] for c in doc["calls"] if c["injected"]} == {

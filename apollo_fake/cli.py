@@ -155,6 +155,56 @@ _report_options = _options(
 )
 
 
+_tls_options = _options(
+    click.option(
+        "--tls",
+        is_flag=True,
+        help="Serve HTTPS, with a certificate for 127.0.0.1, localhost and ::1 signed by "
+        "a throwaway CA made at start.",
+    ),
+    click.option(
+        "--tls-ca",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="With --tls: write the CA's certificate (PEM) to FILE, for clients to trust.",
+    ),
+)
+
+
+def _check_writable(path: Path, flag: str) -> None:
+    """Fail with a usage error (exit 2) unless ``path`` can be written as a whole file.
+
+    Checked before anything is served: the file is written through a temporary
+    sibling and a rename, so its directory must take a new file.
+    """
+    import tempfile
+
+    hint = f"'{flag}'"
+    if path.is_dir():
+        raise click.BadParameter(f"{path} is a directory; give a file name", param_hint=hint)
+    parent = path.parent
+    if not parent.is_dir():
+        problem = "does not exist" if not parent.exists() else "is not a directory"
+        raise click.BadParameter(f"{path}: its directory {parent} {problem}", param_hint=hint)
+    try:
+        fd, trial = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".trial")
+    except OSError as exc:
+        raise click.BadParameter(
+            f"{path}: its directory {parent} takes no new file ({exc.strerror or exc})",
+            param_hint=hint,
+        ) from None
+    os.close(fd)
+    os.unlink(trial)
+
+
+def _check_tls(tls: bool, tls_ca: Path | None) -> None:
+    """Check the TLS options before anything starts (exit 2 on a usage error)."""
+    if tls_ca is not None:
+        if not tls:
+            raise click.UsageError("--tls-ca needs --tls")
+        _check_writable(tls_ca, "--tls-ca")
+
+
 def _write(path: Path, data: bytes) -> None:
     """Write a file whole: a reader never sees half of it."""
     partial = path.with_name(path.name + ".partial")
@@ -177,6 +227,7 @@ def _write_reports(doc: dict[str, Any], report_file: Path | None, junit_file: Pa
 @cli.command()
 @_listen_options(8000, "Port to bind; 0 picks a free one (read it from the ready line).")
 @_fake_options
+@_tls_options
 @_report_options
 def serve(
     host: str,
@@ -192,10 +243,12 @@ def serve(
     no_control: bool,
     control_token: str | None,
     quiet: bool,
+    tls: bool,
+    tls_ca: Path | None,
     report_file: Path | None,
     junit_file: Path | None,
 ) -> None:
-    """Serve the fake over HTTP until interrupted.
+    """Serve the fake over HTTP (HTTPS with --tls) until interrupted.
 
     With --report or --junit, the contract report is written as the server stops.
     """
@@ -207,6 +260,7 @@ def serve(
 
     if fixtures is not None and (seed is not None or entries is not None):
         raise click.UsageError("--fixtures and --seed/--entries exclude each other")
+    _check_tls(tls, tls_ca)
     try:
         store, start = fx.starting_store(fixtures, seed, entries, today)
     except ImportError as exc:  # Faker, an extra, for --seed
@@ -256,13 +310,34 @@ def serve(
                 err=True,
             )
         shown = f"[{host}]" if ":" in host else host
-        click.echo(f"apollo-fake listening on http://{shown}:{bound}")
+        scheme = "https" if authority is not None else "http"
+        click.echo(f"apollo-fake listening on {scheme}://{shown}:{bound}")
         sys.stdout.flush()
 
+    authority = None
+    if tls:
+        from .tls import Authority
+
+        authority = Authority([host])
+        if tls_ca is not None:  # before the ready line: a client may read it at once
+            try:
+                authority.write_ca(tls_ca)
+            except OSError as exc:
+                raise click.ClickException(
+                    f"cannot write {tls_ca}: {exc.strerror or exc}"
+                ) from None
     app = create_app(fake)
     _keep_collector_passes_short()
     try:
-        run(app, host, port, on_ready=ready, log=None if quiet else sys.stderr, threads=threads)
+        run(
+            app,
+            host,
+            port,
+            on_ready=ready,
+            log=None if quiet else sys.stderr,
+            threads=threads,
+            tls=authority,
+        )
     except ServerError as exc:
         raise click.ClickException(str(exc)) from None
     if report_file is not None or junit_file is not None:
@@ -311,6 +386,7 @@ def _serve_argv(params: dict[str, Any]) -> list[str]:
         argv += ["--rate-limit", f"{count}/{seconds!r}"]
     argv += ["--journal-size", str(params["journal_size"]), "--threads", str(params["threads"])]
     argv += ["--no-control"] * params["no_control"] + ["--quiet"] * params["quiet"]
+    argv += ["--tls"] * params["tls"]
     return argv
 
 
@@ -321,6 +397,7 @@ def _serve_argv(params: dict[str, Any]) -> list[str]:
 )
 @_listen_options(0, "Port to bind; 0 (the default) picks a free one.")
 @_fake_options
+@_tls_options
 @_report_options
 @click.option(
     "--allow-violations",
@@ -340,7 +417,10 @@ def run(
     """Run CMD against a fake and report how it kept the contract.
 
     The fake serves on a free loopback port; CMD runs with APOLLO_BASE_URL (and
-    APOLLO_BASE_URL_V1, the same under /v1) in its environment. When CMD ends, the
+    APOLLO_BASE_URL_V1, the same under /v1) in its environment. With --tls, the URL
+    is https:// and SSL_CERT_FILE, REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE name a file
+    of the system's CAs and the fake's, NODE_EXTRA_CA_CERTS the fake's CA: curl,
+    requests, httpx, Python's ssl and node verify the fake as they are. When CMD ends, the
     fake stops and the contract report is printed: every violation, and which calls,
     parameters and outcomes of the contract the client never exercised.
     """
@@ -354,6 +434,7 @@ def run(
         serve_params["seed"] is not None or serve_params["entries"] is not None
     ):
         raise click.UsageError("--fixtures and --seed/--entries exclude each other")
+    _check_tls(serve_params["tls"], serve_params["tls_ca"])
     quiet = serve_params["quiet"]
 
     def announce(url: str) -> None:
@@ -363,9 +444,18 @@ def run(
     with tempfile.TemporaryDirectory(prefix="apollo-fake-run-") as tmp:
         written = Path(tmp, "report.json")
         serve = [sys.executable, "-m", "apollo_fake", "serve", *_serve_argv(serve_params)]
+        trust = None
+        if serve_params["tls"]:
+            ca = serve_params["tls_ca"] or Path(tmp, "ca.pem")
+            serve += ["--tls-ca", str(ca)]
+            trust = runner.Trust(ca, Path(tmp, "ca-bundle.pem"))
         try:
             outcome = runner.run(
-                [*serve, "--report", str(written)], command, written, announce=announce
+                [*serve, "--report", str(written)],
+                command,
+                written,
+                announce=announce,
+                trust=trust,
             )
         except runner.RunError as exc:
             click.echo(f"apollo-fake: error: {exc}", err=True)

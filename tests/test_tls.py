@@ -7,8 +7,8 @@ or a silent client holds up no one. ``run --tls`` gives the command an https://
 base URL and the variables that make requests, httpx, curl and node's fetch
 verify the fake with no option of their own; the curl client of
 tests/clients (control API, fault rules, every call) passes over HTTPS as over
-HTTP. The wire suite (test_ways_in.py) compares the HTTPS server's answers with
-the others'.
+HTTP, with the README's command. The wire suite (test_ways_in.py) compares the
+HTTPS server's answers with the others'.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from apollo_fake.tls import Authority, bundle, system_bundle
 
 from conftest import MODULE, ROOT, SMALL_ARGS, TODAY, Served, check_body, small_doc
 
-CLIENT = ROOT / "tests" / "clients" / "curl_client.sh"
 DEADLINE = 60.0  # seconds for one `apollo-fake run`: never hang the suite
 HANG_GUARD = 10.0  # seconds: a bound on every wait, never an assertion
 NODE = shutil.which("node")
@@ -390,21 +389,6 @@ def test_run_tls_ca_writes_the_ca_where_asked(tmp_path: Path) -> None:
     assert ca.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")  # kept after the run
 
 
-@pytest.mark.skipif(CURL is None, reason="needs curl")
-def test_the_curl_client_keeps_the_contract_over_https(tmp_path: Path) -> None:
-    # The README's command with --tls: control API, fault rules, every call, over HTTPS.
-    report = tmp_path / "report.json"
-    result = apollo_run(
-        "--tls", "--quiet", *SMALL_ARGS, "--report", str(report), "--", "sh", str(CLIENT)
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("curl_client: ok\n")
-    assert "Every call, documented parameter, field and outcome was exercised." in result.stdout
-    doc = json.loads(report.read_text())
-    schemas.full_validator("contract-report.schema.json").validate(doc)
-    assert doc["violations"] == [] and doc["coverage"]["untested"] == []
-
-
 # --- Python -------------------------------------------------------------------------
 
 
@@ -423,3 +407,34 @@ def test_fake_serve_with_tls_in_python(tmp_path: Path) -> None:
         assert conn.getresponse().status == 200
         conn.close()
     assert [r["path"] for r in fake.requests()] == ["/timeEntries/71", "/account"]
+
+
+# --- the README ---------------------------------------------------------------------
+
+
+def readme_blocks() -> list[str]:
+    """Return the shell blocks of the README's HTTPS section, as written."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### HTTPS: `serve --tls`, `run --tls`\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, re.S)
+
+
+@pytest.mark.skipif(CURL is None, reason="needs curl")
+def test_the_readme_https_commands_work_as_written(tmp_path: Path) -> None:
+    # The curl client over HTTPS: control API, fault rules, every call and outcome.
+    run_block, serve_block = readme_blocks()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # apollo-fake
+    env = {**os.environ, "PATH": path}
+    ran = subprocess.run(
+        ["sh", "-ec", run_block], cwd=ROOT, capture_output=True, text=True, timeout=DEADLINE,
+        env=env,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "Every call, documented parameter, field and outcome was exercised." in ran.stdout
+    served = subprocess.run(
+        ["sh", "-ec", serve_block], cwd=tmp_path, capture_output=True, text=True,
+        timeout=DEADLINE, env=env,
+    )
+    assert served.returncode == 0, served.stdout + served.stderr
+    assert json.loads(served.stdout)["account"]["id"] == "1"
+    assert (tmp_path / "fake-ca.pem").read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")

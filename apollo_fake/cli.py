@@ -446,7 +446,8 @@ def run(
         serve = [sys.executable, "-m", "apollo_fake", "serve", *_serve_argv(serve_params)]
         trust = None
         if serve_params["tls"]:
-            ca = serve_params["tls_ca"] or Path(tmp, "ca.pem")
+            # Absolute: the command may change directory before it reads the variables.
+            ca = (serve_params["tls_ca"] or Path(tmp, "ca.pem")).absolute()
             serve += ["--tls-ca", str(ca)]
             trust = runner.Trust(ca, Path(tmp, "ca-bundle.pem"))
         try:

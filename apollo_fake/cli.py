@@ -375,16 +375,17 @@ def _percent(ctx: click.Context, param: click.Parameter, value: str | None) -> F
 
 RUN_EPILOG = """\b
 Exit status, the first that applies:
-  N    CMD's own status when it failed (128 + N when signal N ended it)
-  1    the contract: a request broke it (unless --allow-violations), no request
-       reached the Apollo calls (unless --allow-no-requests), the share of checks
-       exercised is under --fail-under, or the fake wrote no report
-  2    a usage error (a bad option, an output file that cannot be written),
-       before the fake starts and CMD runs
-  0    otherwise
+  CMD's  CMD failed: its own status (128 + N when signal N ended it)
+  1      the contract: a request broke it (unless --allow-violations), no request
+         reached the Apollo calls (unless --allow-no-requests), the share of checks
+         exercised is under --fail-under, or the fake wrote no report
+  2      a usage error (a bad option, an output file that cannot be written),
+         before the fake starts and CMD runs
+  0      otherwise
 Every failed check is told on stderr, even when CMD's status wins. Signals (Ctrl-C)
 are passed on to CMD. With GITHUB_ACTIONS=true, a Markdown summary is appended to
-$GITHUB_STEP_SUMMARY and each violation and failed check is an ::error:: line."""
+$GITHUB_STEP_SUMMARY, and each kind of violation and each failed check is an
+::error:: line on stdout."""
 
 
 @cli.command(

@@ -565,7 +565,8 @@ def test_the_exit_statuses_are_documented_in_the_help() -> None:
     )
     assert result.returncode == 0
     epilog = result.stdout[result.stdout.index("Exit status, the first that applies:"):]
-    for line in ("  CMD's  CMD failed: its own status", "  1      the contract:", "  2      a usage"):
+    rows = ("  CMD's  CMD failed: its own status", "  1      the contract:", "  2      a usage")
+    for line in rows:
         assert line in epilog
     for option in ("--allow-violations", "--allow-no-requests", "--fail-under"):
         assert option in epilog

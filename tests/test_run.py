@@ -713,6 +713,28 @@ def test_under_github_actions_a_summary_and_annotations(tmp_path: Path) -> None:
     assert "<li>GET /tasks/{task_id}/timeEntries was never called</li>" in html
 
 
+def test_under_github_actions_allowed_violations_are_warnings_and_gates_errors(
+    tmp_path: Path,
+) -> None:
+    summary = tmp_path / "summary.md"
+    script = 'curl -s -o /dev/null "$APOLLO_BASE_URL/api/account"'
+    result = subprocess.run(
+        [*MODULE, "run", "--quiet", *SMALL, "--allow-violations", "--", "sh", "-c", script],
+        cwd=ROOT, capture_output=True, text=True, timeout=90,
+        env={**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.returncode == 1
+    commands = [line for line in result.stdout.splitlines() if line.startswith("::")]
+    assert [c.split(" ", 1)[0] for c in commands] == ["::warning", "::error"]
+    assert commands[0].startswith("::warning title=Apollo contract%3A GET /api/account::")
+    assert commands[1].startswith(
+        "::error title=Apollo contract%3A no requests::no request reached the Apollo calls"
+    )
+    html, _ = _rendered(summary.read_text())
+    assert "<li>1 request(s) broke the contract (allowed).</li>" in html
+    assert "check the paths the client adds to APOLLO_BASE_URL" in html
+
+
 def test_outside_github_actions_no_summary_and_no_annotations(tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}

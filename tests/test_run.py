@@ -9,6 +9,13 @@ lists exactly those). Signals: SIGINT and SIGTERM to the ``run`` process are pas
 on and leave no process behind; a Ctrl-C typed at a terminal reaches the client
 once; Ctrl-Z suspends and resumes the whole run. Also: the serve options reach the
 fake, errors starting the fake or the command, and ``serve --report/--junit``.
+
+The gates: a run without a request to the calls fails (``--allow-no-requests``),
+``--fail-under`` compares the exact share of checks, every failed check is told
+whichever status wins; output files that cannot be written are usage errors (exit
+2) before anything runs; under GitHub Actions, the job summary (rendered as GitHub
+would, with a hostile path) and the annotations. The README's commands and CI jobs
+are read from the README and run or checked as written.
 """
 
 from __future__ import annotations

@@ -284,6 +284,7 @@ def test_tls_ca_needs_tls_and_a_writable_file(tmp_path: Path) -> None:
         (["--tls-ca", str(tmp_path / "ca.pem")], "--tls-ca needs --tls"),
         (["--tls", "--tls-ca", str(tmp_path / "missing" / "ca.pem")], "does not exist"),
         (["--tls", "--tls-ca", str(tmp_path)], "is a directory"),
+        (["--tls", "--tls-ca", str(tmp_path / "x"), "--report", str(tmp_path / "x")], "also"),
     ):
         out = subprocess.run(
             [*MODULE, "serve", "--port", "0", *args],

@@ -5,10 +5,13 @@ One server for every role (the plugin's ``apollo_url``, ``Fake.serve()``,
 whichever carries it. cheroot is used through its documented API only:
 ``cheroot.wsgi.Server``, its constructor and its attributes (``ConnectionClass``,
 ``gateway``, ``max_request_header_size``, ``max_request_body_size``,
-``expiration_interval``, ``keep_alive_conn_limit``) and ``error_log`` (meant to
-be overridden); ``HTTPConnection`` (its ``RequestHandlerClass``, its ``makefile``
-argument, ``communicate``); ``cheroot.makefile.StreamReader`` (the reader the
-``makefile`` argument returns, over a ``socket.SocketIO``); ``HTTPRequest`` (its
+``expiration_interval``, ``keep_alive_conn_limit``, ``ssl_adapter``) and
+``error_log`` (meant to be overridden); ``cheroot.ssl.Adapter`` (the interface
+of a TLS adapter: ``bind``, ``wrap``, ``get_environ``, ``makefile``);
+``HTTPConnection`` (its ``RequestHandlerClass``, its ``makefile`` argument,
+``communicate``, and its ``socket``, ``rfile`` and ``wfile``, replaced once TLS
+is up); ``cheroot.makefile.StreamReader`` (the reader the ``makefile`` argument
+returns, over a ``socket.SocketIO``, and its ``has_data``); ``HTTPRequest`` (its
 ``proxy_mode`` argument, its ``header_reader``, ``read_request_headers`` and
 ``simple_response``, which is how cheroot refuses a request); and a
 ``wsgi.Gateway_10`` subclass (how the app is called: ``get_environ``,

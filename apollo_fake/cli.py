@@ -336,7 +336,12 @@ def serve(
     if tls:
         from .tls import Authority
 
-        authority = Authority([host])
+        try:
+            authority = Authority([host])
+        except ValueError as exc:  # a name IDNA refuses (UnicodeError is a ValueError)
+            raise click.BadParameter(
+                f"{host!r} cannot be named in a certificate: {exc}", param_hint="'--host'"
+            ) from None
         if tls_ca is not None:  # before the ready line: a client may read it at once
             try:
                 authority.write_ca(tls_ca)

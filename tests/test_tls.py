@@ -132,6 +132,16 @@ def test_a_host_given_to_bind_is_named_in_the_certificate_too() -> None:
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert set(san.get_values_for_type(x509.DNSName)) == {"localhost", "fake.test"}
     assert {str(ip) for ip in san.get_values_for_type(x509.IPAddress)} == {"127.0.0.1", "::1"}
+    # A host no certificate can name is a usage error, before anything listens.
+    out = subprocess.run(
+        [*MODULE, "serve", "--port", "0", "--tls", "--host", "my_host"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert (out.returncode, out.stdout) == (2, ""), out.stderr
+    assert "'my_host' cannot be named in a certificate" in out.stderr
 
 
 @pytest.mark.parametrize(
@@ -247,6 +257,26 @@ def test_requests_sent_together_over_tls_are_all_answered(
                 resp.read()
                 statuses.append(resp.status)
     assert statuses == [200, 200]
+
+
+def test_a_connection_is_kept_alive_over_tls(serve: Callable[..., Served], tmp_path: Path) -> None:
+    server, ca = served_tls(serve, tmp_path)
+    context = ssl.create_default_context(cafile=str(ca))
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", server.port, timeout=HANG_GUARD, context=context
+    )
+    try:
+        conn.connect()
+        first = conn.sock
+        for path in ("/account", "/timeEntries/71", "/_fake/health"):
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200
+            # An answer that closed the connection would have made http.client drop it.
+            assert conn.sock is first
+    finally:
+        conn.close()
 
 
 def test_faults_and_the_report_over_https(serve: Callable[..., Served], tmp_path: Path) -> None:

@@ -327,6 +327,12 @@ def serve(
                 "so reports show data. --today DATE sets another day.",
                 err=True,
             )
+        if authority is not None and tls_ca is None and not quiet:
+            click.echo(
+                "apollo-fake: HTTPS with a CA made at start and kept nowhere: "
+                "--tls-ca FILE writes it for clients to trust.",
+                err=True,
+            )
         shown = f"[{host}]" if ":" in host else host
         scheme = "https" if authority is not None else "http"
         click.echo(f"apollo-fake listening on {scheme}://{shown}:{bound}")

@@ -96,6 +96,15 @@ def test_serve_tls_answers_over_https_verified_against_the_ca_file(
     assert list(tmp_path.glob("*.partial")) == []
 
 
+def test_serve_tls_without_tls_ca_says_where_the_ca_would_be(
+    serve: Callable[..., Served],
+) -> None:
+    server = serve("--tls")
+    assert server.url.startswith("https://")
+    assert server.stop() == 0
+    assert "--tls-ca FILE writes it for clients to trust" in server.drain(server.stderr)
+
+
 def test_a_client_that_does_not_trust_the_ca_refuses_the_fake(
     serve: Callable[..., Served], tmp_path: Path
 ) -> None:

@@ -101,18 +101,18 @@ table.grid { border-collapse: separate; border-spacing: 0; font-size: .8rem; wid
                  position: sticky; left: 0; z-index: 1; background: var(--bg); }
 .grid thead th.call { position: sticky; left: 0; z-index: 2; text-align: left; }
 .grid .method { font-weight: 700; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
-.grid .title, .grid .answers { display: block; color: var(--muted); font-size: .78rem; }
+.grid .title, .grid .answers { display: block; color: var(--muted); font-size: .95em; }
 .grid td { text-align: center; white-space: nowrap; min-width: 2rem; padding: .2rem .15rem;
            font-variant-numeric: tabular-nums; }
 .grid td.num { text-align: right; }
 .grid td.num.bad { color: var(--bad); font-weight: 700; }
-.grid td small { display: block; font-size: .7rem; color: var(--muted); }
+.grid td small { display: block; font-size: .85em; color: var(--muted); }
 .seen { background: var(--s1); }
 .seen.s2 { background: var(--s2); }
 .seen.s3 { background: var(--s3); color: var(--s3-fg); }
 .seen.s3 small { color: inherit; }
 .unseen { background: var(--unseen); color: var(--unseen-fg); }
-.na { background: var(--na); color: var(--na-fg); font-size: .72rem;
+.na { background: var(--na); color: var(--na-fg); font-size: .9em;
       background-image: repeating-linear-gradient(135deg, transparent 0 5px,
                                                   rgba(127, 127, 127, .14) 5px 6px); }
 .na abbr { text-decoration: none; }
@@ -146,7 +146,9 @@ footer { margin-top: 2rem; font-size: .8rem; color: var(--muted); }
   main { max-width: none; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   .scroll { overflow: visible; border: 0; }
-  .grid { font-size: 7.5pt; }
+  table.grid { font-size: 7.5pt; }
+  .grid td { min-width: 1.5rem; padding: .1rem; }
+  .grid th.check { padding: .2rem 0; }
   .grid tbody th { position: static; }
   .grid thead th.call { position: static; }
   .grid thead { display: table-header-group; }

@@ -143,12 +143,14 @@ def basic(token: str) -> dict[str, str]:
 
 
 def busy_fake(hostile: bool = True) -> Fake:
-    """Return a fake (auth on) whose report has every kind of cell, violation and gap.
+    """Return a fake (auth and rate limit on) whose report has every kind of cell,
+    violation and gap.
 
     With ``hostile``, the client's own words (a path, a parameter name, a date)
     carry markup and quotes.
     """
-    fake = Fake(small_doc(), today=TODAY, settings=Settings(tokens={TOKEN: 11}))
+    settings = Settings(tokens={TOKEN: 11}, rate_limit=(1000, 300.0))  # the widest grid
+    fake = Fake(small_doc(), today=TODAY, settings=settings)
     client, auth = fake.client, basic(TOKEN)
     assert client.get("/projects/51/timeEntries", headers=auth).status_code == 200
     assert client.get("/account", headers=auth).status_code == 200
@@ -703,12 +705,15 @@ def test_dark_mode_and_print(page: Any) -> None:
         assert (light, dark) == ("rgb(255, 255, 255)", "rgb(13, 17, 23)")
         screenshot(page, "report-dark", full_page=True)
         page.emulate_media(media="print", color_scheme="dark")
-        # Printed: dark ink on white whatever the screen's scheme, the whole grid shown.
+        # Printed: dark ink on white whatever the screen's scheme, the whole grid on
+        # the width of a landscape A4 page within its margins (277 mm at 96 px an inch).
+        page.set_viewport_size({"width": 1047, "height": 740})
         assert page.evaluate("getComputedStyle(document.body).backgroundColor") == (
             "rgb(255, 255, 255)"
         )
         box = page.locator(".scroll")
         assert box.evaluate("(el) => getComputedStyle(el).overflowX") == "visible"
+        assert not _page_scrolls_sideways(page)
         assert page.locator("progress").is_hidden()
         screenshot(page, "report-print", full_page=True)
         pdf = page.pdf(prefer_css_page_size=True)

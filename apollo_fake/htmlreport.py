@@ -102,7 +102,7 @@ table.grid { border-collapse: separate; border-spacing: 0; font-size: .8rem; wid
 .grid thead th.call { position: sticky; left: 0; z-index: 2; text-align: left; }
 .grid .method { font-weight: 700; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 .grid .title, .grid .answers { display: block; color: var(--muted); font-size: .95em; }
-.grid td { text-align: center; white-space: nowrap; min-width: 2rem; padding: .2rem .15rem;
+.grid td { text-align: center; white-space: nowrap; min-width: 1.8rem; padding: .2rem .1rem;
            font-variant-numeric: tabular-nums; }
 .grid td.num { text-align: right; }
 .grid td.num.bad { color: var(--bad); font-weight: 700; }

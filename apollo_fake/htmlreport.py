@@ -319,7 +319,8 @@ def _totals(doc: Mapping[str, Any]) -> list[str]:
 
 def _violations(doc: Mapping[str, Any]) -> list[str]:
     kinds = doc["violations"]
-    out = [f'<h2 id="violations">Violations <span class="muted">({len(kinds)} kinds)</span></h2>']
+    count = _plural(len(kinds), "kind")
+    out = [f'<h2 id="violations">Violations <span class="muted">({count})</span></h2>']
     if not kinds:
         out.append("<p>No request broke the contract.</p>")
         return out

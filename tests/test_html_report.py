@@ -322,6 +322,8 @@ def test_every_kind_of_violation_is_shown_with_its_rule_and_first_request(
 ) -> None:
     articles = page_of_busy.find_all("article")
     assert len(articles) == len(busy["violations"])
+    [heading] = [h for h in page_of_busy.find_all("h2") if h.attrs["id"] == "violations"]
+    assert heading.text() == f"Violations ({len(articles)} kinds)"
     for article, v in zip(articles, busy["violations"], strict=True):
         [title] = article.find_all("h3")
         outside = " (outside the contract)" if v["call"] is None else ""
@@ -457,6 +459,8 @@ def test_a_clean_full_report_says_nothing_is_untested_and_nothing_broke() -> Non
     root, _ = parse(htmlreport.render(doc))
     texts = [p.text() for p in root.find_all("p")]
     assert "No request broke the contract." in texts
+    headings = [h.text() for h in root.find_all("h2")]
+    assert headings == ["Coverage", "Violations (0 kinds)", "Untested (0)"]
     assert "Every call, documented parameter, field and outcome was exercised." in texts
     assert root.find_all("article") == []
 
@@ -481,6 +485,7 @@ def test_the_page_is_the_report_rendered_through_every_way_in(way: Way) -> None:
     assert page == htmlreport.render(doc)
     root, _ = parse(page)
     assert "time-entry.time-category-id" in [c.text() for c in root.find_all("code")]
+    assert "Violations (1 kind)" in [h.text() for h in root.find_all("h2")]
     # Looking at the report is no request of the client's.
     assert checked(way.report()) == doc
     assert way.fake.requests(path="/_fake/*") == []

@@ -27,6 +27,7 @@ from . import contract, dates, schemas
 from .core import Core
 from .errors import MAX_BODY, MAX_STATE_BODY, Unauthorized
 from .model import ID_SPAN
+from .service import PARENTS
 from .store import PAGE_SIZE
 from .version import __version__
 
@@ -39,6 +40,7 @@ JSON = "application/json"
 V1 = "/v1"
 SELF = "openapi"  # the endpoint serving this document; described in info, not in paths
 TAGS = {"api": "apollo", "control": "control"}  # blueprint name -> tag
+INSPECTOR = "ui."  # the inspector page's endpoints (web/inspector.py)
 
 # Keywords whose value is data, not a schema: copied without looking for $ref inside.
 _DATA_WORDS = frozenset(["const", "enum", "default", "examples"])
@@ -101,13 +103,20 @@ CONTROL: dict[str, Call] = {
     "control.delete_snapshot": Call("control#ok-response", (400, 401, 404)),
     "control.changes": Call("control#changes-response", (400, 401, 404), query=("since",)),
     "control.requests": Call(
-        "control#requests-response", _CONTROL, query=("method", "path", "status")
+        "control#requests-response",
+        _CONTROL,
+        query=("method", "path", "status", "after", "limit"),
+    ),
+    "control.parents": Call("control#parents-response", _CONTROL, query=("page",)),
+    "control.parent_entries": Call(
+        "control#parent-entries-response", (400, 401, 404), query=("page",)
     ),
     "control.clear_requests": Call("control#ok-response", _CONTROL),
     "control.contract_report": Call("contract-report", _CONTROL),
     "control.add_fault": Call("control#fault", (400, 401, 413, 422), 201, "control#fault-request"),
     "control.list_faults": Call("control#faults-response", _CONTROL),
     "control.clear_faults": Call("control#ok-response", _CONTROL),
+    "control.remove_fault": Call("control#ok-response", (400, 401, 404)),
     "control.get_clock": Call("control#clock-response", _CONTROL),
     "control.set_clock": Call(
         "control#clock-response", _CONTROL_BODY, request="control#clock-request"
@@ -207,6 +216,17 @@ def _single_parameters() -> dict[str, tuple[str, str, dict[str, Any]]]:
             "path",
             "Only requests whose path matches this glob (/timeEntries/*).",
             {"type": "string"},
+        ),
+        "after": (
+            "after",
+            "Only records numbered (seq) above this: pass the last answer's last to follow "
+            "the journal (default: 0, every record).",
+            {"type": "integer", "minimum": 0},
+        ),
+        "limit": (
+            "limit",
+            "Only the newest this many of the matching records.",
+            {"type": "integer", "minimum": 1},
         ),
         "status": (
             "status",
@@ -475,7 +495,10 @@ def _responses(call: Call, tag: str, components: dict[str, Any]) -> dict[str, An
 def _rules(app: Flask) -> Iterator[tuple[Rule, str]]:
     """Yield each documented (rule, method) in the URL map's order."""
     for rule in app.url_map.iter_rules():
+        # The inspector page's files are a page for a person, not calls of an API.
         if rule.endpoint in (SELF, "static") or rule.rule.startswith(V1 + "/"):
+            continue
+        if rule.endpoint.startswith(INSPECTOR):
             continue
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             yield rule, method
@@ -484,6 +507,8 @@ def _rules(app: Flask) -> Iterator[tuple[Rule, str]]:
 def _path_schema(app: Flask, converter: str, name: str) -> dict[str, Any]:
     if name == "name":  # a snapshot name: the control schema says what one is
         return _schema_ref("control#name")
+    if name == "collection":  # the control API's data views: one of the parents
+        return {"type": "string", "enum": sorted(PARENTS)}
     if name == "path_page":  # digits route here, but page 0 is refused (400)
         return dict(_PAGE_SCHEMA)
     regex = getattr(app.url_map.converters[converter], "regex", "[^/]+")

@@ -92,6 +92,10 @@ def control_schema(method: str, path: str) -> str:
         return CONTROL + _RESPONSES[(method, path)]
     if path.startswith("/_fake/snapshots/") and method in ("POST", "DELETE"):
         return CONTROL + "ok-response"
+    if path.startswith("/_fake/faults/") and method == "DELETE":
+        return CONTROL + "ok-response"
+    if path.startswith("/_fake/data/") and method == "GET":
+        return CONTROL + ("parent-entries-response" if path.endswith("/entries") else "parents-response")
     raise AssertionError(f"no schema is known for {method} {path}")
 
 

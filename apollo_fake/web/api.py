@@ -46,6 +46,7 @@ from ..errors import (
 )
 from ..model import Entry
 from ..recorder import Recorder
+from ..report import broken_rules
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger("apollo_fake")
@@ -482,7 +483,10 @@ class ApiApp:
             status = err.status
             violations: list[dict[str, str]] = []
             if err.violation:
-                violations = err.details or [{"field": "", "message": err.message}]
+                violations = [
+                    {"field": field, "message": message, "rule": rule}
+                    for field, rule, message in broken_rules(err)
+                ]
             if not call.body_read and method in ("POST", "PUT"):
                 call.read_refused_body()
             record = self._journal(call, status, err.message, violations)

@@ -95,7 +95,8 @@ def control_schema(method: str, path: str) -> str:
     if path.startswith("/_fake/faults/") and method == "DELETE":
         return CONTROL + "ok-response"
     if path.startswith("/_fake/data/") and method == "GET":
-        return CONTROL + ("parent-entries-response" if path.endswith("/entries") else "parents-response")
+        entries = path.split("?", 1)[0].endswith("/entries")
+        return CONTROL + ("parent-entries-response" if entries else "parents-response")
     raise AssertionError(f"no schema is known for {method} {path}")
 
 

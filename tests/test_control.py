@@ -725,6 +725,8 @@ def test_cli_no_control_removes_the_control_api() -> None:
         assert status == 404
         assert body["error"]["status"] == 404
         assert fetch(url, "GET", "/_fake/requests")[0] == 404
+        status, body = fetch(url, "GET", "/_fake/ui")  # the inspector page goes with the API
+        assert status == 404 and body["error"]["status"] == 404
         assert fetch(url, "GET", "/account")[0] == 200
 
 

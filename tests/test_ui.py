@@ -220,7 +220,7 @@ def test_the_fault_form_adds_a_rule_that_the_next_request_meets(live: Live, page
     status, answer = live.send("GET", "/account")
     assert status == 503 and answer["error"]["status"] == 503
     assert live.send("GET", "/account")[0] == 200  # times 1: spent
-    screenshot(page, "ui-controls")
+    screenshot(page, "ui-controls", full_page=True)
     # And removed from the page, by its own button.
     live.control("POST", "/_fake/faults", {"path": "/timeEntries/*", "status": 500})
     page.click("#tab-requests")
@@ -233,7 +233,8 @@ def test_the_fault_form_adds_a_rule_that_the_next_request_meets(live: Live, page
 
 def test_reset_and_the_clock_controls_change_state_and_clock(live: Live, page: Any) -> None:
     live.open(page)
-    assert live.send("POST", "/projects/51/timeEntries", {"time-entry": {"seconds": "60"}})[0] == 201
+    created = live.send("POST", "/projects/51/timeEntries", {"time-entry": {"seconds": "60"}})
+    assert created[0] == 201
     loaded = len(small_doc()["time-entries"])
     assert len(live.control("GET", "/_fake/state")["time-entries"]) == loaded + 1
     view(page, "controls")
@@ -309,7 +310,7 @@ def test_the_data_view_shows_parents_entries_and_the_changes(live: Live, page: A
     expect(changes.locator(".created")).to_contain_text(created["time-entry-id"])
     expect(changes.locator(".updated")).to_contain_text("changed")
     expect(changes.locator(".deleted")).to_contain_text("73")
-    screenshot(page, "ui-data")
+    screenshot(page, "ui-data", full_page=True)
     # Reading the data made no request of the API: nothing journaled, nothing counted.
     assert live.control("GET", "/_fake/requests")["last"] == journaled
 

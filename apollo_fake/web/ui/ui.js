@@ -228,7 +228,10 @@ function drawRows(added) {
     if (again) again.focus();
   }
   if (added) {
-    for (const tr of Array.from(body.rows).slice(0, added)) tr.classList.add("new");
+    for (const tr of Array.from(body.rows).slice(0, added)) {
+      tr.classList.add("new"); // once: a view shown again does not replay it
+      tr.addEventListener("animationend", () => tr.classList.remove("new"), { once: true });
+    }
   }
 }
 
@@ -410,6 +413,8 @@ async function loadParents() {
         state.entries = { collection: p.collection, id: record.id, name, page: 1, total: 0 };
         for (const row of tr.parentNode.rows) row.removeAttribute("aria-current");
         tr.setAttribute("aria-current", "true");
+        $("entry-fields").hidden = true;
+        $("entry-title").hidden = true;
         loadEntries();
       });
       return tr;
@@ -465,6 +470,8 @@ function showEntry(entry) {
   }
   list.replaceChildren(...items);
   list.hidden = false;
+  setText($("entry-title"), `Entry ${entry.id}`);
+  $("entry-title").hidden = false;
 }
 
 $("d-collection").addEventListener("change", (event) => {

@@ -867,3 +867,43 @@ def test_one_fault_rule_is_removed_and_the_others_stay(api: Api) -> None:
     assert api.get("/timeEntries/71").status == 500
     r = call(api, "DELETE", f"/_fake/faults/{first['id']}")
     assert r.status == 404 and r.json["error"]["status"] == 404
+
+
+def test_the_journal_keeps_an_answers_first_4_kib_and_its_size(make: Callable[..., Api]) -> None:
+    api = make(entries_doc(60))
+    listing = api.get("/projects/51/timeEntries")
+    assert listing.status == 200 and len(listing.raw) > 4096
+    assert api.request("HEAD", "/timeEntries/1000").status == 200
+    [record, head] = journal(api)["requests"]
+    assert record["answer"] == listing.raw[:4096].decode()
+    assert record["answer_size"] == len(listing.raw)
+    assert (head["answer"], head["answer_size"]) == ("", 0)  # HEAD sends no body
+
+
+# --- the same, from Python ----------------------------------------------------------
+
+
+def test_python_twins_of_the_new_control_calls(api: Api) -> None:
+    fake = api.fake
+    assert api.get("/account").status == 200
+    assert api.get("/timeEntries/71").status == 200
+    records, last = fake.follow(after=0)
+    assert [r["path"] for r in records] == ["/account", "/timeEntries/71"]
+    assert fake.follow(after=last) == ([], last)
+    assert [r["path"] for r in fake.requests(after=records[0]["seq"])] == ["/timeEntries/71"]
+    assert [r["path"] for r in fake.requests(limit=1)] == ["/timeEntries/71"]
+    with pytest.raises(ValueError):
+        fake.requests(limit=0)
+    parents, total = fake.parents("projects", 1)
+    assert total == len(small_doc()["projects"]) and parents[0]["id"] == "51"
+    entries, count = fake.entries_of("projects", 51, 1)
+    assert count == len(entries) and [e["id"] for e in entries] == [
+        e["id"] for e in api.get("/projects/51/timeEntries").json["time-entries"]
+    ]
+    with pytest.raises(KeyError):
+        fake.entries_of("projects", 999, 1)
+    rule = fake.faults.add("/account", status=503)
+    fake.faults.remove(rule.id)
+    assert fake.faults.listing() == []
+    with pytest.raises(KeyError):
+        fake.faults.remove(rule.id)

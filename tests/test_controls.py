@@ -579,7 +579,8 @@ def test_journal_is_oldest_first_and_filterable(way: Way) -> None:
 def test_journal_record_of_an_api_request(way_of: WayOf) -> None:
     way = way_of(settings=Settings(tokens={SECRET: 11, "other-token": 12}))
     body = {"time-entry": {"seconds": "60", "notes": "journaled"}}
-    assert way.api.post("/v1/projects/51/timeEntries", body, headers=basic(SECRET)).status == 201
+    created = way.api.post("/v1/projects/51/timeEntries", body, headers=basic(SECRET))
+    assert created.status == 201
     way.advance(61)
     r = way.api.get("/projects/51/timeEntries", query={"page": "1"}, headers=basic("other-token"))
     assert r.status == 200
@@ -587,12 +588,14 @@ def test_journal_record_of_an_api_request(way_of: WayOf) -> None:
         {
             "time": MIDNIGHT, "method": "POST", "path": "/v1/projects/51/timeEntries",
             "query": "", "user": "11", "body": body, "status": 201, "message": None,
-            "violations": [], "seq": 1,
+            "violations": [], "answer": created.raw.decode(), "answer_size": len(created.raw),
+            "seq": 1,
         },
         {
             "time": "2012-07-31 00:01:01", "method": "GET",
             "path": "/projects/51/timeEntries", "query": "page=1", "user": "12",
-            "body": None, "status": 200, "message": None, "violations": [], "seq": 2,
+            "body": None, "status": 200, "message": None, "violations": [],
+            "answer": r.raw.decode(), "answer_size": len(r.raw), "seq": 2,
         },
     ]
     assert way.dropped() == 0
@@ -612,6 +615,7 @@ def test_journal_records_the_violations_of_a_422(way_of: WayOf) -> None:
             {**detail, "rule": report.rule_of(detail["message"])}
             for detail in r.json["error"]["details"]
         ],
+        "answer": r.raw.decode(), "answer_size": len(r.raw),
         "seq": 1,
     }
     assert {v["field"] for v in record["violations"]} == {
@@ -826,7 +830,8 @@ def test_faulted_requests_are_journaled_with_the_rule(way: Way) -> None:
     assert way.api.get("/v1/timeEntries/71", query={"x": "1"}).status == 503
     with contextlib.suppress(ConnectionError):
         send(way.api, "DELETE", "/timeEntries/72", None, None)
-    assert way.api.get("/timeEntries/72").status == 200
+    entry = way.api.get("/timeEntries/72")
+    assert entry.status == 200
     records = [dict(r) for r in way.requests()]
     # Numbered in order; the numbers go on from the shared fake's earlier tests.
     seqs = [r.pop("seq") for r in records]
@@ -835,16 +840,18 @@ def test_faulted_requests_are_journaled_with_the_rule(way: Way) -> None:
         {
             "time": MIDNIGHT, "method": "GET", "path": "/v1/timeEntries/71", "query": "x=1",
             "user": None, "body": None, "status": 503, "message": "injected by fault rule 1",
-            "violations": [], "fault": 1,
+            "violations": [], "fault": 1, "answer_size": 74,
+            "answer": '{"error":{"status":503,"message":"Injected fault (rule 1).","details":[]}}',
         },
         {
             "time": MIDNIGHT, "method": "DELETE", "path": "/timeEntries/72", "query": "",
             "user": None, "body": None, "status": 0, "message": "injected by fault rule 2",
-            "violations": [], "fault": 2,
+            "violations": [], "fault": 2, "answer": "", "answer_size": 0,
         },
         {
             "time": MIDNIGHT, "method": "GET", "path": "/timeEntries/72", "query": "",
             "user": None, "body": None, "status": 200, "message": None, "violations": [],
+            "answer": entry.raw.decode(), "answer_size": len(entry.raw),
         },
     ]
 

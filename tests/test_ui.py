@@ -149,6 +149,10 @@ def test_a_clients_request_appears_on_the_open_page_within_a_second(live: Live, 
     cells = first.locator("td")
     expect(cells).to_have_text(["GET", "/account", "200", f"{TODAY} 00:00:00", "–"])
     expect(rows(page)).to_have_count(2)
+    # One click shows what was sent and what was answered.
+    rows(page).nth(1).click()
+    expect(page.locator("#detail-body")).to_have_text("(none)")
+    expect(page.locator("#detail-answer")).to_contain_text('"notes": "Working hard"')
     screenshot(page, "ui-requests")
 
 

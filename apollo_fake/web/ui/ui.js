@@ -236,17 +236,19 @@ function drawRows(added) {
 }
 
 function answerOf(record) {
-  if (record.fault !== undefined) {
-    return record.status === 0
-      ? `The connection was dropped (fault rule ${record.fault}).`
-      : `${record.status}, answered by fault rule ${record.fault}.`;
+  const by = record.fault !== undefined ? ` (fault rule ${record.fault})` : "";
+  if (record.status === 0) return `The connection was dropped${by}, with no answer.`;
+  const head = `${record.status}${by}`;
+  if (!record.answer_size) return `${head}, with no body.`;
+  const kept = new TextEncoder().encode(record.answer).length;
+  if (kept < record.answer_size) {
+    return `${head}; the first ${kept} of ${record.answer_size} bytes:\n${record.answer}…`;
   }
-  if (record.message === null) {
-    return `${record.status}: success. The journal keeps what a client sent, not the data answered; ` +
-      "the Data view shows the data as it is now.";
+  try {
+    return `${head}\n${pretty(JSON.parse(record.answer))}`;
+  } catch {
+    return `${head}\n${record.answer}`;
   }
-  const details = record.violations.map(({ field, message }) => ({ field, message }));
-  return pretty({ error: { status: record.status, message: record.message, details } });
 }
 
 function select(record) {

@@ -29,9 +29,14 @@ def chromium_path() -> str | None:
     return os.environ.get("APOLLO_FAKE_CHROMIUM") or shutil.which("chromium")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Launch headless chromium once per test process."""
+    """Launch headless chromium for a module's tests.
+
+    Not for the whole session: while Playwright's sync API is open, its event loop
+    counts as running in the main thread, and every later test's ``asyncio.run``
+    would fail.
+    """
     path = chromium_path()
     if path is None:
         message = "chromium is not installed: `make test` installs it (apt-get install chromium)"

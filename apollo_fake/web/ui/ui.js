@@ -7,6 +7,7 @@
 const TOKEN_KEY = "apollo-fake-control-token";
 const HEADER = "X-Fake-Control-Token";
 const POLL_MS = 300; // new requests show within a second
+const RETRY_MS = 3000; // while the fake does not answer
 const KEEP_ROWS = 500; // rows the page keeps; the journal keeps more
 const FIRST_LOAD = 200; // the newest records shown when the page opens or a filter changes
 const COVERAGE_MS = 1500; // the report is redrawn at most this often while requests arrive
@@ -179,7 +180,8 @@ async function poll() {
   const generation = state.generation;
   const query = filterQuery();
   query.set("after", String(state.cursor));
-  if (state.cursor === 0) query.set("limit", String(FIRST_LOAD));
+  // Never more than the page keeps, however many came since the last look.
+  query.set("limit", String(state.cursor === 0 ? FIRST_LOAD : KEEP_ROWS));
   const answer = await call("GET", "/_fake/requests?" + query, undefined, { quiet: true });
   if (generation !== state.generation) return;
   const fresh = answer.requests.filter(shown).reverse();
@@ -299,15 +301,17 @@ async function loop() {
   state.polling = true;
   try {
     for (;;) {
+      let wait = POLL_MS;
       if (!document.hidden) {
         try {
           await poll();
         } catch (error) {
           if (error instanceof Refused && error.status === 401) break;
           say(`The fake does not answer (${error.message}); retrying.`, true);
+          wait = RETRY_MS;
         }
       }
-      await new Promise((done) => setTimeout(done, POLL_MS));
+      await new Promise((done) => setTimeout(done, wait));
     }
   } finally {
     state.polling = false;

@@ -148,7 +148,7 @@ function needToken(message) {
   } else {
     error.hidden = true;
   }
-  say("The control API needs its token.", true);
+  say("The control API needs its token.", state.token !== null);
   $("token").focus();
 }
 
@@ -238,18 +238,18 @@ function drawRows(added) {
 }
 
 function answerOf(record) {
-  const by = record.fault !== undefined ? ` (fault rule ${record.fault})` : "";
-  if (record.status === 0) return `The connection was dropped${by}, with no answer.`;
-  const head = `${record.status}${by}`;
-  if (!record.answer_size) return `${head}, with no body.`;
+  const by = record.fault !== undefined ? `Answered by fault rule ${record.fault}` : "";
+  if (record.status === 0) return `The connection was dropped (fault rule ${record.fault}).`;
+  if (!record.answer_size) return `${by || record.status}: no body.`;
+  const head = by ? by + "\n" : "";
   const kept = new TextEncoder().encode(record.answer).length;
   if (kept < record.answer_size) {
-    return `${head}; the first ${kept} of ${record.answer_size} bytes:\n${record.answer}…`;
+    return `${head}The first ${kept} of ${record.answer_size} bytes:\n${record.answer}…`;
   }
   try {
-    return `${head}\n${pretty(JSON.parse(record.answer))}`;
+    return head + pretty(JSON.parse(record.answer));
   } catch {
-    return `${head}\n${record.answer}`;
+    return head + record.answer;
   }
 }
 
@@ -410,7 +410,9 @@ async function loadParents() {
     p.total = answer.total;
     const rows = answer.records.map((record) => {
       const tr = document.createElement("tr");
-      const name = record.name || record.kind || "";
+      // A task has a subject; a contact is a contact, a case or a deal.
+      const title = record.name || record.subject || "";
+      const name = record.kind && record.kind !== "contact" ? `${title} (${record.kind})` : title;
       tr.append(el("td", record.id, "num"), el("td", name), el("td", record.entries, "num"));
       if (state.entries.collection === p.collection && state.entries.id === record.id) {
         tr.setAttribute("aria-current", "true");
@@ -440,6 +442,8 @@ async function loadEntries() {
   try {
     const answer = await call("GET", `/_fake/data/${e.collection}/${encodeURIComponent(e.id)}/entries?page=${e.page}`, undefined, { quiet: true });
     e.total = answer.total;
+    const count = `${e.total} ${e.total === 1 ? "entry" : "entries"}`;
+    setText($("entries-title"), `${noun[0].toUpperCase()}${noun.slice(1)} ${e.id}${e.name ? " · " + e.name : ""} · ${count}`);
     const rows = answer["time-entries"].map((entry) => {
       const tr = document.createElement("tr");
       tr.append(
@@ -452,6 +456,8 @@ async function loadEntries() {
       return tr;
     });
     $("entries").tBodies[0].replaceChildren(...rows);
+    $("entries-box").hidden = rows.length === 0;
+    $("entries-pager").hidden = e.total <= 50;
     $("entries-hint").hidden = rows.length > 0;
     if (!rows.length) setText($("entries-hint"), "No entries.");
     pager("entries-pager", e.page, e.total);
@@ -506,7 +512,7 @@ async function loadChanges() {
 }
 
 function describe(record) {
-  const name = record.notes !== undefined ? record.notes : record.name;
+  const name = record.notes !== undefined ? record.notes : record.name || record.subject;
   return `${record.id}${name ? " · " + name : ""}`;
 }
 
@@ -525,7 +531,8 @@ function drawChanges(changes) {
   const parts = [];
   for (const [collection, kinds] of Object.entries(changes)) {
     const section = el("section", undefined, "change");
-    section.append(el("h3", collection));
+    const label = collection.replace("-", " ");
+    section.append(el("h3", label[0].toUpperCase() + label.slice(1)));
     for (const record of kinds.created) section.append(el("p", `created ${describe(record)}`, "created"));
     for (const { before, after } of kinds.updated) {
       const p = el("div", undefined, "updated");

@@ -67,6 +67,8 @@ class Call:
     summary: str | None = None  # for views without a fitting docstring
 
 
+# Ids in control paths, read in the view, as digits (else a 404).
+CONTROL_IDS = frozenset(["parent_id", "rule_id"])
 _CONTROL = (400, 401)  # any control call: an unknown query parameter; a control token
 _CONTROL_BODY = (400, 401, 413)
 
@@ -107,7 +109,7 @@ CONTROL: dict[str, Call] = {
         _CONTROL,
         query=("method", "path", "status", "after", "limit"),
     ),
-    "control.parents": Call("control#parents-response", _CONTROL, query=("page",)),
+    "control.parents": Call("control#parents-response", (400, 401, 404), query=("page",)),
     "control.parent_entries": Call(
         "control#parent-entries-response", (400, 401, 404), query=("page",)
     ),
@@ -509,6 +511,8 @@ def _path_schema(app: Flask, converter: str, name: str) -> dict[str, Any]:
         return _schema_ref("control#name")
     if name == "collection":  # the control API's data views: one of the parents
         return {"type": "string", "enum": sorted(PARENTS)}
+    if name in CONTROL_IDS:  # read by the view (after the control token): digits
+        return {"type": "string", "pattern": "^[0-9]+$"}
     if name == "path_page":  # digits route here, but page 0 is refused (400)
         return dict(_PAGE_SCHEMA)
     regex = getattr(app.url_map.converters[converter], "regex", "[^/]+")
@@ -611,7 +615,9 @@ at the root, and every one of their paths is also served under `/v1` with the sa
 behaviour (`/v1/projects/{parent_id}/timeEntries`, ...): a client may use either base URL.
 
 The calls tagged `control` are the fake's own control API under `/_fake/`: at the root \
-only, never under `/v1`, never rate limited, and served only while the control API is on.
+only, never under `/v1`, never rate limited, and served only while the control API is on. \
+The inspector page built on them, `GET /_fake/ui`, is a page for a person (HTML), not \
+an operation of this document.
 
 Every error answers with the `error` schema: the statuses listed with each call, and \
 also 404 for a path that matches no call, 405 (with `Allow`) for a method a path does \

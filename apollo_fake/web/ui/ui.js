@@ -351,6 +351,7 @@ function refreshViews(now = false) {
   if (state.view === "data" && now) loadData();
   if (state.view === "data" && !now) loadChanges();
   if (state.view === "controls" && now) loadControls();
+  if (state.view === "controls" && !now) loadFaults().catch(fail("Faults")); // what remains of each
 }
 
 // --- coverage: the HTML report, drawn in a frame that runs no script ------------

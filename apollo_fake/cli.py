@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import datetime
+import decimal
 import gc
 import json
 import os
 import shlex
 import sys
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from . import runner
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -154,6 +159,46 @@ _report_options = _options(
     ),
 )
 
+# The output options of _report_options, by parameter name: each is checked before the
+# fake starts (_check_outputs). An output option added above is added here too.
+OUTPUTS = {"report_file": "--report", "junit_file": "--junit"}
+
+
+def _check_outputs(params: dict[str, Any]) -> None:
+    """Fail with a usage error (exit 2) unless every output file given can be written.
+
+    Checked before the fake starts and the command runs: a typo in a path must not
+    cost a whole run and then look like a contract failure. The files are written
+    whole at the end (a temporary file in the same directory, then renamed), so the
+    directory must exist and take a new file; a trial file is made and removed.
+    """
+    import tempfile
+
+    seen: dict[Path, str] = {}
+    for name, flag in OUTPUTS.items():
+        path: Path | None = params.get(name)
+        if path is None:
+            continue
+        hint = f"'{flag}'"
+        if path.is_dir():
+            raise click.BadParameter(f"{path} is a directory; give a file name", param_hint=hint)
+        parent = path.parent
+        if not parent.is_dir():
+            problem = "does not exist" if not parent.exists() else "is not a directory"
+            raise click.BadParameter(f"{path}: its directory {parent} {problem}", param_hint=hint)
+        try:
+            fd, trial = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".trial")
+        except OSError as exc:
+            raise click.BadParameter(
+                f"{path}: its directory {parent} takes no new file ({exc.strerror or exc})",
+                param_hint=hint,
+            ) from None
+        os.close(fd)
+        os.unlink(trial)
+        same = seen.setdefault(path.resolve(), flag)
+        if same != flag:
+            raise click.BadParameter(f"{path} is also the file of {same}", param_hint=hint)
+
 
 def _write(path: Path, data: bytes) -> None:
     """Write a file whole: a reader never sees half of it."""
@@ -207,6 +252,7 @@ def serve(
 
     if fixtures is not None and (seed is not None or entries is not None):
         raise click.UsageError("--fixtures and --seed/--entries exclude each other")
+    _check_outputs(click.get_current_context().params)
     try:
         store, start = fx.starting_store(fixtures, seed, entries, today)
     except ImportError as exc:  # Faker, an extra, for --seed
@@ -314,10 +360,37 @@ def _serve_argv(params: dict[str, Any]) -> list[str]:
     return argv
 
 
+def _percent(ctx: click.Context, param: click.Parameter, value: str | None) -> Fraction | None:
+    # A fraction, not a float: the gate compares exactly (90.1 is 901/10, not 90.09999...).
+    if value is None:
+        return None
+    try:
+        number = decimal.Decimal(value.strip().removesuffix("%"))
+    except decimal.InvalidOperation:
+        number = decimal.Decimal("NaN")
+    if not number.is_finite() or not 0 <= number <= 100:
+        raise click.BadParameter(f"{value!r} is not a percentage from 0 to 100")
+    return Fraction(number)
+
+
+RUN_EPILOG = """\b
+Exit status, the first that applies:
+  CMD's  CMD failed: its own status (128 + N when signal N ended it)
+  1      the contract: a request broke it (unless --allow-violations), no request
+         reached the Apollo calls (unless --allow-no-requests), the share of checks
+         exercised is under --fail-under, or the fake wrote no report
+  2      a usage error (a bad option, an output file that cannot be written),
+         before the fake starts and CMD runs
+  0      otherwise
+Every failed check is told on stderr, even when CMD's status wins. Signals (Ctrl-C)
+are passed on to CMD. With GITHUB_ACTIONS=true, a Markdown summary is appended to
+$GITHUB_STEP_SUMMARY, and each kind of violation and each failed check is an
+::error:: line on stdout."""
+
+
 @cli.command(
     context_settings={"allow_interspersed_args": False},
-    epilog="The exit status is CMD's when CMD failed, else 1 when the client broke the "
-    "contract (unless --allow-violations), else 0. Signals (Ctrl-C) are passed on to CMD.",
+    epilog=RUN_EPILOG,
 )
 @_listen_options(0, "Port to bind; 0 (the default) picks a free one.")
 @_fake_options
@@ -327,6 +400,19 @@ def _serve_argv(params: dict[str, Any]) -> list[str]:
     is_flag=True,
     help="Report contract violations without failing (exit 0 when CMD succeeds).",
 )
+@click.option(
+    "--allow-no-requests",
+    is_flag=True,
+    help="Pass even when no request reached the Apollo calls (by default that fails: "
+    "a client that ignores APOLLO_BASE_URL would pass unseen).",
+)
+@click.option(
+    "--fail-under",
+    metavar="PERCENT",
+    callback=_percent,
+    help="Fail when under PERCENT (0-100) of the contract's checks were exercised: "
+    "its calls, outcomes, parameters and fields, as the report counts them.",
+)
 @click.argument(
     "command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]..."
 )
@@ -334,6 +420,8 @@ def run(
     report_file: Path | None,
     junit_file: Path | None,
     allow_violations: bool,
+    allow_no_requests: bool,
+    fail_under: Fraction | None,
     command: tuple[str, ...],
     **serve_params: Any,
 ) -> None:
@@ -354,6 +442,7 @@ def run(
         serve_params["seed"] is not None or serve_params["entries"] is not None
     ):
         raise click.UsageError("--fixtures and --seed/--entries exclude each other")
+    _check_outputs(click.get_current_context().params)
     quiet = serve_params["quiet"]
 
     def announce(url: str) -> None:
@@ -371,22 +460,48 @@ def run(
             click.echo(f"apollo-fake: error: {exc}", err=True)
             sys.exit(exc.status)
     doc = outcome.report
-    if doc is not None:
-        sys.stdout.flush()
-        click.echo(report.text(doc), nl=False)
-        _write_reports(doc, report_file, junit_file)
-    if outcome.status != 0:
-        sys.exit(outcome.status)
-    if outcome.interrupted is not None:
-        sys.exit(128 + outcome.interrupted)
     if doc is None:
-        sys.exit(1)
-    if report.failed(doc):
-        count = doc["violating-requests"]
-        verdict = "allowed" if allow_violations else "exit status 1"
-        click.echo(f"apollo-fake: {count} request(s) broke the contract: {verdict}", err=True)
-        if not allow_violations:
-            sys.exit(1)
+        sys.exit(runner.exit_code(outcome, []))
+    found = runner.judge(
+        doc,
+        allow_violations=allow_violations,
+        allow_no_requests=allow_no_requests,
+        fail_under=fail_under,
+    )
+    status = runner.exit_code(outcome, found)
+    sys.stdout.flush()
+    click.echo(report.text(doc), nl=False)
+    _write_reports(doc, report_file, junit_file)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        _github(doc, outcome, found)
+    for check in found:
+        click.echo(
+            f"apollo-fake: {check.sentence}: {runner.consequence(check, outcome, status)}",
+            err=True,
+        )
+    sys.exit(status)
+
+
+def _github(doc: dict[str, Any], outcome: runner.Outcome, found: list[runner.Check]) -> None:
+    """Follow GitHub Actions' conventions: a job summary, and annotations on stdout."""
+    from . import runner
+
+    for line in runner.workflow_commands(doc, found):
+        click.echo(line)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as out:
+                if out.tell():  # after an earlier step's summary: a paragraph break
+                    out.write("\n")
+                out.write(runner.summary(doc, outcome, found))
+        except OSError as exc:
+            # The summary is a convenience: the verdict stands without it.
+            click.echo(
+                f"apollo-fake: warning: cannot append the job summary to {summary}: "
+                f"{exc.strerror or exc}",
+                err=True,
+            )
 
 
 @cli.command()

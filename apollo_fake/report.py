@@ -8,15 +8,16 @@ violation, grouped by method, route, field and rule. The counters are cumulative
 they do not come from the journal, which keeps only the last requests.
 
 :meth:`Coverage.document` turns the counters into the report document (its JSON
-Schema is ``schemas/contract-report.schema.json``); :func:`text` and :func:`junit`
-render a document for a person and for CI systems. Plain Python: no Flask, no HTTP.
+Schema is ``schemas/contract-report.schema.json``); :func:`text`, :func:`junit` and
+:func:`markdown` render a document for a person and for CI systems. Plain Python: no
+Flask, no HTTP.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -585,3 +586,97 @@ def junit(doc: Mapping[str, Any]) -> bytes:
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data + b"\n"
+
+
+# Markdown: the characters that Markdown, GitHub's extensions (@mentions, #issues,
+# $math$, ~strike~, :emoji:, autolinks) or HTML give a meaning to inside a line, written
+# as character references. A reference is plain text to the parser: a `|` cannot end a
+# table cell, a `<` cannot open a tag, and the page still shows the character. Line
+# breaks become spaces, so nothing starts a line: what only means something there
+# (`-`, `+`, `1.`, `=`) stays as it is, and the raw file stays readable.
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]<>#!|&~:@$")
+
+
+def md(value: object) -> str:
+    """Escape text for a Markdown table cell or list item: no markup, tag or line break."""
+    out = []
+    for char in str(value):
+        if char in _MARKDOWN_SPECIAL:
+            out.append(f"&#{ord(char)};")
+        elif char.isspace():
+            out.append(" ")  # a line break would end the table row or the list item
+        elif not char.isprintable():
+            out.append("\N{REPLACEMENT CHARACTER}")  # control and direction-changing characters
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def markdown(
+    doc: Mapping[str, Any], *, passed: bool | None = None, reasons: Sequence[str] = ()
+) -> str:
+    """Render the report as GitHub-flavoured Markdown, for a CI job's summary page.
+
+    ``passed`` is the run's verdict (default: whether no request broke the
+    contract); ``reasons`` are sentences saying why, listed under the title.
+    Everything a client sent (paths, parameter names, messages) is escaped.
+    """
+    if passed is None:
+        passed = not failed(doc)
+    title = "✅ Apollo contract check passed" if passed else "❌ Apollo contract check failed"
+    lines = [f"## {title}", ""]
+    if reasons:
+        lines += [f"- {md(reason)}" for reason in reasons] + [""]
+    count, requests = doc["violating-requests"], doc["requests"]
+    cov = doc["coverage"]
+    checks = cov["checks"]
+    totals = (
+        f"**{requests}** request{'s' * (requests != 1)} to the Apollo calls "
+        f"({doc['outside']} outside the contract); **{count}** broke the contract"
+    )
+    if doc["expected-violations"]:
+        totals += f" ({doc['expected-violations']} deliberate violations not counted)"
+    lines += [
+        totals + ".",
+        "",
+        f"Coverage: **{checks['percent']:g}%** of the contract's checks "
+        f"({checks['exercised']} of {checks['total']}); "
+        f"{cov['exercised']} of {cov['calls']} calls exercised.",
+        "",
+        "### Calls",
+        "",
+        "| Call | Requests | Statuses | Succeeded |",
+        "| --- | ---: | --- | ---: |",
+    ]
+    for c in doc["calls"]:
+        statuses = ", ".join(f"{s} ×{n}" for s, n in c["statuses"].items()) or "never called"
+        if c["injected"]:
+            statuses += f" ({c['injected']} injected)"
+        mark = "✅" if c["succeeded"] else "❌"
+        lines.append(
+            f"| {mark} {md(c['method'] + ' ' + c['path'])} | {c['requests']} "
+            f"| {md(statuses)} | {c['succeeded']} |"
+        )
+    if doc["violations"]:
+        lines += [
+            "",
+            "### Violations",
+            "",
+            "| Request | Status | Field | Rule | Count | First request |",
+            "| --- | ---: | --- | --- | ---: | --- |",
+        ]
+        for v in doc["violations"]:
+            first = f"{v['method']} {v['example']['path']}"
+            if v["example"]["message"] != v["rule"]:
+                first += f" ({v['example']['message']})"
+            lines.append(
+                f"| {md(v['method'] + ' ' + v['path'])} | {v['status']} "
+                f"| {md(v['field'] or '(request)')} | {md(v['rule'])} | {v['count']} "
+                f"| {md(first)} |"
+            )
+    lines += ["", "### Untested", ""]
+    if cov["untested"]:
+        lines += [f"- {md(line)}" for line in _untested_lines(doc)]
+    else:
+        lines.append("Every call, documented parameter, field and outcome was exercised.")
+    return "\n".join(lines) + "\n"

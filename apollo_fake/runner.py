@@ -11,6 +11,11 @@ typed there reaches the command once, and Ctrl-Z suspends the whole run.
 
 Once the command ends, whatever it left running in its group is stopped, then the
 fake (SIGTERM), which writes its report as it stops. POSIX only.
+
+Then the run is judged (:func:`judge`, :func:`exit_code`): the command's own
+failure first, then the contract's checks (a violation, no request at all, coverage
+under ``--fail-under``), each with a sentence for the log and a GitHub Actions
+workflow command (:func:`workflow_command`) for CI annotations.
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
+
+from . import report as reports
 
 READY = re.compile(rb"^apollo-fake listening on (http://\S+)$", re.M)
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -306,3 +314,145 @@ def run(
             file=err,
         )
     return Outcome(status, interrupted, report)
+
+
+# --- the verdict ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """A contract check the run failed: a title, a sentence for a person, whether it fails."""
+
+    title: str  # short: the title of a CI annotation
+    sentence: str  # what went wrong and what to check
+    fails: bool  # False for what the options allow (--allow-violations)
+
+
+def judge(
+    doc: dict[str, Any],
+    *,
+    allow_violations: bool = False,
+    allow_no_requests: bool = False,
+    fail_under: Fraction | None = None,
+) -> list[Check]:
+    """Return the contract checks a report fails, in the order they are told."""
+    found: list[Check] = []
+    count = doc["violating-requests"]
+    if count:
+        found.append(
+            Check(
+                "Apollo contract violations",
+                f"{count} request(s) broke the contract",
+                not allow_violations,
+            )
+        )
+    # Only requests that matched a call count as reaching the Apollo calls: a client
+    # that builds wrong paths did find the fake, but exercised nothing of the contract.
+    # Its 404s are violations and fail the run already, unless --allow-violations;
+    # counted here, they would let such a client pass under that flag with nothing tried.
+    outside = doc["outside"]
+    if doc["requests"] - outside == 0 and not allow_no_requests:
+        if outside:
+            sentence = (
+                f"no request reached the Apollo calls ({outside} request(s) matched none of "
+                "them): check the paths the client adds to APOLLO_BASE_URL "
+                "(or pass --allow-no-requests)"
+            )
+        else:
+            sentence = (
+                "no request reached the Apollo calls: check that the client takes its base "
+                "URL from APOLLO_BASE_URL (or pass --allow-no-requests)"
+            )
+        found.append(Check("Apollo contract: no requests", sentence, True))
+    checks = doc["coverage"]["checks"]
+    # Exact: compared as fractions, never the rounded percentage the report prints.
+    if fail_under is not None and checks["exercised"] * 100 < fail_under * checks["total"]:
+        found.append(
+            Check(
+                "Apollo contract: coverage under --fail-under",
+                f"{checks['percent']:g}% of the contract's checks were exercised "
+                f"({checks['exercised']} of {checks['total']}), under the "
+                f"{float(fail_under):g}% of --fail-under: the report's Untested list says "
+                "what the client never did",
+                True,
+            )
+        )
+    return found
+
+
+def exit_code(outcome: Outcome, found: Sequence[Check]) -> int:
+    """Return the run's exit status: the command's failure first, then the contract's."""
+    if outcome.status:
+        return outcome.status
+    if outcome.interrupted is not None:
+        return 128 + outcome.interrupted
+    if outcome.report is None or any(check.fails for check in found):
+        return 1
+    return 0
+
+
+def consequence(check: Check, outcome: Outcome, status: int) -> str:
+    """Say what a failed check does to the exit status, given the run's status."""
+    if not check.fails:
+        return "allowed"
+    if outcome.status:
+        return f"exit status {status}, the command's"
+    if outcome.interrupted is not None:
+        return f"exit status {status}, interrupted"
+    return f"exit status {status}"
+
+
+def _escape_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(value: str) -> str:
+    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(name: str, message: str, **properties: str) -> str:
+    """Spell a GitHub Actions workflow command (``::error title=...::message``), escaped.
+
+    The escaping is the one GitHub documents and its toolkit applies: ``%``, CR and
+    LF in the message; also ``:`` and ``,`` in property values.
+    """
+    props = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
+    return f"::{name}{' ' + props if props else ''}::{_escape_data(message)}"
+
+
+def workflow_commands(doc: dict[str, Any], found: Sequence[Check]) -> list[str]:
+    """Return the workflow commands of a run: one per kind of violation, one per failed gate."""
+    lines = []
+    violations_fail = any(c.fails for c in found if c.title == "Apollo contract violations")
+    for v in doc["violations"]:
+        where = v["field"] or "(request)"
+        message = (
+            f"{where}: {v['rule']} ({v['count']} request{'s' * (v['count'] != 1)}, "
+            f"answered {v['status']}; the first: {v['method']} {v['example']['path']})"
+        )
+        lines.append(
+            workflow_command(
+                "error" if violations_fail else "warning",
+                message,
+                title=f"Apollo contract: {v['method']} {v['path']}",
+            )
+        )
+    for check in found:
+        if check.title != "Apollo contract violations":
+            lines.append(workflow_command("error", check.sentence, title=check.title))
+    return lines
+
+
+def summary(doc: dict[str, Any], outcome: Outcome, found: Sequence[Check]) -> str:
+    """Render the run as Markdown for a CI job's summary: the verdict, its reasons, the report."""
+    status = exit_code(outcome, found)
+    reasons = []
+    if outcome.status:
+        reasons.append(f"The command failed: exit status {outcome.status}.")
+    elif outcome.interrupted is not None:
+        reasons.append(f"The run was interrupted by signal {outcome.interrupted}.")
+    reasons += [
+        f"{check.sentence[:1].upper()}{check.sentence[1:]} ({consequence(check, outcome, status)})."
+        for check in found
+    ]
+    return reports.markdown(doc, passed=status == 0, reasons=reasons)

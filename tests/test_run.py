@@ -9,6 +9,13 @@ lists exactly those). Signals: SIGINT and SIGTERM to the ``run`` process are pas
 on and leave no process behind; a Ctrl-C typed at a terminal reaches the client
 once; Ctrl-Z suspends and resumes the whole run. Also: the serve options reach the
 fake, errors starting the fake or the command, and ``serve --report/--junit``.
+
+The gates: a run without a request to the calls fails (``--allow-no-requests``),
+``--fail-under`` compares the exact share of checks, every failed check is told
+whichever status wins; output files that cannot be written are usage errors (exit
+2) before anything runs; under GitHub Actions, the job summary (rendered as GitHub
+would, with a hostile path) and the annotations. The README's commands and CI jobs
+are read from the README and run or checked as written.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import os
 import pty
 import re
 import select
+import shlex
 import signal
 import subprocess
 import sys
@@ -27,12 +35,16 @@ import termios
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from markdown_it import MarkdownIt
 
-from apollo_fake import schemas
+from apollo_fake import report, runner, schemas
 from apollo_fake.cli import run as run_command
 from apollo_fake.cli import serve as serve_command
 from apollo_fake.contract import CALLS
@@ -220,6 +232,97 @@ def test_a_well_behaved_curl_client_exits_0_with_a_full_report(tmp_path: Path) -
     assert not [c for c in cases if c.find("failure") is not None or c.find("skipped") is not None]
 
 
+def readme_command(marker: str) -> str:
+    """Return the one command between a README's marker comments, in its sh code block."""
+    readme = (ROOT / "README.md").read_text()
+    found = re.search(
+        rf"<!-- {marker}:[^>]*-->\n```sh\n(.+?)\n```\n<!-- /{marker} -->", readme, re.S
+    )
+    assert found, f"no {marker} block in README.md"
+    command: str = found.group(1)
+    assert "\n" not in command
+    return command
+
+
+def test_the_readme_command_for_the_curl_client_leaves_nothing_untested(tmp_path: Path) -> None:
+    command = readme_command("curl-client-command")
+    assert command.startswith("apollo-fake run ") and str(CLIENT.relative_to(ROOT)) in command
+    # Run as written, from a directory that looks like the checkout (so that the report
+    # it writes lands in tmp_path), with the installed apollo-fake on the PATH.
+    for name in ("fixtures", "tests"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    result = subprocess.run(
+        ["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=90,
+        env={**os.environ, "PATH": path},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    doc = checked(json.loads((tmp_path / "apollo-contract.json").read_text()))
+    assert doc["coverage"]["untested"] == []
+    assert doc["violations"] == []
+    assert "Every call, documented parameter, field and outcome was exercised." in result.stdout
+
+
+def test_the_curl_client_on_other_data_says_which_data_it_needs() -> None:
+    result = apollo_run("--quiet", "--", "sh", str(CLIENT))
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "curl_client: no project 51 here: run it on fixtures/small.json with --today 2012-07-31"
+    )
+
+
+def _readme_yaml(first_line: str) -> Any:
+    """Return the README's YAML block that starts with this comment, parsed."""
+    readme = (ROOT / "README.md").read_text()
+    [block] = re.findall(rf"```yaml\n({re.escape(first_line)}\n.+?)```", readme, re.S)
+    return yaml.safe_load(block)
+
+
+def _run_options(line: str) -> list[str]:
+    """Return the options of an ``apollo-fake run`` line (before its ``--``), checked to exist."""
+    words = shlex.split(line)
+    assert words[:2] == ["apollo-fake", "run"]
+    assert words[-2:] == ["--", "./run-client-tests.sh"]
+    used = [w for w in words[2:-2] if w.startswith("--")]
+    # --html comes with the HTML report (issue 16, its own branch): until that is merged
+    # here, the examples name it ahead of the option.
+    known = {opt for p in run_command.params for opt in p.opts} | {"--html"}
+    assert set(used) <= known, set(used) - known
+    return used
+
+
+CI_REPORTS = ("--report apollo-contract.json", "--junit apollo-contract.xml",
+              "--html apollo-contract.html", "--fail-under 90")
+
+
+def test_the_readme_github_actions_job_gates_and_keeps_the_reports() -> None:
+    doc = _readme_yaml("# .github/workflows/apollo-contract.yml")
+    [job] = doc["jobs"].values()
+    steps = job["steps"]
+    uses = [step.get("uses", "").split("@")[0] for step in steps]
+    assert uses[:2] == ["actions/checkout", "actions/setup-python"]
+    assert any("pip install apollo-fake" in step.get("run", "") for step in steps)
+    [line] = [step["run"] for step in steps if step.get("run", "").startswith("apollo-fake run")]
+    _run_options(line)
+    assert all(option in line for option in CI_REPORTS)
+    [upload] = [step for step in steps if step.get("uses", "").startswith("actions/upload-art")]
+    assert upload["if"] == "always()"
+    kept = upload["with"]["path"].split()
+    assert "apollo-contract.xml" in kept and "apollo-contract.html" in kept
+
+
+def test_the_readme_gitlab_job_keeps_the_junit_and_html_reports() -> None:
+    job = _readme_yaml("# .gitlab-ci.yml")["apollo-contract"]
+    assert any("pip install apollo-fake" in line for line in job["script"])
+    [line] = [line for line in job["script"] if line.startswith("apollo-fake run")]
+    _run_options(line)
+    assert all(option in line for option in CI_REPORTS)
+    artifacts = job["artifacts"]
+    assert artifacts["when"] == "always"
+    assert artifacts["reports"]["junit"] == "apollo-contract.xml"
+    assert "apollo-contract.html" in artifacts["paths"]
+
+
 def test_the_client_gets_both_base_urls() -> None:
     script = (
         'echo "root=$APOLLO_BASE_URL v1=$APOLLO_BASE_URL_V1"; '
@@ -309,7 +412,14 @@ def test_a_failing_client_passes_its_exit_status_through(script: str, status: in
     result = apollo_run("--quiet", *SMALL, "--", "sh", "-c", script)
     assert result.returncode == status, result.stderr
     assert "apollo-fake contract report" in result.stdout  # the report, all the same
-    assert "exit status 1" not in result.stderr
+    # Every failed check is still told (a CI log shows every problem at once), each
+    # saying that the command's status is the run's.
+    told = result.stderr.splitlines()
+    assert told, "a client that made no request or broke the contract is told so"
+    for line in told:
+        assert line.startswith("apollo-fake: ") and line.endswith(
+            f": exit status {status}, the command's"
+        ), line
 
 
 def test_a_command_that_is_not_found_exits_127_and_stops_the_fake(running: Any) -> None:
@@ -348,6 +458,315 @@ def test_bad_usage_is_a_one_line_error(args: list[str]) -> None:
     assert result.stdout == ""
     assert result.stderr.startswith("apollo-fake: error:")
     assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+# --- gates ----------------------------------------------------------------------------
+
+NO_REQUEST = (
+    "apollo-fake: no request reached the Apollo calls: check that the client takes its "
+    "base URL from APOLLO_BASE_URL (or pass --allow-no-requests): exit status 1\n"
+)
+
+
+def test_a_client_that_never_called_fails_with_a_sentence_saying_what_to_check() -> None:
+    result = apollo_run("--quiet", "--", "true")
+    assert result.returncode == 1
+    assert "  0 requests to the Apollo calls; none broke the contract." in result.stdout
+    assert result.stderr == NO_REQUEST
+
+
+def test_allow_no_requests_lets_a_run_without_requests_pass() -> None:
+    result = apollo_run("--quiet", "--allow-no-requests", "--", "true")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "apollo-fake contract report" in result.stdout
+
+
+def test_requests_to_no_call_do_not_count_as_reaching_the_calls() -> None:
+    # The client found the fake but builds wrong paths: its 404s are violations, and
+    # even with those allowed, nothing of the contract was exercised.
+    script = 'curl -s -o /dev/null "$APOLLO_BASE_URL/api/account"'
+    result = apollo_run("--quiet", *SMALL, "--allow-violations", "--", "sh", "-c", script)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "apollo-fake: 1 request(s) broke the contract: allowed",
+        "apollo-fake: no request reached the Apollo calls (1 request(s) matched none of "
+        "them): check the paths the client adds to APOLLO_BASE_URL (or pass "
+        "--allow-no-requests): exit status 1",
+    ]
+    result = apollo_run(
+        "--quiet", *SMALL, "--allow-violations", "--allow-no-requests", "--", "sh", "-c", script
+    )
+    assert result.returncode == 0, result.stderr
+
+
+ONE_CALL = 'curl -sf -o /dev/null "$APOLLO_BASE_URL/account"'
+
+
+def test_fail_under_compares_the_exact_share_not_the_printed_figure(tmp_path: Path) -> None:
+    json_file = tmp_path / "r.json"
+    result = apollo_run(
+        "--quiet", *SMALL, "--report", str(json_file), "--fail-under", "0",
+        "--", "sh", "-c", ONE_CALL,
+    )
+    assert result.returncode == 0, result.stderr
+    checks = checked(json.loads(json_file.read_text()))["coverage"]["checks"]
+    exact = Fraction(checks["exercised"] * 100, checks["total"])
+    printed = f"{checks['percent']:g}"
+    assert f"{checks['exercised']} of {checks['total']} checks ({printed}%)" in result.stdout
+    assert Fraction(printed) < exact  # rounded down: this client's share is not a round one
+    # Between the printed figure and the exact share: passes.
+    below = Decimal(exact.numerator) / Decimal(exact.denominator)
+    just_below = str(below.quantize(Decimal("0.000001"), rounding=ROUND_FLOOR))
+    assert Fraction(printed) < Fraction(just_below) <= exact
+    result = apollo_run("--quiet", *SMALL, "--fail-under", just_below, "--", "sh", "-c", ONE_CALL)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    # Just above the exact share: fails, with the measured and the required figures.
+    just_above = str(below.quantize(Decimal("0.000001"), rounding=ROUND_CEILING))
+    assert Fraction(just_above) > exact
+    result = apollo_run("--quiet", *SMALL, "--fail-under", just_above, "--", "sh", "-c", ONE_CALL)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"apollo-fake: {printed}% of the contract's checks were exercised "
+        f"({checks['exercised']} of {checks['total']}), under the {float(just_above):g}% of "
+        "--fail-under: the report's Untested list says what the client never did: "
+        "exit status 1\n"
+    )
+
+
+def test_fail_under_100_passes_a_client_that_left_nothing_untested() -> None:
+    result = apollo_run("--quiet", *SMALL, "--fail-under", "100", "--", "sh", str(CLIENT))
+    assert result.returncode == 0, result.stderr
+    assert "(100%)" in result.stdout
+
+
+def test_every_failed_check_is_told_and_the_first_status_wins() -> None:
+    # No request (a gate), coverage under --fail-under (a gate), and the command fails:
+    # its status is the run's, and both gates are still told.
+    result = apollo_run("--quiet", "--fail-under", "10", "--", "sh", "-c", "exit 5")
+    assert result.returncode == 5
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("apollo-fake: no request reached the Apollo calls")
+    assert lines[1].startswith("apollo-fake: 0% of the contract's checks were exercised")
+    assert all(line.endswith(": exit status 5, the command's") for line in lines)
+
+
+@pytest.mark.parametrize(
+    "value", ["101", "-1", "nan", "ninety", "inf", ""]
+)
+def test_fail_under_takes_a_percentage_from_0_to_100(value: str) -> None:
+    result = apollo_run("--fail-under", value, "--", "true")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"apollo-fake: error: Invalid value for '--fail-under': {value!r} is not a "
+        "percentage from 0 to 100\n"
+    )
+
+
+def test_the_exit_statuses_are_documented_in_the_help() -> None:
+    result = subprocess.run(
+        [*MODULE, "run", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=DEADLINE
+    )
+    assert result.returncode == 0
+    epilog = result.stdout[result.stdout.index("Exit status, the first that applies:"):]
+    rows = ("  CMD's  CMD failed: its own status", "  1      the contract:", "  2      a usage")
+    for line in rows:
+        assert line in epilog
+    for option in ("--allow-violations", "--allow-no-requests", "--fail-under"):
+        assert option in epilog
+
+
+# --- usage errors first ----------------------------------------------------------------
+
+
+def _unwritable(tmp_path: Path, case: str) -> Path:
+    """Return an output path that cannot be written, of the given kind."""
+    if case == "missing-directory":
+        return tmp_path / "missing" / "out.json"
+    if case == "directory":
+        (tmp_path / "dir.json").mkdir()
+        return tmp_path / "dir.json"
+    if case == "under-a-file":
+        (tmp_path / "file").write_text("")
+        return tmp_path / "file" / "out.json"
+    assert case == "read-only"
+    # /proc/self takes no new file, even for root (who may write a mode-0555 directory).
+    return Path("/proc/self/out.json")
+
+
+UNWRITABLE = ["missing-directory", "directory", "under-a-file", "read-only"]
+
+
+@pytest.mark.parametrize("option", ["--report", "--junit"])
+@pytest.mark.parametrize("case", UNWRITABLE)
+def test_an_unwritable_output_is_a_usage_error_before_the_command_runs(
+    tmp_path: Path, option: str, case: str
+) -> None:
+    target = _unwritable(tmp_path, case)
+    marker = tmp_path / "ran"
+    result = apollo_run("--quiet", option, str(target), "--", "touch", str(marker))
+    assert result.returncode == 2
+    assert not marker.exists()  # the command never ran
+    assert result.stdout == ""  # no report: the fake never started
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"apollo-fake: error: Invalid value for '{option}': ")
+    assert str(target) in line or repr(str(target)) in line or f"'{target}'" in line
+
+
+def test_two_outputs_naming_one_file_are_a_usage_error(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    same = tmp_path / "out"
+    result = apollo_run(
+        "--report", str(same), "--junit", str(same), "--", "touch", str(marker)
+    )
+    assert result.returncode == 2
+    assert not marker.exists()
+    assert result.stderr == (
+        f"apollo-fake: error: Invalid value for '--junit': {same} is also the file of --report\n"
+    )
+    assert list(tmp_path.iterdir()) == []  # the trial files are gone
+
+
+# --- GitHub Actions -----------------------------------------------------------------------
+
+HOSTILE = "/x|y<script>alert(1)</script>,a:b%25"
+
+
+def test_workflow_commands_are_escaped_as_github_documents() -> None:
+    line = runner.workflow_command("error", "50% done\r\nnext: a, b", title="a:b, c%\n")
+    assert line == "::error title=a%3Ab%2C c%25%0A::50%25 done%0D%0Anext: a, b"
+
+
+def test_markdown_text_is_escaped_to_one_plain_line() -> None:
+    # A cell separator, a tag, a line break, a mention and a right-to-left override.
+    assert report.md("a|b\n<i>@x\u202e") == "a&#124;b &#60;i&#62;&#64;x\ufffd"
+
+
+def _rendered(markdown: str) -> tuple[str, list[list[str]]]:
+    """Render Markdown as GitHub does (tables, inline HTML allowed): the HTML and each table row."""
+    parser = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    html = parser.render(markdown)
+    rows: list[list[str]] = []
+    row: list[str] | None = None
+    for token in parser.parse(markdown):
+        if token.type == "tr_open":
+            row = []
+        elif token.type == "tr_close":
+            assert row is not None
+            rows.append(row)
+            row = None
+        elif token.type == "inline" and row is not None:
+            row.append(token.content)
+    return html, rows
+
+
+def test_under_github_actions_a_summary_and_annotations(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("# An earlier step\n")
+    json_file = tmp_path / "r.json"
+    script = f"""
+    curl -s -o /dev/null "$APOLLO_BASE_URL/account"
+    curl -s -o /dev/null --path-as-is "$APOLLO_BASE_URL{HOSTILE}"
+    {BAD_CREATE} > /dev/null
+    """
+    result = subprocess.run(
+        [*MODULE, "run", "--quiet", *SMALL, "--fail-under", "50", "--report", str(json_file),
+         "--", "sh", "-c", script],
+        cwd=ROOT, capture_output=True, text=True, timeout=90,
+        env={**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.returncode == 1, result.stderr
+    doc = checked(json.loads(json_file.read_text()))
+    [hostile] = [v for v in doc["violations"] if v["call"] is None]
+    assert "<script>" in hostile["example"]["path"]  # what the client sent, kept as sent
+    # One annotation per kind of violation, one per failed gate, after the report.
+    commands = [line for line in result.stdout.splitlines() if line.startswith("::")]
+    assert result.stdout.endswith("\n".join(commands) + "\n")
+    assert len(commands) == 3, commands
+    assert commands[-1].startswith(
+        "::error title=Apollo contract%3A coverage under --fail-under::"
+    )
+    assert "under the 50%25 of --fail-under" in commands[-1]
+    by_title = {c.split("::")[1]: c.split("::", 2)[2] for c in commands[:2]}
+    assert (
+        "error title=Apollo contract%3A POST /projects/{project_id}/timeEntries" in by_title
+    )
+    hostile_title = "error title=Apollo contract%3A GET " + hostile["path"].replace(
+        "%", "%25"
+    ).replace(":", "%3A").replace(",", "%2C")
+    assert by_title[hostile_title].endswith(
+        f"the first: GET {hostile['example']['path'].replace('%', '%25')})"
+    )
+    # The summary: appended, the verdict, the totals, the calls, violations, untested.
+    text = summary.read_text()
+    assert text.startswith("# An earlier step\n\n## ❌ Apollo contract check failed\n")
+    html, rows = _rendered(text)
+    assert "<script" not in html
+    assert "&lt;script&gt;" in html  # shown, as text
+    assert "<strong>2</strong> broke the contract" in html
+    assert f"({doc['coverage']['checks']['exercised']} of " in html
+    calls = [r for r in rows if len(r) == 4]
+    assert len(calls) == 1 + len(CALLS)  # the header and the eleven calls
+    assert calls[0] == ["Call", "Requests", "Statuses", "Succeeded"]
+    account = next(r for r in calls if r[0].endswith("GET /account"))
+    assert account[1:] == ["1", "200 ×1", "1"]
+    violations = [r for r in rows if len(r) == 6]
+    assert len(violations) == 1 + len(doc["violations"])  # the | in the path split no cell
+    assert len(rows) == len(calls) + len(violations)
+    assert "under the 50% of --fail-under" in MarkdownIt().render(text)
+    assert "<li>GET /tasks/{task_id}/timeEntries was never called</li>" in html
+
+
+def test_under_github_actions_allowed_violations_are_warnings_and_gates_errors(
+    tmp_path: Path,
+) -> None:
+    summary = tmp_path / "summary.md"
+    script = 'curl -s -o /dev/null "$APOLLO_BASE_URL/api/account"'
+    result = subprocess.run(
+        [*MODULE, "run", "--quiet", *SMALL, "--allow-violations", "--", "sh", "-c", script],
+        cwd=ROOT, capture_output=True, text=True, timeout=90,
+        env={**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.returncode == 1
+    commands = [line for line in result.stdout.splitlines() if line.startswith("::")]
+    assert [c.split(" ", 1)[0] for c in commands] == ["::warning", "::error"]
+    assert commands[0].startswith("::warning title=Apollo contract%3A GET /api/account::")
+    assert commands[1].startswith(
+        "::error title=Apollo contract%3A no requests::no request reached the Apollo calls"
+    )
+    html, _ = _rendered(summary.read_text())
+    assert "<li>1 request(s) broke the contract (allowed).</li>" in html
+    assert "check the paths the client adds to APOLLO_BASE_URL" in html
+
+
+def test_outside_github_actions_no_summary_and_no_annotations(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
+    result = subprocess.run(
+        [*MODULE, "run", "--quiet", *SMALL, "--", "sh", "-c", BAD_CREATE],
+        cwd=ROOT, capture_output=True, text=True, timeout=90,
+        env={**env, "GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.returncode == 1
+    assert not summary.exists()
+    assert "::error" not in result.stdout
+
+
+def test_a_passing_run_under_github_actions_says_so(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    result = subprocess.run(
+        [*MODULE, "run", "--quiet", *SMALL, "--", "sh", "-c", ONE_CALL],
+        cwd=ROOT, capture_output=True, text=True, timeout=90,
+        env={**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "::" not in result.stdout
+    text = summary.read_text()
+    assert text.startswith("## ✅ Apollo contract check passed\n\n**1** request ")
+    assert "### Violations" not in text
 
 
 # --- coverage -------------------------------------------------------------------------
@@ -401,7 +820,9 @@ def test_run_takes_every_option_of_serve() -> None:
 
     serve, run = options(serve_command), options(run_command)
     assert serve.items() <= run.items()
-    assert set(run) - set(serve) == {"allow_violations", "command"}
+    assert set(run) - set(serve) == {
+        "allow_violations", "allow_no_requests", "fail_under", "command"
+    }
     port = {p.name: p.default for p in run_command.params}["port"]
     assert port == 0
 
@@ -707,18 +1128,37 @@ def test_serve_writes_the_report_when_it_stops(tmp_path: Path) -> None:
     assert list(tmp_path.glob("**/*.partial")) == []
 
 
-def test_serve_says_so_when_it_cannot_write_the_report(tmp_path: Path) -> None:
+def test_serve_says_so_when_the_report_cannot_be_written_as_it_stops(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
     proc = subprocess.Popen(
-        [*MODULE, "serve", "--port", "0", "--quiet", *SMALL,
-         "--report", str(tmp_path / "missing" / "report.json")],
+        [*MODULE, "serve", "--port", "0", "--quiet", *SMALL, "--report", str(out / "r.json")],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().startswith(b"apollo-fake listening on ")
+    out.rmdir()  # writable at the start, gone at the end
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=DEADLINE)
     assert proc.returncode == 1
     assert err.decode().startswith("apollo-fake: error: cannot write ")
     assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("option", ["--report", "--junit"])
+def test_serve_refuses_an_output_file_it_cannot_write_before_serving(
+    tmp_path: Path, option: str
+) -> None:
+    target = tmp_path / "missing" / "report.out"
+    result = subprocess.run(
+        [*MODULE, "serve", "--port", "0", "--quiet", *SMALL, option, str(target)],
+        cwd=ROOT, capture_output=True, text=True, timeout=DEADLINE,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""  # it never listened
+    assert result.stderr == (
+        f"apollo-fake: error: Invalid value for '{option}': {target}: "
+        f"its directory {target.parent} does not exist\n"
+    )

@@ -2,7 +2,8 @@
 # A client of the Apollo time-tracking calls written as a shell script with curl: the
 # way a team whose client is in Go, TypeScript, PHP or Java checks it in CI, with
 #
-#   apollo-fake run --fixtures fixtures/small.json --today 2012-07-31 -- sh tests/clients/curl_client.sh
+#   apollo-fake run --fail-under 100 --fixtures fixtures/small.json --today 2012-07-31 \
+#       -- sh tests/clients/curl_client.sh
 #
 # It exercises every call of the contract, every documented parameter and field,
 # follows continued-at, handles 404s, and tests its handling of 422s with fault rules
@@ -41,6 +42,13 @@ field() {  # NAME: read one string field of the JSON on standard input
 
 # The account lists the time categories.
 call GET /account | grep -q '"time-categories"'
+
+# The ids below are those of fixtures/small.json: on other data, say so, not a curl error.
+got=$(curl -sS -o /dev/null -w '%{http_code}' "$api/projects/51/timeEntries")
+if [ "$got" != 200 ]; then
+    echo "curl_client: no project 51 here: run it on fixtures/small.json with --today 2012-07-31 (the README's command)" >&2
+    exit 2
+fi
 
 # Creates with every field, on a project, a task and a contact.
 entry='{"time-entry":{"category-id":"21","user-id":"11","notes":"Working hard","date":"2012-07-05","billable":"billable","seconds":"3600"}}'

@@ -157,11 +157,17 @@ _report_options = _options(
         type=click.Path(dir_okay=False, path_type=Path),
         help="Write the contract report to this file as JUnit XML: a test case per call.",
     ),
+    click.option(
+        "--html",
+        "html_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the contract report to this file as one self-contained HTML page.",
+    ),
 )
 
 # The output options of _report_options, by parameter name: each is checked before the
 # fake starts (_check_outputs). An output option added above is added here too.
-OUTPUTS = {"report_file": "--report", "junit_file": "--junit"}
+OUTPUTS = {"report_file": "--report", "junit_file": "--junit", "html_file": "--html"}
 
 
 def _check_outputs(params: dict[str, Any]) -> None:
@@ -210,13 +216,20 @@ def _write(path: Path, data: bytes) -> None:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _write_reports(doc: dict[str, Any], report_file: Path | None, junit_file: Path | None) -> None:
-    from . import report
+def _write_reports(
+    doc: dict[str, Any],
+    report_file: Path | None,
+    junit_file: Path | None,
+    html_file: Path | None = None,
+) -> None:
+    from . import htmlreport, report
 
     if report_file is not None:
         _write(report_file, json.dumps(doc, indent=2).encode() + b"\n")
     if junit_file is not None:
         _write(junit_file, report.junit(doc))
+    if html_file is not None:
+        _write(html_file, htmlreport.render(doc))
 
 
 @cli.command()
@@ -239,10 +252,11 @@ def serve(
     quiet: bool,
     report_file: Path | None,
     junit_file: Path | None,
+    html_file: Path | None,
 ) -> None:
     """Serve the fake over HTTP until interrupted.
 
-    With --report or --junit, the contract report is written as the server stops.
+    With --report, --junit or --html, the contract report is written as the server stops.
     """
     from . import fixtures as fx
     from .errors import FixtureError
@@ -311,8 +325,8 @@ def serve(
         run(app, host, port, on_ready=ready, log=None if quiet else sys.stderr, threads=threads)
     except ServerError as exc:
         raise click.ClickException(str(exc)) from None
-    if report_file is not None or junit_file is not None:
-        _write_reports(fake.contract_report(), report_file, junit_file)
+    if report_file is not None or junit_file is not None or html_file is not None:
+        _write_reports(fake.contract_report(), report_file, junit_file, html_file)
 
 
 def _keep_collector_passes_short() -> None:
@@ -419,6 +433,7 @@ $GITHUB_STEP_SUMMARY, and each kind of violation and each failed check is an
 def run(
     report_file: Path | None,
     junit_file: Path | None,
+    html_file: Path | None,
     allow_violations: bool,
     allow_no_requests: bool,
     fail_under: Fraction | None,
@@ -471,7 +486,7 @@ def run(
     status = runner.exit_code(outcome, found)
     sys.stdout.flush()
     click.echo(report.text(doc), nl=False)
-    _write_reports(doc, report_file, junit_file)
+    _write_reports(doc, report_file, junit_file, html_file)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         _github(doc, outcome, found)
     for check in found:

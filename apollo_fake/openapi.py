@@ -65,6 +65,7 @@ class Call:
     request_required: bool = True
     query: tuple[str, ...] = ()
     summary: str | None = None  # for views without a fitting docstring
+    media: str = JSON  # the success answer's media type; other than JSON, it renders ``answer``
 
 
 # Ids in control paths, read in the view, as digits (else a 404).
@@ -115,6 +116,7 @@ CONTROL: dict[str, Call] = {
     ),
     "control.clear_requests": Call("control#ok-response", _CONTROL),
     "control.contract_report": Call("contract-report", _CONTROL),
+    "control.contract_report_html": Call("contract-report", _CONTROL, media="text/html"),
     "control.add_fault": Call("control#fault", (400, 401, 413, 422), 201, "control#fault-request"),
     "control.list_faults": Call("control#faults-response", _CONTROL),
     "control.clear_faults": Call("control#ok-response", _CONTROL),
@@ -481,7 +483,11 @@ def _responses(call: Call, tag: str, components: dict[str, Any]) -> dict[str, An
                 "schema": {"type": "string", "pattern": "^(/v1)?/timeEntries/[0-9]+$"},
             }
         }
-    ok["content"] = {JSON: {"schema": _schema_ref(call.answer)}}
+    if call.media == JSON:
+        ok["content"] = {JSON: {"schema": _schema_ref(call.answer)}}
+    else:  # the answer's document rendered for a person: a page, not data
+        ok["description"] = f"{description}, rendered as one self-contained {call.media} page"
+        ok["content"] = {call.media: {"schema": {"type": "string"}}}
     out: dict[str, Any] = {str(call.status): ok}
     for status in sorted(call.errors):
         name = _ERROR_NAMES[status]

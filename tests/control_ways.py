@@ -28,7 +28,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from apollo_fake import fixtures, schemas
+from apollo_fake import fixtures, htmlreport, schemas
 
 if TYPE_CHECKING:
     from apollo_fake.fake import Fake
@@ -88,6 +88,8 @@ def control_schema(method: str, path: str) -> str:
     path = path.split("?", 1)[0]
     if (method, path) == ("GET", "/_fake/state"):
         return "fixture.schema.json"
+    if (method, path) == ("GET", "/_fake/report"):
+        return "contract-report.schema.json"
     if (method, path) in _RESPONSES:
         return CONTROL + _RESPONSES[(method, path)]
     if path.startswith("/_fake/snapshots/") and method in ("POST", "DELETE"):
@@ -283,6 +285,14 @@ class Way:
         """Move the clock by some seconds; return the clock."""
         raise NotImplementedError
 
+    def report(self) -> Any:
+        """Return the contract report document."""
+        raise NotImplementedError
+
+    def report_html(self) -> bytes:
+        """Return the contract report as its HTML page."""
+        raise NotImplementedError
+
 
 class PythonWay(Way):
     """The controls as ``Fake``'s methods; Apollo calls on Flask's test client."""
@@ -384,6 +394,14 @@ class PythonWay(Way):
         """Call ``fake.clock.advance``."""
         self._run(self.fake.clock.advance, seconds)
         return self.clock()
+
+    def report(self) -> Any:
+        """Call ``fake.contract_report``."""
+        return self.fake.contract_report()
+
+    def report_html(self) -> bytes:
+        """Render ``fake.contract_report()`` with ``htmlreport.render``."""
+        return htmlreport.render(self.fake.contract_report())
 
 
 class HttpWay(Way):
@@ -494,6 +512,19 @@ class HttpWay(Way):
     def advance(self, seconds: float) -> Any:
         """POST /_fake/clock/advance."""
         return self.call("POST", "/_fake/clock/advance", {"seconds": seconds}).json
+
+    def report(self) -> Any:
+        """GET /_fake/report."""
+        return self.call("GET", "/_fake/report").json
+
+    def report_html(self) -> bytes:
+        """GET /_fake/report.html, checked to be a page that fetches nothing."""
+        status, headers, raw = send(self.api, "GET", "/_fake/report.html", None, None)
+        assert status == 200, (status, raw[:300])
+        assert headers["content-type"] == "text/html; charset=utf-8", headers
+        assert headers["content-security-policy"] == htmlreport.CSP, headers
+        assert headers["x-content-type-options"] == "nosniff", headers
+        return raw
 
 
 def make_way(name: str, api: Api) -> Way:

@@ -79,6 +79,7 @@ CONTROL_CALLS = {
     ("GET", "/_fake/requests"),
     ("DELETE", "/_fake/requests"),
     ("GET", "/_fake/report"),
+    ("GET", "/_fake/report.html"),
     ("POST", "/_fake/faults"),
     ("GET", "/_fake/faults"),
     ("DELETE", "/_fake/faults"),
@@ -239,6 +240,12 @@ def check_answer(
 ) -> Any:
     """Assert a real answer fits the document's response for it: body and headers."""
     where, answer = answer_of(doc, method, path, status)
+    (media,) = answer["content"]
+    if media != "application/json":  # a page for a person: its media type, and text
+        assert headers["content-type"] == f"{media}; charset=utf-8"
+        body = raw.decode()
+        validator_at(doc, [*where, "content", media, "schema"]).validate(body)
+        return body
     body = json.loads(raw)
     assert headers["content-type"] == "application/json"
     validator_at(doc, [*where, "content", "application/json", "schema"]).validate(body)
@@ -762,6 +769,7 @@ CONTROL_STEPS = [
     ("GET", "/_fake/data/contacts/999/entries", None, 404),
     ("DELETE", "/_fake/requests", None, 200),
     ("GET", "/_fake/report", None, 200),
+    ("GET", "/_fake/report.html", None, 200),
     ("PUT", "/_fake/clock", {"now": "2012-08-01 10:00:00"}, 200),
     ("POST", "/_fake/clock/advance", {"seconds": 60}, 200),
     ("GET", "/_fake/clock", None, 200),

@@ -600,7 +600,7 @@ def _unwritable(tmp_path: Path, case: str) -> Path:
 UNWRITABLE = ["missing-directory", "directory", "under-a-file", "read-only"]
 
 
-@pytest.mark.parametrize("option", ["--report", "--junit"])
+@pytest.mark.parametrize("option", ["--report", "--junit", "--html"])
 @pytest.mark.parametrize("case", UNWRITABLE)
 def test_an_unwritable_output_is_a_usage_error_before_the_command_runs(
     tmp_path: Path, option: str, case: str
@@ -1147,7 +1147,7 @@ def test_serve_says_so_when_the_report_cannot_be_written_as_it_stops(tmp_path: P
     assert len(err.splitlines()) == 1
 
 
-@pytest.mark.parametrize("option", ["--report", "--junit"])
+@pytest.mark.parametrize("option", ["--report", "--junit", "--html"])
 def test_serve_refuses_an_output_file_it_cannot_write_before_serving(
     tmp_path: Path, option: str
 ) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app, request
 
-from .. import openapi, schemas
+from .. import htmlreport, openapi, schemas
 from ..clock import parse_moment, stamp
 from ..core import Core
 from ..errors import (
@@ -260,6 +260,16 @@ def clear_requests() -> Response:
 def contract_report() -> Response:
     """Return the contract report: the client's violations and its coverage of the calls."""
     return _json(_fake().contract_report())
+
+
+@bp.get("/report.html")
+def contract_report_html() -> Response:
+    """Return the contract report as one self-contained HTML page, for a person to look at."""
+    answer = Response(htmlreport.render(_fake().contract_report()), mimetype="text/html")
+    # The page's own meta tag says the same; the header also covers a browser opening it here.
+    answer.headers["Content-Security-Policy"] = htmlreport.CSP
+    answer.headers["X-Content-Type-Options"] = "nosniff"
+    return answer
 
 
 @bp.post("/faults")

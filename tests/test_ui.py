@@ -287,6 +287,30 @@ def test_snapshots_are_saved_and_restored_from_the_page(live: Live, page: Any) -
     page.watch.errors[:] = [e for e in page.watch.errors if "400" not in e]
 
 
+# --- coverage: the HTML report, in a frame that runs no script ----------------------------
+
+
+def test_the_coverage_view_is_the_html_report_redrawn_as_requests_arrive(
+    live: Live, page: Any
+) -> None:
+    live.open(page)
+    view(page, "coverage")
+    frame = page.frame_locator("#coverage")
+    expect(frame.locator("body")).to_contain_text("GET /account", timeout=GUARD_MS)
+    assert page.locator("#coverage").get_attribute("sandbox") == "allow-same-origin"
+    before = live.control("GET", "/_fake/report")
+    assert before["coverage"]["checks"]["exercised"] == 0
+    assert live.send("GET", "/account")[0] == 200
+    assert live.send("POST", "/projects/51/timeEntries", {"time-entry": {"x": 1}})[0] == 422
+    after = live.control("GET", "/_fake/report")
+    shown = f"{after['coverage']['checks']['exercised']} of {after['coverage']['checks']['total']}"
+    expect(frame.locator("body")).to_contain_text(shown, timeout=GUARD_MS)
+    expect(frame.locator("body")).to_contain_text("time-entry.x", timeout=GUARD_MS)
+    screenshot(page, "ui-coverage", full_page=True)
+    # Reading the report is a control call: the client's coverage is what it was.
+    assert live.control("GET", "/_fake/report")["coverage"] == after["coverage"]
+
+
 # --- the data ----------------------------------------------------------------------------
 
 
@@ -426,6 +450,7 @@ def test_the_page_fits_a_phone_in_light_and_dark(live: Live, page: Any, scheme: 
     assert dark == (scheme == "dark")
     drawn = {
         "requests": "#detail pre",
+        "coverage": "#coverage[style*=height]",
         "data": "#parents tbody tr",
         "controls": "#clock-now:not(:text-is('–'))",
     }

@@ -131,9 +131,11 @@ class Recorder:
         the last record made (0 before the first): the ``after`` of the next read."""
         with self.lock:
             records = self.log.records
-            # The numbers rise along the deque: only the new tail is read.
+            if not records or records[0]["seq"] > after:
+                return list(records), self.seq - 1
+            # The numbers rise along the deque: only the new tail is read, from the end.
             start = len(records)
-            while start and records[start - 1]["seq"] > after:
+            while records[start - 1]["seq"] > after:
                 start -= 1
             return [records[i] for i in range(start, len(records))], self.seq - 1
 

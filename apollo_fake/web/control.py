@@ -231,9 +231,7 @@ def parents(collection: str) -> Response:
     """List projects, tasks or contacts by id, 50 a page, each with its count of entries."""
     page = _count("page", 1, 1) or 1
     found, total = _fake().parents(_collection(collection), page)
-    return _json(
-        {"collection": collection, "page": page, "total": total, "records": found}
-    )
+    return _json({"collection": collection, "page": page, "total": total, "records": found})
 
 
 @bp.get("/data/<collection>/<parent_id>/entries")

@@ -23,7 +23,7 @@ FILES = {
     "ui.css": "text/css; charset=utf-8",
 }
 # Scripts and styles only from these files, calls only to this server, frames only
-# of documents the page makes itself (the report, fetched with the token). Styles
+# of this server or made by the page itself (the report, fetched with the token, in srcdoc). Styles
 # may be inline because the report's page carries its own stylesheet; no data shown
 # is ever put into markup (the script sets textContent), so no value can be a style.
 POLICY = "; ".join(
@@ -33,7 +33,7 @@ POLICY = "; ".join(
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data:",
         "connect-src 'self'",
-        "frame-src 'self' blob:",
+        "frame-src 'self'",
         "base-uri 'none'",
         "form-action 'none'",
         "frame-ancestors 'none'",

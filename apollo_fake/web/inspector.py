@@ -22,10 +22,11 @@ FILES = {
     "ui.js": "text/javascript; charset=utf-8",
     "ui.css": "text/css; charset=utf-8",
 }
-# Scripts and styles only from these files, calls only to this server, frames only
-# of this server or made by the page itself (the report, fetched with the token, in srcdoc). Styles
-# may be inline because the report's page carries its own stylesheet; no data shown
-# is ever put into markup (the script sets textContent), so no value can be a style.
+# Scripts and styles only from these files, calls only to this server, frames only of
+# this server or made by the page itself (the report, fetched with the token, in
+# srcdoc). Styles may be inline because the report's page carries its own stylesheet;
+# no data shown is ever put into markup (the script sets textContent), so no value
+# can be a style.
 POLICY = "; ".join(
     [
         "default-src 'self'",

@@ -24,9 +24,9 @@ from .faults import Faults, glob
 from .model import Category, Company, Contact, Entry, Project, Task, User
 from .recorder import Recorder
 from .report import Coverage
-from .service import default_user
+from .service import PARENTS, default_user
 from .settings import Settings
-from .store import COLLECTIONS, Store, StoreSnapshot
+from .store import COLLECTIONS, PAGE_SIZE, Store, StoreSnapshot
 
 __all__ = ["MAX_SNAPSHOTS", "Core", "Settings", "Snapshot"]
 
@@ -354,22 +354,72 @@ class Core:
         return found
 
     def requests(
-        self, method: str | None = None, path: str | None = None, status: int | str | None = None
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | str | None = None,
+        after: int = 0,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Return the recorded requests, oldest first, optionally of one method, path glob
         and status: a number (``422``) or a class (``"4xx"``).
 
+        ``after`` keeps only the records numbered (``seq``) above it, which is how a
+        reader follows the journal; ``limit`` keeps only the newest that many matches.
         A status that is neither raises ValueError.
         """
+        return self.follow(method, path, status, after, limit)[0]
+
+    def follow(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | str | None = None,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Return :meth:`requests` and the number of the last record made (a cursor)."""
         matches = glob(path) if path is not None else None
         statuses = _statuses(status) if status is not None else None
-        return [
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit is 1 or more, not {limit}")
+        records, last = self.recorder.since(after)
+        found = [
             r
-            for r in list(self.journal)
+            for r in records
             if (method is None or r["method"] == method.upper())
             and (matches is None or matches(r["path"]))
             and (statuses is None or r["status"] in statuses)
         ]
+        if limit is not None:
+            found = found[-limit:]
+        return found, last
+
+    def parents(self, collection: str, page: int) -> tuple[list[dict[str, Any]], int]:
+        """Return one page (50, by id) of projects, tasks or contacts, each with its entry
+        count, and how many there are; read under the store's lock, never journaled."""
+        index_name = PARENTS[collection]
+        with self.store.lock:
+            records = self.store.collection(collection)
+            ids = sorted(records)
+            index = getattr(self.store.index, index_name)
+            chosen = ids[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+            out = []
+            for id in chosen:
+                row = records[id].to_fixture()
+                row["entries"] = len(index.get(id) or ())
+                out.append(row)
+            return out, len(ids)
+
+    def entries_of(self, collection: str, parent_id: int, page: int) -> tuple[list[Any], int]:
+        """Return one page (50, date descending as the API pages them) of a parent's entries
+        in their wire form, and how many it has; KeyError when there is no such parent."""
+        with self.store.lock:
+            if self.store.get(collection, parent_id) is None:
+                raise KeyError(f"there is no {PARENTS[collection]} with id {parent_id}")
+            found = self.store.page(PARENTS[collection], parent_id, page)
+            group = getattr(self.store.index, PARENTS[collection]).get(parent_id) or ()
+            return [e.to_wire() for e in found.entries], len(group)
 
     # --- requests ----------------------------------------------------------
 

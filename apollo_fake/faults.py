@@ -145,6 +145,14 @@ class Faults:
         with self._lock:
             return [rule.describe() for rule in self.rules]
 
+    def remove(self, rule_id: int) -> None:
+        """Remove one rule by its id; KeyError when there is none (the others stay as they are)."""
+        with self._lock:
+            if rule_id not in self._matchers:
+                raise KeyError(f"there is no fault rule {rule_id}")
+            self.rules = [rule for rule in self.rules if rule.id != rule_id]
+            del self._matchers[rule_id]
+
     def clear(self) -> None:
         """Remove every rule (numbering goes on, so journal references stay unambiguous)."""
         with self._lock:

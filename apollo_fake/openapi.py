@@ -27,6 +27,7 @@ from . import contract, dates, schemas
 from .core import Core
 from .errors import MAX_BODY, MAX_STATE_BODY, Unauthorized
 from .model import ID_SPAN
+from .service import PARENTS
 from .store import PAGE_SIZE
 from .version import __version__
 
@@ -39,6 +40,7 @@ JSON = "application/json"
 V1 = "/v1"
 SELF = "openapi"  # the endpoint serving this document; described in info, not in paths
 TAGS = {"api": "apollo", "control": "control"}  # blueprint name -> tag
+INSPECTOR = "ui."  # the inspector page's endpoints (web/inspector.py)
 
 # Keywords whose value is data, not a schema: copied without looking for $ref inside.
 _DATA_WORDS = frozenset(["const", "enum", "default", "examples"])
@@ -66,6 +68,8 @@ class Call:
     media: str = JSON  # the success answer's media type; other than JSON, it renders ``answer``
 
 
+# Ids in control paths, read in the view, as digits (else a 404).
+CONTROL_IDS = frozenset(["parent_id", "rule_id"])
 _CONTROL = (400, 401)  # any control call: an unknown query parameter; a control token
 _CONTROL_BODY = (400, 401, 413)
 
@@ -102,7 +106,13 @@ CONTROL: dict[str, Call] = {
     "control.delete_snapshot": Call("control#ok-response", (400, 401, 404)),
     "control.changes": Call("control#changes-response", (400, 401, 404), query=("since",)),
     "control.requests": Call(
-        "control#requests-response", _CONTROL, query=("method", "path", "status")
+        "control#requests-response",
+        _CONTROL,
+        query=("method", "path", "status", "after", "limit"),
+    ),
+    "control.parents": Call("control#parents-response", (400, 401, 404), query=("page",)),
+    "control.parent_entries": Call(
+        "control#parent-entries-response", (400, 401, 404), query=("page",)
     ),
     "control.clear_requests": Call("control#ok-response", _CONTROL),
     "control.contract_report": Call("contract-report", _CONTROL),
@@ -110,6 +120,7 @@ CONTROL: dict[str, Call] = {
     "control.add_fault": Call("control#fault", (400, 401, 413, 422), 201, "control#fault-request"),
     "control.list_faults": Call("control#faults-response", _CONTROL),
     "control.clear_faults": Call("control#ok-response", _CONTROL),
+    "control.remove_fault": Call("control#ok-response", (400, 401, 404)),
     "control.get_clock": Call("control#clock-response", _CONTROL),
     "control.set_clock": Call(
         "control#clock-response", _CONTROL_BODY, request="control#clock-request"
@@ -209,6 +220,17 @@ def _single_parameters() -> dict[str, tuple[str, str, dict[str, Any]]]:
             "path",
             "Only requests whose path matches this glob (/timeEntries/*).",
             {"type": "string"},
+        ),
+        "after": (
+            "after",
+            "Only records numbered (seq) above this: pass the last answer's last to follow "
+            "the journal (default: 0, every record).",
+            {"type": "integer", "minimum": 0},
+        ),
+        "limit": (
+            "limit",
+            "Only the newest this many of the matching records.",
+            {"type": "integer", "minimum": 1},
         ),
         "status": (
             "status",
@@ -481,7 +503,10 @@ def _responses(call: Call, tag: str, components: dict[str, Any]) -> dict[str, An
 def _rules(app: Flask) -> Iterator[tuple[Rule, str]]:
     """Yield each documented (rule, method) in the URL map's order."""
     for rule in app.url_map.iter_rules():
+        # The inspector page's files are a page for a person, not calls of an API.
         if rule.endpoint in (SELF, "static") or rule.rule.startswith(V1 + "/"):
+            continue
+        if rule.endpoint.startswith(INSPECTOR):
             continue
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             yield rule, method
@@ -490,6 +515,10 @@ def _rules(app: Flask) -> Iterator[tuple[Rule, str]]:
 def _path_schema(app: Flask, converter: str, name: str) -> dict[str, Any]:
     if name == "name":  # a snapshot name: the control schema says what one is
         return _schema_ref("control#name")
+    if name == "collection":  # the control API's data views: one of the parents
+        return {"type": "string", "enum": sorted(PARENTS)}
+    if name in CONTROL_IDS:  # read by the view (after the control token): digits
+        return {"type": "string", "pattern": "^[0-9]+$"}
     if name == "path_page":  # digits route here, but page 0 is refused (400)
         return dict(_PAGE_SCHEMA)
     regex = getattr(app.url_map.converters[converter], "regex", "[^/]+")
@@ -592,7 +621,9 @@ at the root, and every one of their paths is also served under `/v1` with the sa
 behaviour (`/v1/projects/{parent_id}/timeEntries`, ...): a client may use either base URL.
 
 The calls tagged `control` are the fake's own control API under `/_fake/`: at the root \
-only, never under `/v1`, never rate limited, and served only while the control API is on.
+only, never under `/v1`, never rate limited, and served only while the control API is on. \
+The inspector page built on them, `GET /_fake/ui`, is a page for a person (HTML), not \
+an operation of this document.
 
 Every error answers with the `error` schema: the statuses listed with each call, and \
 also 404 for a path that matches no call, 405 (with `Allow`) for a method a path does \

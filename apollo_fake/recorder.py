@@ -55,9 +55,16 @@ class Journal:
 class Recorder:
     """Hold what a fake records while it serves: journal, faults, coverage, rate windows."""
 
-    def __init__(self, settings: Settings, earlier: Coverage | None = None) -> None:
-        """Start empty; ``earlier`` is the coverage of the requests before a reset."""
+    def __init__(
+        self, settings: Settings, earlier: Coverage | None = None, seq: int = 1
+    ) -> None:
+        """Start empty; ``earlier`` is the coverage of the requests before a reset.
+
+        ``seq`` is the number the next journal record gets: a reset carries it on,
+        so that a reader's cursor (``GET /_fake/requests?after=``) never sees a number twice.
+        """
         self.settings = settings
+        self.seq = seq
         self.lock = threading.RLock()
         self.log = Journal(settings)
         self.faults = Faults()
@@ -77,7 +84,8 @@ class Recorder:
         This one's coverage joins the earlier coverage in :meth:`fold`, once its
         requests are over.
         """
-        return Recorder(self.settings, self.earlier)
+        with self.lock:
+            return Recorder(self.settings, self.earlier, self.seq)
 
     def fold(self) -> None:
         """Add this recorder's coverage to the earlier coverage (a reset, at its end)."""
@@ -102,6 +110,8 @@ class Recorder:
             entry["expected"] = True
         weight = record_weight(entry, weight)
         with self.lock:
+            entry["seq"] = self.seq  # numbered in the order kept, dropped or not
+            self.seq += 1
             log = self.log
             journal, weights = log.records, log.weights
             budget = self.settings.journal_bytes - weight
@@ -115,6 +125,19 @@ class Recorder:
             journal.append(entry)
             weights.append(weight)
             log.weight += weight
+
+    def since(self, after: int) -> tuple[list[dict[str, Any]], int]:
+        """Return the kept records numbered above ``after``, oldest first, and the number of
+        the last record made (0 before the first): the ``after`` of the next read."""
+        with self.lock:
+            records = self.log.records
+            if not records or records[0]["seq"] > after:
+                return list(records), self.seq - 1
+            # The numbers rise along the deque: only the new tail is read, from the end.
+            start = len(records)
+            while records[start - 1]["seq"] > after:
+                start -= 1
+            return [records[i] for i in range(start, len(records))], self.seq - 1
 
     def contract_report(self, since_reset: bool = False) -> dict[str, Any]:
         """Return the contract report document, since the fake was built or since the reset."""

@@ -97,6 +97,23 @@ def rule_of(message: str) -> str:
     return _DAY.sub("YYYY-MM-DD", _NUMBER.sub("(…)", _QUOTED.sub("'…'", message)))[:MAX_TEXT]
 
 
+def broken_rules(err: ApolloError) -> list[tuple[str, str, str]]:
+    """Return what a violation broke: (field, the contract's rule, message) for each field.
+
+    The rule is in the report's words; the journal records it beside each field,
+    so that what a person reads of one request is what the report groups.
+    """
+    if isinstance(err, NoRoute):
+        return [("", NO_ROUTE, err.message)]
+    if isinstance(err, MethodNotAllowed):
+        allowed = err.headers.get("Allow", "")
+        return [("", f"this path takes only {allowed}", err.message)]
+    return [
+        (d["field"], rule_of(d["message"] if d["field"] else err.message), d["message"])
+        for d in err.details
+    ] or [("", rule_of(err.message), err.message)]
+
+
 def shape(path: str) -> str:
     """Name a path that matches no route by its shape: digits become {id}, /v1 goes.
 
@@ -212,18 +229,7 @@ class Coverage:
             self._stats[route.call].violating += 1
         template = route.template if route is not None else shape(path.partition("?")[0])
         call = route.call if route is not None else None
-        found: list[tuple[str, str, str]]  # field, rule, message
-        if isinstance(err, NoRoute):
-            found = [("", NO_ROUTE, err.message)]
-        elif isinstance(err, MethodNotAllowed):
-            allowed = err.headers.get("Allow", "")
-            found = [("", f"this path takes only {allowed}", err.message)]
-        else:
-            found = [
-                (d["field"], rule_of(d["message"] if d["field"] else err.message), d["message"])
-                for d in err.details
-            ] or [("", rule_of(err.message), err.message)]
-        for field, rule, message in found:
+        for field, rule, message in broken_rules(err):
             # The field is a parameter's name the client chose: kept as long as an example.
             key = (method, template, field[:MAX_TEXT], err.status, rule)
             kind = self._kinds.get(key)

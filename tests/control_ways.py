@@ -94,6 +94,11 @@ def control_schema(method: str, path: str) -> str:
         return CONTROL + _RESPONSES[(method, path)]
     if path.startswith("/_fake/snapshots/") and method in ("POST", "DELETE"):
         return CONTROL + "ok-response"
+    if path.startswith("/_fake/faults/") and method == "DELETE":
+        return CONTROL + "ok-response"
+    if path.startswith("/_fake/data/") and method == "GET":
+        entries = path.split("?", 1)[0].endswith("/entries")
+        return CONTROL + ("parent-entries-response" if entries else "parents-response")
     raise AssertionError(f"no schema is known for {method} {path}")
 
 

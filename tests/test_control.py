@@ -213,6 +213,8 @@ EVERY_CALL: list[tuple[str, str, str, Any]] = [
     ("health", "GET", "/_fake/health", NOTHING),
     ("reset", "POST", "/_fake/reset", NOTHING),
     ("get-state", "GET", "/_fake/state", NOTHING),
+    ("parents", "GET", "/_fake/data/projects", NOTHING),
+    ("parent-entries", "GET", "/_fake/data/projects/51/entries", NOTHING),
     ("put-state", "PUT", "/_fake/state", {}),
     ("snapshots", "GET", "/_fake/snapshots", NOTHING),
     ("save-snapshot", "POST", "/_fake/snapshots/one", NOTHING),
@@ -222,6 +224,7 @@ EVERY_CALL: list[tuple[str, str, str, Any]] = [
     ("clear-requests", "DELETE", "/_fake/requests", NOTHING),
     ("add-fault", "POST", "/_fake/faults", {"path": "/x", "status": 503}),
     ("faults", "GET", "/_fake/faults", NOTHING),
+    ("remove-fault", "DELETE", "/_fake/faults/1", NOTHING),
     ("clear-faults", "DELETE", "/_fake/faults", NOTHING),
     ("clock", "GET", "/_fake/clock", NOTHING),
     ("set-clock", "PUT", "/_fake/clock", {"frozen": False}),
@@ -722,6 +725,8 @@ def test_cli_no_control_removes_the_control_api() -> None:
         assert status == 404
         assert body["error"]["status"] == 404
         assert fetch(url, "GET", "/_fake/requests")[0] == 404
+        status, body = fetch(url, "GET", "/_fake/ui")  # the inspector page goes with the API
+        assert status == 404 and body["error"]["status"] == 404
         assert fetch(url, "GET", "/account")[0] == 200
 
 
@@ -741,3 +746,164 @@ def test_cli_control_token_and_journal_size() -> None:
         assert status == 200
         assert [r["path"] for r in body["requests"]] == ["/timeEntries/72", "/timeEntries/73"]
         assert body["dropped"] == 1
+
+
+# --- following the journal: seq, after, limit ---------------------------------------
+
+
+def test_journal_records_are_numbered_and_after_reads_only_newer_ones(api: Api) -> None:
+    for path in ("/timeEntries/71", "/timeEntries/72", "/account"):
+        assert api.get(path).status == 200
+    whole = journal(api)
+    seqs = [r["seq"] for r in whole["requests"]]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    assert whole["last"] == seqs[-1]
+    newer = journal(api, f"?after={seqs[0]}")
+    assert [r["path"] for r in newer["requests"]] == ["/timeEntries/72", "/account"]
+    assert journal(api, f"?after={whole['last']}")["requests"] == []
+    # limit keeps the newest matches; the filters still apply.
+    assert [r["path"] for r in journal(api, "?limit=1")["requests"]] == ["/account"]
+    only = journal(api, "?path=/timeEntries/*&limit=1")
+    assert [r["path"] for r in only["requests"]] == ["/timeEntries/72"]
+    assert only["last"] == whole["last"]
+
+
+def test_journal_numbers_go_on_across_a_clear_and_a_reset(api: Api) -> None:
+    assert api.get("/account").status == 200
+    first = journal(api)["requests"][0]["seq"]
+    assert call(api, "DELETE", "/_fake/requests").status == 200
+    assert api.get("/account").status == 200
+    second = journal(api)["requests"][0]["seq"]
+    assert call(api, "POST", "/_fake/reset").status == 200
+    assert api.get("/account").status == 200
+    third = journal(api)
+    assert first < second < third["requests"][0]["seq"]
+    # A reader holding the cursor from before the reset still sees what came after.
+    assert [r["seq"] for r in journal(api, f"?after={second}")["requests"]] == [
+        third["requests"][0]["seq"]
+    ]
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [("?after=-1", "after"), ("?after=soon", "after"), ("?limit=0", "limit"),
+     ("?limit=1.5", "limit"), ("?after=" + "9" * 40, "after")],
+)
+def test_a_bad_cursor_or_limit_is_a_400(api: Api, query: str, field: str) -> None:
+    r = call(api, "GET", "/_fake/requests" + query)
+    assert r.status == 400, r
+    assert [d["field"] for d in r.json["error"]["details"]] == [field]
+
+
+def test_journal_violation_carries_the_reports_rule(api: Api) -> None:
+    body = {"time-entry": {"seconds": "60", "time-category-id": "999"}}
+    assert api.post("/projects/51/timeEntries", body).status == 422
+    assert api.get("/nope/42").status == 404
+    [create, nowhere] = journal(api)["requests"]
+    kinds = {(v["field"], v["rule"]) for v in api.fake.contract_report()["violations"]}
+    for record in (create, nowhere):
+        assert record["violations"]
+        for violation in record["violations"]:
+            assert (violation["field"], violation["rule"]) in kinds
+
+
+# --- the data views: read through the control API, never journaled -----------------
+
+
+def test_parents_are_listed_by_id_with_their_entry_counts(api: Api) -> None:
+    r = call(api, "GET", "/_fake/data/projects")
+    assert r.status == 200
+    assert r.json["collection"] == "projects" and r.json["page"] == 1
+    ids = [p["id"] for p in r.json["records"]]
+    assert ids == sorted(ids, key=int) and r.json["total"] == len(small_doc()["projects"])
+    counts = {p["id"]: p["entries"] for p in r.json["records"]}
+    wanted = {
+        p["id"]: sum(1 for e in small_doc()["time-entries"] if e.get("project-id") == p["id"])
+        for p in small_doc()["projects"]
+    }
+    assert counts == wanted
+    assert call(api, "GET", "/_fake/data/projects?page=2").json["records"] == []
+    assert call(api, "GET", "/_fake/data/contacts").json["total"] == len(small_doc()["contacts"])
+    assert api.fake.requests() == []  # reading the data is not a request of the client
+
+
+def test_parent_entries_page_as_the_api_does(make: Callable[..., Api]) -> None:
+    api = make(entries_doc(60))
+    pages = []
+    for page in (1, 2):
+        r = call(api, "GET", f"/_fake/data/projects/51/entries?page={page}")
+        assert r.status == 200 and r.json["total"] == 60
+        listed = api.get(f"/projects/51/timeEntries/{page}")
+        assert r.json["time-entries"] == listed.json["time-entries"]
+        pages.append(r.json["time-entries"])
+    assert [len(p) for p in pages] == [50, 10]
+    assert [r["path"] for r in api.fake.requests()] == [
+        "/projects/51/timeEntries/1", "/projects/51/timeEntries/2"
+    ]
+
+
+@pytest.mark.parametrize(
+    "path, status",
+    [("/_fake/data/contacts/999/entries", 404), ("/_fake/data/users", 404),
+     ("/_fake/data/projects?page=0", 400), ("/_fake/data/projects?page=x", 400),
+     ("/_fake/data/projects/51/entries?page=0", 400), ("/_fake/data/projects?size=2", 400),
+     ("/_fake/data/projects/" + "9" * 5000 + "/entries", 404)],
+)
+def test_data_views_refuse_what_names_nothing(api: Api, path: str, status: int) -> None:
+    r = call(api, "GET", path)
+    assert r.status == status, r
+
+
+# --- removing one fault rule ------------------------------------------------------
+
+
+def test_one_fault_rule_is_removed_and_the_others_stay(api: Api) -> None:
+    first = add_fault(api, {"path": "/account", "status": 503, "times": None})
+    second = add_fault(api, {"path": "/timeEntries/*", "status": 500, "times": None})
+    assert api.get("/account").status == 503
+    assert call(api, "DELETE", f"/_fake/faults/{first['id']}").status == 200
+    assert [f["id"] for f in faults(api)] == [second["id"]]
+    assert api.get("/account").status == 200
+    assert api.get("/timeEntries/71").status == 500
+    r = call(api, "DELETE", f"/_fake/faults/{first['id']}")
+    assert r.status == 404 and r.json["error"]["status"] == 404
+
+
+def test_the_journal_keeps_an_answers_first_4_kib_and_its_size(make: Callable[..., Api]) -> None:
+    api = make(entries_doc(60))
+    listing = api.get("/projects/51/timeEntries")
+    assert listing.status == 200 and len(listing.raw) > 4096
+    assert api.request("HEAD", "/timeEntries/1000").status == 200
+    [record, head] = journal(api)["requests"]
+    assert record["answer"] == listing.raw[:4096].decode()
+    assert record["answer_size"] == len(listing.raw)
+    assert (head["answer"], head["answer_size"]) == ("", 0)  # HEAD sends no body
+
+
+# --- the same, from Python ----------------------------------------------------------
+
+
+def test_python_twins_of_the_new_control_calls(api: Api) -> None:
+    fake = api.fake
+    assert api.get("/account").status == 200
+    assert api.get("/timeEntries/71").status == 200
+    records, last = fake.follow(after=0)
+    assert [r["path"] for r in records] == ["/account", "/timeEntries/71"]
+    assert fake.follow(after=last) == ([], last)
+    assert [r["path"] for r in fake.requests(after=records[0]["seq"])] == ["/timeEntries/71"]
+    assert [r["path"] for r in fake.requests(limit=1)] == ["/timeEntries/71"]
+    with pytest.raises(ValueError):
+        fake.requests(limit=0)
+    parents, total = fake.parents("projects", 1)
+    assert total == len(small_doc()["projects"]) and parents[0]["id"] == "51"
+    entries, count = fake.entries_of("projects", 51, 1)
+    assert count == len(entries) and [e["id"] for e in entries] == [
+        e["id"] for e in api.get("/projects/51/timeEntries").json["time-entries"]
+    ]
+    with pytest.raises(KeyError):
+        fake.entries_of("projects", 999, 1)
+    rule = fake.faults.add("/account", status=503)
+    fake.faults.remove(rule.id)
+    assert fake.faults.listing() == []
+    with pytest.raises(KeyError):
+        fake.faults.remove(rule.id)

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from apollo_fake import fixtures, schemas
+from apollo_fake import fixtures, report, schemas
 from apollo_fake.errors import FixtureError
 from apollo_fake.fake import MAX_SNAPSHOTS, Fake, Settings
 from apollo_fake.faults import MAX_RULES
@@ -540,7 +540,7 @@ def test_journal_is_oldest_first_and_filterable(way: Way) -> None:
     def paths(method: str | None = None, path: str | None = None, status: Any = None) -> Any:
         return [r["path"] for r in way.requests(method, path, status)]
 
-    records = way.requests()
+    records = [dict(r) for r in way.requests()]
     assert [(r["method"], r["path"]) for r in records] == [
         ("GET", "/account"), ("GET", "/timeEntries/71"), ("DELETE", "/timeEntries/72"),
         ("GET", "/v1/timeEntries/74"), ("GET", "/timeEntries/999"),
@@ -579,7 +579,8 @@ def test_journal_is_oldest_first_and_filterable(way: Way) -> None:
 def test_journal_record_of_an_api_request(way_of: WayOf) -> None:
     way = way_of(settings=Settings(tokens={SECRET: 11, "other-token": 12}))
     body = {"time-entry": {"seconds": "60", "notes": "journaled"}}
-    assert way.api.post("/v1/projects/51/timeEntries", body, headers=basic(SECRET)).status == 201
+    created = way.api.post("/v1/projects/51/timeEntries", body, headers=basic(SECRET))
+    assert created.status == 201
     way.advance(61)
     r = way.api.get("/projects/51/timeEntries", query={"page": "1"}, headers=basic("other-token"))
     assert r.status == 200
@@ -587,12 +588,14 @@ def test_journal_record_of_an_api_request(way_of: WayOf) -> None:
         {
             "time": MIDNIGHT, "method": "POST", "path": "/v1/projects/51/timeEntries",
             "query": "", "user": "11", "body": body, "status": 201, "message": None,
-            "violations": [],
+            "violations": [], "answer": created.raw.decode(), "answer_size": len(created.raw),
+            "seq": 1,
         },
         {
             "time": "2012-07-31 00:01:01", "method": "GET",
             "path": "/projects/51/timeEntries", "query": "page=1", "user": "12",
             "body": None, "status": 200, "message": None, "violations": [],
+            "answer": r.raw.decode(), "answer_size": len(r.raw), "seq": 2,
         },
     ]
     assert way.dropped() == 0
@@ -607,7 +610,13 @@ def test_journal_records_the_violations_of_a_422(way_of: WayOf) -> None:
     assert record == {
         "time": MIDNIGHT, "method": "POST", "path": "/projects/51/timeEntries", "query": "",
         "user": "12", "body": body, "status": 422, "message": r.json["error"]["message"],
-        "violations": r.json["error"]["details"],
+        # Each field with the contract's rule in the report's words (values left out).
+        "violations": [
+            {**detail, "rule": report.rule_of(detail["message"])}
+            for detail in r.json["error"]["details"]
+        ],
+        "answer": r.raw.decode(), "answer_size": len(r.raw),
+        "seq": 1,
     }
     assert {v["field"] for v in record["violations"]} == {
         "time-entry.billable", "time-entry.time-category-id"
@@ -621,7 +630,7 @@ def test_journal_never_holds_the_token(way_of: WayOf) -> None:
     assert api.put("/timeEntries/71", {"time-entry": {"billable": "nope"}},
                    headers=basic(SECRET)).status == 422
     assert api.get("/account", headers=basic("wrong-token")).status == 401
-    records = way.requests()
+    records = [dict(r) for r in way.requests()]
     assert [rec["user"] for rec in records] == ["11", "11", None]
     secrets = (SECRET, basic(SECRET)["Authorization"].split()[1])
     for secret in secrets:
@@ -821,21 +830,28 @@ def test_faulted_requests_are_journaled_with_the_rule(way: Way) -> None:
     assert way.api.get("/v1/timeEntries/71", query={"x": "1"}).status == 503
     with contextlib.suppress(ConnectionError):
         send(way.api, "DELETE", "/timeEntries/72", None, None)
-    assert way.api.get("/timeEntries/72").status == 200
-    assert way.requests() == [
+    entry = way.api.get("/timeEntries/72")
+    assert entry.status == 200
+    records = [dict(r) for r in way.requests()]
+    # Numbered in order; the numbers go on from the shared fake's earlier tests.
+    seqs = [r.pop("seq") for r in records]
+    assert seqs == list(range(seqs[0], seqs[0] + 3))
+    assert records == [
         {
             "time": MIDNIGHT, "method": "GET", "path": "/v1/timeEntries/71", "query": "x=1",
             "user": None, "body": None, "status": 503, "message": "injected by fault rule 1",
-            "violations": [], "fault": 1,
+            "violations": [], "fault": 1, "answer_size": 74,
+            "answer": '{"error":{"status":503,"message":"Injected fault (rule 1).","details":[]}}',
         },
         {
             "time": MIDNIGHT, "method": "DELETE", "path": "/timeEntries/72", "query": "",
             "user": None, "body": None, "status": 0, "message": "injected by fault rule 2",
-            "violations": [], "fault": 2,
+            "violations": [], "fault": 2, "answer": "", "answer_size": 0,
         },
         {
             "time": MIDNIGHT, "method": "GET", "path": "/timeEntries/72", "query": "",
             "user": None, "body": None, "status": 200, "message": None, "violations": [],
+            "answer": entry.raw.decode(), "answer_size": len(entry.raw),
         },
     ]
 

@@ -105,6 +105,15 @@ def test_wheel_holds_every_module_of_the_package(names: set[str]) -> None:
     assert modules <= names, sorted(modules - names)
 
 
+def test_wheel_holds_the_inspector_pages_files(names: set[str]) -> None:
+    # Served from the package (GET /_fake/ui): nothing fetched, nothing built at install.
+    files = {
+        p.relative_to(ROOT).as_posix() for p in (ROOT / "apollo_fake" / "web" / "ui").iterdir()
+    }
+    assert files == {f"apollo_fake/web/ui/{name}" for name in ("index.html", "ui.js", "ui.css")}
+    assert files <= names, sorted(files - names)
+
+
 def test_wheel_declares_the_console_script_and_the_pytest_plugin(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         text = archive.read("apollo_fake-0.1.0.dist-info/entry_points.txt").decode()
@@ -244,6 +253,24 @@ def test_installed_server_serves_the_packaged_demo(installed_server: int) -> Non
             "time-categories": demo["time-categories"],
         }
     }
+
+
+def test_installed_server_serves_the_inspector_page(installed_server: int) -> None:
+    for path, name, kind in [
+        ("/_fake/ui", "index.html", "text/html"),
+        ("/_fake/ui/ui.js", "ui.js", "text/javascript"),
+        ("/_fake/ui/ui.css", "ui.css", "text/css"),
+    ]:
+        conn = http.client.HTTPConnection("127.0.0.1", installed_server, timeout=5)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            body = resp.read()
+        finally:
+            conn.close()
+        assert resp.status == 200, path
+        assert resp.getheader("Content-Type", "").startswith(kind)
+        assert body == (ROOT / "apollo_fake" / "web" / "ui" / name).read_bytes()
 
 
 def test_installed_validate_accepts_the_packaged_demo(site: Path, tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ from ..errors import (
 )
 from ..model import Entry
 from ..recorder import Recorder
+from ..report import broken_rules
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger("apollo_fake")
@@ -54,6 +55,9 @@ PAGE_PARAM = frozenset(["page"])
 HUGE_PAGE = 10**18  # any page past the end of any listing
 TEXT = "text/plain; charset=utf-8"  # a fault rule's text, unless its headers say otherwise
 NO_BODY = (204, 304)  # statuses an answer sends without a body or its length
+# The bytes of an answer the journal keeps (as text, beside its whole size): enough to
+# read an entry, an error or the start of a listing, bounded however large a page is.
+ANSWER_KEPT = 4096
 CACHE_BYTES = 64 * 1024 * 1024  # kept answers, all together
 CACHE_ONE = 4 * 1024 * 1024  # a larger answer is cheaper to recompute than to hold
 # What a kept answer holds beside its body and its query string: the key's tuple
@@ -475,17 +479,21 @@ class ApiApp:
             status, body = outcome.status, outcome.body
             line = status_line(status)
             headers = [("Content-Type", JSON), ("Content-Length", str(len(body))), *outcome.headers]
-            record = self._journal(call, status, None, [])
+            record = self._journal(call, status, None, [], b"" if method == "HEAD" else body)
         else:
             err = outcome
             line, headers, body = render(err)
             status = err.status
             violations: list[dict[str, str]] = []
             if err.violation:
-                violations = err.details or [{"field": "", "message": err.message}]
+                violations = [
+                    {"field": field, "message": message, "rule": rule}
+                    for field, rule, message in broken_rules(err)
+                ]
             if not call.body_read and method in ("POST", "PUT"):
                 call.read_refused_body()
-            record = self._journal(call, status, err.message, violations)
+            sent = b"" if method == "HEAD" else body
+            record = self._journal(call, status, err.message, violations, sent)
             if route is None and not err.violation:
                 route = self._route_of(call)  # a 401 or 429 answered before routing
         recorder.coverage.note(
@@ -632,9 +640,14 @@ class ApiApp:
         status: int,
         message: str | None,
         violations: list[dict[str, str]],
+        answer: bytes,
         fault: int | None = None,
     ) -> dict[str, Any]:
-        """Record a request in the journal, with the fault rule that answered it; return it."""
+        """Record a request in the journal, with the fault rule that answered it; return it.
+
+        The answer's first ANSWER_KEPT bytes are kept as text, with its whole size: what
+        a person looking at one request needs, at a bounded cost per record.
+        """
         user = call.user_id
         fake = self.fake
         record = {
@@ -647,6 +660,8 @@ class ApiApp:
             "status": status,
             "message": message,
             "violations": violations,
+            "answer": answer[:ANSWER_KEPT].decode("utf-8", "replace"),
+            "answer_size": len(answer),
         }
         if fault is not None:
             record["fault"] = fault
@@ -657,12 +672,10 @@ class ApiApp:
         """Answer as a fault rule states: its status, its headers over the defaults, its body."""
         status = 0 if rule.drop else rule.status or 500
         query = call.environ.get("QUERY_STRING", "")
-        self._journal(call, status, f"injected by fault rule {rule.id}", [], fault=rule.id)
-        # An injected answer counts as an outcome the client saw, never as a violation.
-        call.recorder.coverage.note(
-            self._route_of(call), call.method, call.shown, query, status, injected=True
-        )
+        message = f"injected by fault rule {rule.id}"
         if rule.drop:
+            self._journal(call, status, message, [], b"", fault=rule.id)
+            self._note_injected(call, query, status)
             return self._drop(call, rule)
         content_type = JSON
         if rule.text is not None:  # sent as those characters exactly, e.g. a proxy's page
@@ -682,8 +695,17 @@ class ApiApp:
             payload = b""
         else:
             headers.append(("Content-Length", str(len(payload))))
+        sent = b"" if call.method == "HEAD" else payload
+        self._journal(call, status, message, [], sent, fault=rule.id)
+        self._note_injected(call, query, status)
         start_response(status_line(status), headers)
         return [b"" if call.method == "HEAD" else payload]
+
+    def _note_injected(self, call: Call, query: str, status: int) -> None:
+        # An injected answer counts as an outcome the client saw, never as a violation.
+        call.recorder.coverage.note(
+            self._route_of(call), call.method, call.shown, query, status, injected=True
+        )
 
     @staticmethod
     def _drop(call: Call, rule: Any) -> Iterable[bytes]:

@@ -23,7 +23,7 @@ from ..errors import (
     PayloadTooLarge,
     render,
 )
-from . import api, control, wire
+from . import api, control, inspector, wire
 
 log = logging.getLogger("apollo_fake")
 
@@ -52,6 +52,7 @@ def create_app(fake: Core | None = None, config: Mapping[str, Any] | None = None
     app.register_blueprint(api.bp, url_prefix="/v1", name="api_v1")
     if fake.settings.control:
         app.register_blueprint(control.bp)
+        app.register_blueprint(inspector.bp)
     app.add_url_rule("/openapi.json", openapi.SELF, openapi.view, provide_automatic_options=False)
     # The Apollo calls are dispatched in front of Flask over its URL map, to the
     # views registered there (see web/api.py); the error handlers below serve what

@@ -23,7 +23,8 @@ from ..errors import (
     NotFound,
     Unprocessable,
 )
-from ..service import single_params
+from ..model import parse_id
+from ..service import PARENTS, single_params
 from .api import parse_json, read_raw
 
 bp = Blueprint("control", __name__, url_prefix="/_fake")
@@ -174,18 +175,76 @@ def changes() -> Response:
     return _json({"since": since, "changes": _fake().changes(since)})
 
 
+def _count(name: str, default: int | None, least: int) -> int | None:
+    """Read a query parameter that counts (digits, at least ``least``), or refuse it."""
+    given = request.args.get(name)
+    if given is None:
+        return default
+    if not (given.isascii() and given.isdigit() and len(given) <= 18) or int(given) < least:
+        raise BadRequest(
+            f"The {name} parameter is not a count.",
+            [{"field": name, "message": f"{name} is a whole number of at least {least}"}],
+        )
+    return int(given)
+
+
 @bp.get("/requests")
 def requests() -> Response:
-    """Return the request journal, oldest first, filtered by method and path glob."""
+    """Return the request journal, oldest first, filtered by method, path glob and status.
+
+    ``after`` follows the journal: only records numbered (``seq``) above it, with
+    ``last`` the number to pass on the following call; ``limit`` keeps the newest.
+    """
     fake = _fake()
     args = request.args
+    after = _count("after", 0, 0) or 0
+    limit = _count("limit", None, 1)
     try:
-        found = fake.requests(args.get("method"), args.get("path"), args.get("status"))
+        found, last = fake.follow(
+            args.get("method"), args.get("path"), args.get("status"), after, limit
+        )
     except ValueError as exc:
         raise BadRequest(
             "The status filter is not a status.", [{"field": "status", "message": str(exc)}]
         ) from None
-    return _json({"requests": found, "dropped": fake.journal_dropped})
+    return _json({"requests": found, "dropped": fake.journal_dropped, "last": last})
+
+
+# Path segments are read in the views, not by converters: a segment no converter takes
+# would be a routing 404 before the control token is checked, and the token comes first.
+def _collection(name: str) -> str:
+    if name not in PARENTS:
+        raise NotFound(f"There is no data view {name[:30]!r}: projects, tasks or contacts.")
+    return name
+
+
+def _id(given: str, noun: str) -> int:
+    """Read an id from a path segment: digits that name something, or a 404."""
+    number = parse_id(given) if given.isascii() and given.isdigit() else -1
+    if number < 0:
+        raise NotFound(f"There is no {noun} {given[:30]}.")
+    return number
+
+
+@bp.get("/data/<collection>")
+def parents(collection: str) -> Response:
+    """List projects, tasks or contacts by id, 50 a page, each with its count of entries."""
+    page = _count("page", 1, 1) or 1
+    found, total = _fake().parents(_collection(collection), page)
+    return _json({"collection": collection, "page": page, "total": total, "records": found})
+
+
+@bp.get("/data/<collection>/<parent_id>/entries")
+def parent_entries(collection: str, parent_id: str) -> Response:
+    """List one parent's entries, date descending, 50 a page as the API pages them."""
+    noun = PARENTS[_collection(collection)]
+    number = _id(parent_id, noun)
+    page = _count("page", 1, 1) or 1
+    try:
+        found, total = _fake().entries_of(collection, number, page)
+    except KeyError:
+        raise NotFound(f"There is no {noun} {parent_id[:30]}.") from None
+    return _json({"page": page, "total": total, "time-entries": found})
 
 
 @bp.delete("/requests")
@@ -232,6 +291,16 @@ def list_faults() -> Response:
 def clear_faults() -> Response:
     """Remove every fault rule."""
     _fake().faults.clear()
+    return _ok()
+
+
+@bp.delete("/faults/<rule_id>")
+def remove_fault(rule_id: str) -> Response:
+    """Remove one fault rule by its id."""
+    try:
+        _fake().faults.remove(_id(rule_id, "fault rule"))
+    except KeyError:
+        raise NotFound(f"There is no fault rule {rule_id[:30]}.") from None
     return _ok()
 
 

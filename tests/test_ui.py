@@ -1,0 +1,488 @@
+"""The inspector page, GET /_fake/ui, driven in a real headless browser against a live fake.
+
+Each test opens the page on a server (``Fake.serve()``, or ``apollo-fake serve``)
+and acts as a person would, while a client makes its requests beside it; what the
+page shows is then checked against what the control API answers. The ``page``
+fixture fails a test on a console error or a request off this machine. The live
+fixture comes before ``page`` in each signature, so that the page closes before
+its server stops. Screenshots of the views go to build/screenshots/ui-*.png.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from apollo_fake import schemas
+from apollo_fake.fake import Fake, Settings
+from apollo_fake.web import inspector
+
+from browser import screenshot
+from conftest import TODAY, Served, small_doc
+
+expect = pytest.importorskip("playwright.sync_api").expect
+
+# A request shows on the open page within a second: the issue's promise, bounded here.
+LIVE_MS = 1_000
+# Waits for the page's own calls to be answered; a guard against a hang, not a measure.
+GUARD_MS = 10_000
+TOKEN = "s3cret-control"
+HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=1</script>'
+
+
+class Live:
+    """A fake served over HTTP, with a plain client of its API and of its control API."""
+
+    def __init__(self, url: str, fake: Fake | None = None, token: str | None = None) -> None:
+        self.url = url
+        self.fake = fake
+        self.token = token
+        host, port = url.split("//", 1)[1].rsplit(":", 1)
+        self.host, self.port = host, int(port)
+
+    def send(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """Send one request as a client would; return the status and the decoded answer."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        try:
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+            if path.startswith("/_fake/") and self.token is not None:
+                headers["X-Fake-Control-Token"] = self.token
+            payload = json.dumps(body).encode() if body is not None else None
+            conn.request(method, path, body=payload, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+            ctype = resp.getheader("Content-Type") or ""
+            return resp.status, json.loads(raw) if ctype.startswith("application/json") else raw
+        finally:
+            conn.close()
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the control API and return its checked answer."""
+        status, answer = self.send(method, path, body)
+        assert status < 300, (status, answer)
+        return answer
+
+    def open(self, page: Any) -> None:
+        """Open the inspector and wait until it follows the journal."""
+        page.goto(self.url + "/_fake/ui")
+        expect(page.locator("#status")).to_contain_text("Live", timeout=GUARD_MS)
+
+
+@pytest.fixture
+def live() -> Iterator[Live]:
+    """Serve small.json in this process (clock frozen on TODAY) for one test."""
+    fake = Fake(small_doc(), today=TODAY)
+    with fake.serve() as url:
+        yield Live(url, fake)
+
+
+def rows(page: Any) -> Any:
+    """Return the request rows of the page, newest first."""
+    return page.locator("#requests tbody tr")
+
+
+def view(page: Any, name: str) -> None:
+    """Switch the page to a view by its tab."""
+    page.click(f"#tab-{name}")
+    expect(page.locator(f"#view-{name}")).to_be_visible()
+
+
+# --- the page itself ----------------------------------------------------------------
+
+
+def test_the_page_is_served_from_the_package_with_a_strict_policy(live: Live) -> None:
+    for path, kind in [
+        ("/_fake/ui", "text/html"),
+        ("/_fake/ui/ui.js", "text/javascript"),
+        ("/_fake/ui/ui.css", "text/css"),
+    ]:
+        conn = http.client.HTTPConnection(live.host, live.port, timeout=10)
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        conn.close()
+        assert resp.status == 200 and resp.getheader("Content-Type", "").startswith(kind)
+        policy = resp.getheader("Content-Security-Policy") or ""
+        assert "default-src 'self'" in policy and "script-src 'self';" in policy
+        assert "unsafe-inline" not in policy.split("script-src", 1)[1].split(";", 1)[0]
+        assert b"http://" not in body and b"https://" not in body  # nothing from the network
+    status, answer = live.send("GET", "/_fake/ui/other.js")
+    assert status == 404 and answer["error"]["status"] == 404
+    # The page is not an operation of the API: it is not journaled.
+    assert live.control("GET", "/_fake/requests")["requests"] == []
+
+
+def test_without_the_control_api_there_is_no_page() -> None:
+    fake = Fake(small_doc(), today=TODAY, settings=Settings(control=False))
+    for path in ("/_fake/ui", "/_fake/ui/ui.js"):
+        r = fake.client.get(path)
+        assert r.status_code == 404
+        assert schemas.is_valid("error.schema.json", r.json)
+
+
+def test_with_a_control_token_the_page_itself_is_served_and_asks_for_the_token() -> None:
+    fake = Fake(small_doc(), today=TODAY, settings=Settings(control_token=TOKEN))
+    r = fake.client.get("/_fake/ui")
+    assert r.status_code == 200
+    assert inspector.GUARDED in r.data and inspector.OPEN not in r.data
+    assert TOKEN.encode() not in r.data
+    assert fake.client.get("/_fake/requests").status_code == 401
+
+
+# --- requests, live ---------------------------------------------------------------------
+
+
+def test_a_clients_request_appears_on_the_open_page_within_a_second(live: Live, page: Any) -> None:
+    live.open(page)
+    expect(page.locator("#requests-empty")).to_be_visible()
+    assert live.send("GET", "/timeEntries/71")[0] == 200
+    expect(rows(page).first).to_contain_text("/timeEntries/71", timeout=LIVE_MS)
+    assert live.send("GET", "/account")[0] == 200
+    first = rows(page).first
+    expect(first).to_contain_text("/account", timeout=LIVE_MS)
+    # Newest first: method, path, status, time, the token's user.
+    cells = first.locator("td")
+    expect(cells).to_have_text(["GET", "/account", "200", f"{TODAY} 00:00:00", "–"])
+    expect(rows(page)).to_have_count(2)
+    # One click shows what was sent and what was answered.
+    rows(page).nth(1).click()
+    expect(page.locator("#detail-body")).to_have_text("(none)")
+    expect(page.locator("#detail-answer")).to_contain_text('"notes": "Working hard"')
+    screenshot(page, "ui-requests")
+
+
+def test_a_rejected_create_shows_its_field_and_the_reports_rule(live: Live, page: Any) -> None:
+    live.open(page)
+    body = {"time-entry": {"seconds": "60", "time-category-id": "999", "billable": "maybe"}}
+    status, answer = live.send("POST", "/projects/51/timeEntries", body)
+    assert status == 422
+    row = rows(page).first
+    expect(row).to_contain_text("422", timeout=LIVE_MS)
+    row.click()
+    detail = page.locator("#detail")
+    expect(detail).to_be_visible()
+    report = live.control("GET", "/_fake/report")
+    kinds = {v["field"]: v["rule"] for v in report["violations"]}
+    items = page.locator("#violations li")
+    expect(items).to_have_count(len(answer["error"]["details"]))
+    for detail_item in answer["error"]["details"]:
+        field = detail_item["field"]
+        item = items.filter(has_text=field)
+        expect(item.locator(".field")).to_have_text(field)
+        expect(item.locator(".rule")).to_have_text(kinds[field])
+    expect(page.locator("#detail-body")).to_contain_text('"time-category-id": "999"')
+    expect(page.locator("#detail-answer")).to_contain_text(answer["error"]["message"])
+    screenshot(page, "ui-violation")
+
+
+def test_filters_narrow_the_requests(live: Live, page: Any) -> None:
+    live.open(page)
+    assert live.send("GET", "/account")[0] == 200
+    assert live.send("GET", "/timeEntries/71")[0] == 200
+    assert live.send("POST", "/projects/51/timeEntries", {"time-entry": {}})[0] == 422
+    assert live.send("DELETE", "/timeEntries/999")[0] == 404
+    expect(rows(page)).to_have_count(4, timeout=GUARD_MS)
+    page.select_option("#f-method", "GET")
+    expect(rows(page)).to_have_count(2, timeout=GUARD_MS)
+    page.fill("#f-path", "/timeEntries/*")
+    expect(rows(page)).to_have_count(1, timeout=GUARD_MS)
+    expect(rows(page).first).to_contain_text("/timeEntries/71")
+    page.select_option("#f-method", "")
+    page.select_option("#f-status", "4xx")
+    expect(rows(page)).to_have_count(1, timeout=GUARD_MS)
+    expect(rows(page).first).to_contain_text("404")
+    page.fill("#f-path", "")
+    page.check("#f-violations")
+    expect(rows(page)).to_have_count(1, timeout=GUARD_MS)
+    expect(rows(page).first).to_contain_text("422")
+    # Filtered, the page still follows the journal.
+    assert live.send("PUT", "/timeEntries/71", {"time-entry": {"seconds": "x"}})[0] == 422
+    expect(rows(page)).to_have_count(2, timeout=GUARD_MS)
+
+
+# --- controls: each one call of the control API --------------------------------------------
+
+
+def test_the_fault_form_adds_a_rule_that_the_next_request_meets(live: Live, page: Any) -> None:
+    live.open(page)
+    view(page, "controls")
+    page.fill("#fault-method", "GET")
+    page.fill("#fault-path", "/account")
+    page.fill("#fault-status", "503")
+    page.fill("#fault-times", "1")
+    page.click("#fault-form button[type=submit]")
+    expect(page.locator("#faults li")).to_have_count(1, timeout=GUARD_MS)
+    expect(page.locator("#last-call")).to_contain_text("curl -X POST")
+    expect(page.locator("#last-call")).to_contain_text("/_fake/faults")
+    [rule] = live.control("GET", "/_fake/faults")["faults"]
+    assert (rule["method"], rule["path"], rule["status"]) == ("GET", "/account", 503)
+    status, answer = live.send("GET", "/account")
+    assert status == 503 and answer["error"]["status"] == 503
+    assert live.send("GET", "/account")[0] == 200  # times 1: spent
+    screenshot(page, "ui-controls", full_page=True)
+    # And removed from the page, by its own button.
+    live.control("POST", "/_fake/faults", {"path": "/timeEntries/*", "status": 500})
+    page.click("#tab-requests")
+    view(page, "controls")
+    expect(page.locator("#faults li")).to_have_count(2, timeout=GUARD_MS)
+    page.get_by_role("button", name=f"Remove fault rule {rule['id']}").click()
+    expect(page.locator("#faults li")).to_have_count(1, timeout=GUARD_MS)
+    assert [f["id"] for f in live.control("GET", "/_fake/faults")["faults"]] != [rule["id"]]
+
+
+def test_reset_and_the_clock_controls_change_state_and_clock(live: Live, page: Any) -> None:
+    live.open(page)
+    created = live.send("POST", "/projects/51/timeEntries", {"time-entry": {"seconds": "60"}})
+    assert created[0] == 201
+    loaded = len(small_doc()["time-entries"])
+    assert len(live.control("GET", "/_fake/state")["time-entries"]) == loaded + 1
+    view(page, "controls")
+    page.select_option("#reset-to", "empty")
+    page.click("#reset-form button[type=submit]")
+    expect(page.locator("#last-answer")).to_contain_text("200", timeout=GUARD_MS)
+    assert live.control("GET", "/_fake/state").get("time-entries", []) == []
+    page.select_option("#reset-to", "loaded")
+    page.click("#reset-form button[type=submit]")
+    expect(page.locator("#last-call")).to_contain_text('"to":"loaded"')
+    expect(page.locator("#last-answer")).to_contain_text("200", timeout=GUARD_MS)
+    assert len(live.control("GET", "/_fake/state")["time-entries"]) == loaded
+
+    page.fill("#clock-value", "2012-08-01 10:00:00")
+    page.click("#clock-set button")
+    expect(page.locator("#clock-now")).to_contain_text("2012-08-01 10:00:00", timeout=GUARD_MS)
+    assert live.control("GET", "/_fake/clock")["now"] == "2012-08-01 10:00:00"
+    page.fill("#clock-seconds", "3600")
+    page.click("#clock-advance button")
+    expect(page.locator("#clock-now")).to_contain_text("11:00:00", timeout=GUARD_MS)
+    assert live.control("GET", "/_fake/clock")["now"] == "2012-08-01 11:00:00"
+    page.click("#clock-unfreeze")
+    expect(page.locator("#clock-now")).to_contain_text("running", timeout=GUARD_MS)
+    assert live.control("GET", "/_fake/clock")["frozen"] is False
+    page.click("#clock-freeze")
+    expect(page.locator("#clock-now")).to_contain_text("frozen", timeout=GUARD_MS)
+    assert live.control("GET", "/_fake/clock")["frozen"] is True
+
+
+def test_snapshots_are_saved_and_restored_from_the_page(live: Live, page: Any) -> None:
+    live.open(page)
+    view(page, "controls")
+    page.fill("#snapshot-name", "before")
+    page.click("#snapshot-form button[type=submit]")
+    expect(page.locator("#snapshots li")).to_have_count(1, timeout=GUARD_MS)
+    assert live.control("GET", "/_fake/snapshots")["snapshots"] == ["before"]
+    assert live.send("DELETE", "/timeEntries/71")[0] == 200
+    page.get_by_role("button", name="Restore before").click()
+    expect(page.locator("#last-call")).to_contain_text("/_fake/snapshots/before/restore")
+    expect(page.locator("#last-answer")).to_contain_text("200", timeout=GUARD_MS)
+    assert live.send("GET", "/timeEntries/71")[0] == 200
+    # A refused name shows the API's own message.
+    page.fill("#snapshot-name", "no way")
+    page.click("#snapshot-form button[type=submit]")
+    expect(page.locator("#status")).to_contain_text("Bad snapshot name", timeout=GUARD_MS)
+    page.watch.errors[:] = [e for e in page.watch.errors if "400" not in e]
+
+
+# --- coverage: the HTML report, in a frame that runs no script ----------------------------
+
+
+def test_the_coverage_view_is_the_html_report_redrawn_as_requests_arrive(
+    live: Live, page: Any
+) -> None:
+    live.open(page)
+    view(page, "coverage")
+    frame = page.frame_locator("#coverage")
+    expect(frame.locator("body")).to_contain_text("GET /account", timeout=GUARD_MS)
+    assert page.locator("#coverage").get_attribute("sandbox") == "allow-same-origin"
+    before = live.control("GET", "/_fake/report")
+    assert before["coverage"]["checks"]["exercised"] == 0
+    assert live.send("GET", "/account")[0] == 200
+    assert live.send("POST", "/projects/51/timeEntries", {"time-entry": {"x": 1}})[0] == 422
+    after = live.control("GET", "/_fake/report")
+    shown = f"{after['coverage']['checks']['exercised']} of {after['coverage']['checks']['total']}"
+    expect(frame.locator("body")).to_contain_text(shown, timeout=GUARD_MS)
+    expect(frame.locator("body")).to_contain_text("time-entry.x", timeout=GUARD_MS)
+    screenshot(page, "ui-coverage", full_page=True)
+    # Reading the report is a control call: the client's coverage is what it was.
+    assert live.control("GET", "/_fake/report")["coverage"] == after["coverage"]
+
+
+# --- the data ----------------------------------------------------------------------------
+
+
+def test_the_data_view_shows_parents_entries_and_the_changes(live: Live, page: Any) -> None:
+    status, created = live.send(
+        "POST", "/projects/51/timeEntries", {"time-entry": {"seconds": "600", "notes": "added"}}
+    )
+    assert status == 201
+    assert live.send("PUT", "/timeEntries/72", {"time-entry": {"notes": "changed"}})[0] == 200
+    assert live.send("DELETE", "/timeEntries/73")[0] == 200
+    live.open(page)
+    journaled = live.control("GET", "/_fake/requests")["last"]
+    view(page, "data")
+    project = page.locator("#parents tbody tr").filter(has_text="51").first
+    expect(project).to_be_visible(timeout=GUARD_MS)
+    project.click()
+    entries = page.locator("#entries tbody tr")
+    expect(entries.first).to_be_visible(timeout=GUARD_MS)
+    listed = live.control("GET", "/_fake/data/projects/51/entries")["time-entries"]
+    expect(entries).to_have_count(len(listed))
+    assert entries.first.locator("td").last.inner_text() == listed[0]["id"]
+    entries.first.click()
+    expect(page.locator("#entry-fields")).to_contain_text(listed[0]["date"])
+    changes = page.locator("#changes")
+    expect(changes.locator(".created")).to_contain_text(created["time-entry-id"])
+    expect(changes.locator(".updated")).to_contain_text("changed")
+    expect(changes.locator(".deleted")).to_contain_text("73")
+    screenshot(page, "ui-data", full_page=True)
+    # Reading the data made no request of the API: nothing journaled, nothing counted.
+    assert live.control("GET", "/_fake/requests")["last"] == journaled
+
+
+# --- safety ----------------------------------------------------------------------------------
+
+
+def test_a_note_holding_script_runs_nothing_and_shows_as_text(live: Live, page: Any) -> None:
+    live.open(page)
+    body = {"time-entry": {"seconds": "60", "notes": HOSTILE}}
+    assert live.send("POST", "/projects/51/timeEntries", body)[0] == 201
+    assert live.send("POST", "/projects/51/timeEntries", {"time-entry": {HOSTILE: 1}})[0] == 422
+    expect(rows(page)).to_have_count(2, timeout=GUARD_MS)
+    rows(page).nth(1).click()
+    expect(page.locator("#detail-body")).to_contain_text(HOSTILE.replace('"', '\\"'))
+    rows(page).first.click()
+    expect(page.locator("#violations")).to_contain_text("<script>")
+    view(page, "data")
+    expect(page.locator("#changes .created")).to_contain_text(HOSTILE, timeout=GUARD_MS)
+    page.locator("#parents tbody tr").filter(has_text="51").first.click()
+    expect(page.locator("#entries tbody tr").first).to_contain_text(HOSTILE, timeout=GUARD_MS)
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("#app script, #app img").count() == 0
+
+
+def test_with_a_control_token_the_page_shows_nothing_until_it_is_given(
+    serve: Callable[..., Served], page: Any
+) -> None:
+    served = serve("--control-token", TOKEN, "--fixtures", "fixtures/small.json")
+    live = Live(served.url, token=TOKEN)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url.split(str(live.port), 1)[1]))
+    page.goto(live.url + "/_fake/ui")
+    expect(page.locator("#token-form")).to_be_visible()
+    expect(page.locator("#app")).to_be_hidden()
+    assert live.send("GET", "/account")[0] == 200
+    page.wait_for_load_state("networkidle")
+    # Only the page's own files: no control call was made without the token.
+    assert sorted(set(asked)) == ["/_fake/ui", "/_fake/ui/ui.css", "/_fake/ui/ui.js"]
+    screenshot(page, "ui-token")
+
+    page.fill("#token", "wrong")
+    page.press("#token", "Enter")
+    expect(page.locator("#token-error")).to_have_text(
+        "The control API needs the X-Fake-Control-Token header", timeout=GUARD_MS
+    )
+    expect(page.locator("#app")).to_be_hidden()
+    # The browser logs the refused call (401) as it is meant to be refused.
+    page.watch.errors[:] = [e for e in page.watch.errors if "401" not in e]
+
+    page.fill("#token", TOKEN)
+    page.press("#token", "Enter")
+    expect(page.locator("#app")).to_be_visible(timeout=GUARD_MS)
+    expect(rows(page).first).to_contain_text("/account", timeout=GUARD_MS)
+    # Kept for the tab: a reload does not ask again.
+    page.reload()
+    expect(rows(page).first).to_contain_text("/account", timeout=GUARD_MS)
+    expect(page.locator("#token-form")).to_be_hidden()
+    sent = page.evaluate("sessionStorage.getItem('apollo-fake-control-token')")
+    assert sent == TOKEN
+
+
+# --- keyboard, phone width, dark --------------------------------------------------------
+
+
+def test_the_page_is_usable_with_the_keyboard(live: Live, page: Any) -> None:
+    live.open(page)
+    for path in ("/timeEntries/71", "/timeEntries/72", "/account"):
+        assert live.send("GET", path)[0] == 200
+    expect(rows(page)).to_have_count(3, timeout=GUARD_MS)
+    # Tab order: the tabs first, then the filters, then the rows.
+    page.locator("body").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "tab-requests"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # the focus is visible
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.tagName") == "TR":
+            break
+    assert page.evaluate("document.activeElement.dataset.seq") is not None
+    page.keyboard.press("Enter")
+    expect(page.locator("#detail-title")).to_contain_text("/account")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press(" ")
+    expect(page.locator("#detail-title")).to_contain_text("/timeEntries/72")
+    # The views are tabs: arrows move between them.
+    page.focus("#tab-requests")
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#view-controls")).to_be_visible()
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#view-data")).to_be_visible()
+    assert page.evaluate("document.activeElement.id") == "tab-data"
+    expect(page.locator("#view-requests")).to_be_hidden()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_page_fits_a_phone_in_light_and_dark(live: Live, page: Any, scheme: str) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.emulate_media(color_scheme=scheme)
+    live.open(page)
+    long = "/no-such-call/" + "x" * 120
+    assert live.send("GET", long)[0] == 404
+    assert live.send("POST", "/projects/51/timeEntries", {"time-entry": {"x": 1}})[0] == 422
+    expect(rows(page)).to_have_count(2, timeout=GUARD_MS)
+    rows(page).first.click()
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    dark = background in ("rgb(17, 20, 24)",)
+    assert dark == (scheme == "dark")
+    drawn = {
+        "requests": "#detail pre",
+        "coverage": "#coverage[style*=height]",
+        "data": "#parents tbody tr",
+        "controls": "#clock-now:not(:text-is('–'))",
+    }
+    for name, shown in drawn.items():
+        view(page, name)
+        expect(page.locator(shown).first).to_be_visible(timeout=GUARD_MS)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (name, width)
+        screenshot(page, f"ui-phone-{scheme}-{name}", full_page=True)
+
+
+def test_a_data_set_larger_than_a_page_is_paged(page: Any) -> None:
+    doc = small_doc()
+    base = datetime.date(2012, 7, 30)
+    doc["time-entries"] = [
+        {"id": str(1000 + i), "user-id": "11", "project-id": "51",
+         "date": (base - datetime.timedelta(days=i)).isoformat(), "seconds": "60"}
+        for i in range(120)
+    ]
+    fake = Fake(doc, today=TODAY)
+    with fake.serve() as url:
+        Live(url, fake).open(page)
+        view(page, "data")
+        page.locator("#parents tbody tr").filter(has_text="51").first.click()
+        entries = page.locator("#entries tbody tr")
+        expect(entries).to_have_count(50, timeout=GUARD_MS)
+        expect(entries.first).to_contain_text("2012-07-30")  # date descending
+        pager = page.locator("#entries-pager")
+        expect(pager).to_contain_text("page 1 of 3 · 120")
+        pager.get_by_role("button", name="Next").click()
+        expect(pager).to_contain_text("page 2 of 3", timeout=GUARD_MS)
+        expect(entries.first).to_contain_text((base - datetime.timedelta(days=50)).isoformat())
+        pager.get_by_role("button", name="Next").click()
+        expect(entries).to_have_count(20, timeout=GUARD_MS)
+        page.goto("about:blank")  # the page stops polling before its server stops

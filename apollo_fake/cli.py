@@ -165,9 +165,14 @@ _report_options = _options(
     ),
 )
 
-# The output options of _report_options, by parameter name: each is checked before the
-# fake starts (_check_outputs). An output option added above is added here too.
-OUTPUTS = {"report_file": "--report", "junit_file": "--junit", "html_file": "--html"}
+# The output options of _report_options (and --tls-ca), by parameter name: each is checked
+# before the fake starts (_check_outputs). An output option added is added here too.
+OUTPUTS = {
+    "report_file": "--report",
+    "junit_file": "--junit",
+    "html_file": "--html",
+    "tls_ca": "--tls-ca",
+}
 
 
 def _check_outputs(params: dict[str, Any]) -> None:
@@ -206,6 +211,28 @@ def _check_outputs(params: dict[str, Any]) -> None:
             raise click.BadParameter(f"{path} is also the file of {same}", param_hint=hint)
 
 
+_tls_options = _options(
+    click.option(
+        "--tls",
+        is_flag=True,
+        help="Serve HTTPS, with a certificate for 127.0.0.1, localhost and ::1 signed by "
+        "a throwaway CA made at start.",
+    ),
+    click.option(
+        "--tls-ca",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="With --tls: write the CA's certificate (PEM) to FILE, for clients to trust.",
+    ),
+)
+
+
+def _check_tls(tls: bool, tls_ca: Path | None) -> None:
+    """Refuse --tls-ca without --tls (exit 2); _check_outputs checks the file."""
+    if tls_ca is not None and not tls:
+        raise click.UsageError("--tls-ca needs --tls")
+
+
 def _write(path: Path, data: bytes) -> None:
     """Write a file whole: a reader never sees half of it."""
     partial = path.with_name(path.name + ".partial")
@@ -235,6 +262,7 @@ def _write_reports(
 @cli.command()
 @_listen_options(8000, "Port to bind; 0 picks a free one (read it from the ready line).")
 @_fake_options
+@_tls_options
 @_report_options
 def serve(
     host: str,
@@ -250,11 +278,13 @@ def serve(
     no_control: bool,
     control_token: str | None,
     quiet: bool,
+    tls: bool,
+    tls_ca: Path | None,
     report_file: Path | None,
     junit_file: Path | None,
     html_file: Path | None,
 ) -> None:
-    """Serve the fake over HTTP until interrupted.
+    """Serve the fake over HTTP (HTTPS with --tls) until interrupted.
 
     With --report, --junit or --html, the contract report is written as the server stops.
     """
@@ -266,6 +296,7 @@ def serve(
 
     if fixtures is not None and (seed is not None or entries is not None):
         raise click.UsageError("--fixtures and --seed/--entries exclude each other")
+    _check_tls(tls, tls_ca)
     _check_outputs(click.get_current_context().params)
     try:
         store, start = fx.starting_store(fixtures, seed, entries, today)
@@ -315,14 +346,46 @@ def serve(
                 "so reports show data. --today DATE sets another day.",
                 err=True,
             )
+        if authority is not None and tls_ca is None and not quiet:
+            click.echo(
+                "apollo-fake: HTTPS with a CA made at start and kept nowhere: "
+                "--tls-ca FILE writes it for clients to trust.",
+                err=True,
+            )
         shown = f"[{host}]" if ":" in host else host
-        click.echo(f"apollo-fake listening on http://{shown}:{bound}")
+        scheme = "https" if authority is not None else "http"
+        click.echo(f"apollo-fake listening on {scheme}://{shown}:{bound}")
         sys.stdout.flush()
 
+    authority = None
+    if tls:
+        from .tls import Authority
+
+        try:
+            authority = Authority([host])
+        except ValueError as exc:  # a name IDNA refuses (UnicodeError is a ValueError)
+            raise click.BadParameter(
+                f"{host!r} cannot be named in a certificate: {exc}", param_hint="'--host'"
+            ) from None
+        if tls_ca is not None:  # before the ready line: a client may read it at once
+            try:
+                authority.write_ca(tls_ca)
+            except OSError as exc:
+                raise click.ClickException(
+                    f"cannot write {tls_ca}: {exc.strerror or exc}"
+                ) from None
     app = create_app(fake)
     _keep_collector_passes_short()
     try:
-        run(app, host, port, on_ready=ready, log=None if quiet else sys.stderr, threads=threads)
+        run(
+            app,
+            host,
+            port,
+            on_ready=ready,
+            log=None if quiet else sys.stderr,
+            threads=threads,
+            tls=authority,
+        )
     except ServerError as exc:
         raise click.ClickException(str(exc)) from None
     if report_file is not None or junit_file is not None or html_file is not None:
@@ -371,6 +434,7 @@ def _serve_argv(params: dict[str, Any]) -> list[str]:
         argv += ["--rate-limit", f"{count}/{seconds!r}"]
     argv += ["--journal-size", str(params["journal_size"]), "--threads", str(params["threads"])]
     argv += ["--no-control"] * params["no_control"] + ["--quiet"] * params["quiet"]
+    argv += ["--tls"] * params["tls"]
     return argv
 
 
@@ -408,6 +472,7 @@ $GITHUB_STEP_SUMMARY, and each kind of violation and each failed check is an
 )
 @_listen_options(0, "Port to bind; 0 (the default) picks a free one.")
 @_fake_options
+@_tls_options
 @_report_options
 @click.option(
     "--allow-violations",
@@ -443,7 +508,10 @@ def run(
     """Run CMD against a fake and report how it kept the contract.
 
     The fake serves on a free loopback port; CMD runs with APOLLO_BASE_URL (and
-    APOLLO_BASE_URL_V1, the same under /v1) in its environment. When CMD ends, the
+    APOLLO_BASE_URL_V1, the same under /v1) in its environment. With --tls, the URL
+    is https:// and SSL_CERT_FILE, REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE name a file
+    of the system's CAs and the fake's, NODE_EXTRA_CA_CERTS the fake's CA: curl,
+    requests, httpx, Python's ssl and node verify the fake as they are. When CMD ends, the
     fake stops and the contract report is printed: every violation, and which calls,
     parameters and outcomes of the contract the client never exercised.
     """
@@ -457,6 +525,7 @@ def run(
         serve_params["seed"] is not None or serve_params["entries"] is not None
     ):
         raise click.UsageError("--fixtures and --seed/--entries exclude each other")
+    _check_tls(serve_params["tls"], serve_params["tls_ca"])
     _check_outputs(click.get_current_context().params)
     quiet = serve_params["quiet"]
 
@@ -467,9 +536,19 @@ def run(
     with tempfile.TemporaryDirectory(prefix="apollo-fake-run-") as tmp:
         written = Path(tmp, "report.json")
         serve = [sys.executable, "-m", "apollo_fake", "serve", *_serve_argv(serve_params)]
+        trust = None
+        if serve_params["tls"]:
+            # Absolute: the command may change directory before it reads the variables.
+            ca = (serve_params["tls_ca"] or Path(tmp, "ca.pem")).absolute()
+            serve += ["--tls-ca", str(ca)]
+            trust = runner.Trust(ca, Path(tmp, "ca-bundle.pem"))
         try:
             outcome = runner.run(
-                [*serve, "--report", str(written)], command, written, announce=announce
+                [*serve, "--report", str(written)],
+                command,
+                written,
+                announce=announce,
+                trust=trust,
             )
         except runner.RunError as exc:
             click.echo(f"apollo-fake: error: {exc}", err=True)

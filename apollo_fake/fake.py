@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from flask.testing import FlaskClient
 
     from .server import LiveServer
+    from .tls import Authority
 
 __all__ = ["MAX_SNAPSHOTS", "Fake", "Settings", "Snapshot"]
 
@@ -64,9 +65,11 @@ class Fake(Core):
             self._server = None
 
     @contextlib.contextmanager
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-        """Serve this fake over HTTP for the block; yield its base URL."""
+    def serve(
+        self, host: str = "127.0.0.1", port: int = 0, tls: Authority | None = None
+    ) -> Iterator[str]:
+        """Serve this fake over HTTP for the block (HTTPS with ``tls``); yield its base URL."""
         from .server import LiveServer
 
-        with LiveServer(self.app, host, port) as server:
+        with LiveServer(self.app, host, port, tls=tls) as server:
             yield server.url

@@ -39,13 +39,39 @@ from typing import Any, TextIO
 
 from . import report as reports
 
-READY = re.compile(rb"^apollo-fake listening on (http://\S+)$", re.M)
+READY = re.compile(rb"^apollo-fake listening on (https?://\S+)$", re.M)
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 READY_TIMEOUT = 60.0  # seconds for the fake to answer: loading a large fixture file takes time
 STOP_TIMEOUT = 15.0  # seconds for the fake to stop and write its report
 GRACE = 3.0  # seconds the command's leftovers get between SIGTERM and SIGKILL
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass
+class Trust:
+    """Where an HTTPS fake writes its CA, and where the bundle the command trusts goes."""
+
+    ca: Path  # the fake's CA alone (``serve --tls-ca``)
+    bundle: Path  # the system's CAs, then the fake's
+
+    def env(self) -> dict[str, str]:
+        """Write the bundle; return the variables that make common clients trust the fake.
+
+        OpenSSL (Python's ssl, httpx, curl, Go, Ruby) reads SSL_CERT_FILE, requests
+        REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, curl CURL_CA_BUNDLE; each replaces the
+        system's CAs, hence the bundle. Node adds NODE_EXTRA_CA_CERTS to its own.
+        """
+        from .tls import bundle, write_whole
+
+        write_whole(self.bundle, bundle(self.ca.read_bytes()))
+        both = str(self.bundle)
+        return {
+            "SSL_CERT_FILE": both,
+            "REQUESTS_CA_BUNDLE": both,
+            "CURL_CA_BUNDLE": both,
+            "NODE_EXTRA_CA_CERTS": str(self.ca),
+        }
 
 
 class RunError(Exception):
@@ -288,11 +314,13 @@ def run(
     *,
     announce: Callable[[str], None] | None = None,
     err: TextIO = sys.stderr,
+    trust: Trust | None = None,
 ) -> Outcome:
     """Serve a fake, run the command against it, stop the fake; return how it all ended.
 
     ``serve_argv`` starts ``apollo-fake serve`` writing its report to ``report_path``;
-    the command gets ``APOLLO_BASE_URL`` and ``APOLLO_BASE_URL_V1`` in its environment.
+    the command gets ``APOLLO_BASE_URL`` and ``APOLLO_BASE_URL_V1`` in its environment,
+    and with ``trust`` (a fake serving HTTPS) the variables that make clients trust it.
     """
     supervisor = Supervisor(err)
     with supervisor.handling_signals():
@@ -301,6 +329,11 @@ def run(
             if announce is not None:
                 announce(url)
             env = {**os.environ, "APOLLO_BASE_URL": url, "APOLLO_BASE_URL_V1": url + "/v1"}
+            if trust is not None:
+                try:
+                    env.update(trust.env())
+                except OSError as exc:
+                    raise RunError(f"cannot write {trust.bundle}: {exc.strerror or exc}") from None
             status = supervisor.run_command(command, env)
         finally:
             code = supervisor.stop_fake(fake)

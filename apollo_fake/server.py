@@ -5,10 +5,13 @@ One server for every role (the plugin's ``apollo_url``, ``Fake.serve()``,
 whichever carries it. cheroot is used through its documented API only:
 ``cheroot.wsgi.Server``, its constructor and its attributes (``ConnectionClass``,
 ``gateway``, ``max_request_header_size``, ``max_request_body_size``,
-``expiration_interval``, ``keep_alive_conn_limit``) and ``error_log`` (meant to
-be overridden); ``HTTPConnection`` (its ``RequestHandlerClass``, its ``makefile``
-argument, ``communicate``); ``cheroot.makefile.StreamReader`` (the reader the
-``makefile`` argument returns, over a ``socket.SocketIO``); ``HTTPRequest`` (its
+``expiration_interval``, ``keep_alive_conn_limit``, ``ssl_adapter``) and
+``error_log`` (meant to be overridden); ``cheroot.ssl.Adapter`` (the interface
+of a TLS adapter: ``bind``, ``wrap``, ``get_environ``, ``makefile``);
+``HTTPConnection`` (its ``RequestHandlerClass``, its ``makefile`` argument,
+``communicate``, and its ``socket``, ``rfile`` and ``wfile``, replaced once TLS
+is up); ``cheroot.makefile.StreamReader`` (the reader the ``makefile`` argument
+returns, over a ``socket.SocketIO``, and its ``has_data``); ``HTTPRequest`` (its
 ``proxy_mode`` argument, its ``header_reader``, ``read_request_headers`` and
 ``simple_response``, which is how cheroot refuses a request); and a
 ``wsgi.Gateway_10`` subclass (how the app is called: ``get_environ``,
@@ -32,7 +35,16 @@ What is added to cheroot here:
   ``drop`` fault closes it before anything is written, and nothing is written after;
 - an answer sent before the request's body was read (a 413) is followed by a
   short drain of what the client still sends, so that it reads the answer
-  instead of a reset connection.
+  instead of a reset connection;
+- with TLS (``tls=``, ``serve --tls``), the server's ``ssl_adapter`` is an
+  implementation of cheroot's ``cheroot.ssl.Adapter`` interface whose ``wrap``
+  leaves the handshake to the connection's own thread: cheroot's
+  ``BuiltinSSLAdapter`` shakes hands in the thread that accepts connections, so
+  one client that connects and says nothing holds up every new connection for
+  the read timeout. In its thread, a connection whose first byte is not a TLS
+  handshake record is answered with the contract's JSON 400 in plain text,
+  saying to use https (cheroot's own answer is plain text, and is reset before
+  a client reads it), and one whose handshake fails is closed.
 """
 
 from __future__ import annotations
@@ -46,19 +58,24 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
 from types import FrameType, TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from cheroot import errors as cheroot_errors
 from cheroot import server as cheroot_server
 from cheroot import wsgi
 from cheroot.makefile import MakeFile, StreamReader, StreamWriter
+from cheroot.ssl import Adapter
 
-from .errors import ApolloError, PayloadTooLarge, RequestTimeout
+from .errors import ApolloError, BadRequest, PayloadTooLarge, RequestTimeout
 from .web.wire import CHECKED, HEAD_LIMIT, HeadTooLarge, UriTooLong, not_http, refusal_answer
+
+if TYPE_CHECKING:
+    from .tls import Authority
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -76,6 +93,8 @@ DRAIN_S = 1.0  # after an answer sent before the body was read: read the rest th
 DRAIN_BYTES = BODY_GUARD  # ...or this much, so that the client sees the answer
 STOP_S = 3.0  # `serve` waits this long for requests in flight after a stop signal
 BUG = "The fake failed unexpectedly; this is a bug in apollo-fake."
+PLAIN_ON_TLS = "This port speaks HTTPS only, and the request came as plain HTTP: use https://."
+_TLS_HANDSHAKE = b"\x16"  # the first byte of every TLS connection: a handshake record
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _STATUS = re.compile(r"[1-5][0-9][0-9](?: [\t -~\x80-\xff]*)?\Z")
@@ -180,18 +199,23 @@ class _Request(cheroot_server.HTTPRequest):
         """Refuse with the contract's JSON error, and close the connection after it."""
         text = status.decode("latin-1") if isinstance(status, bytes) else str(status)
         message = msg.decode("latin-1") if isinstance(msg, bytes) else str(msg)
-        line, headers, body = refusal_answer(_refusal(text, message))
-        head = f"{self.server.protocol} {line}\r\n"
-        head += "".join(f"{name}: {value}\r\n" for name, value in headers)
-        head += f"Date: {email.utils.formatdate(usegmt=True)}\r\n"
-        head += f"Server: {self.server.server_name}\r\n\r\n"
         self.close_connection = True
         self.sent_headers = True  # nothing more of this answer may be written
         self.conn.unread = True  # the client may still be sending: drain before closing
         try:
-            self.conn.wfile.write(head.encode("latin-1") + body)
+            self.conn.wfile.write(_refusal_bytes(self.server, _refusal(text, message)))
         except OSError:
             pass  # the client has gone: there is no one to tell
+
+
+def _refusal_bytes(server: Any, err: ApolloError) -> bytes:
+    """Return a whole refusal as it goes on the wire: status line, headers, JSON body."""
+    line, headers, body = refusal_answer(err)
+    head = f"{server.protocol} {line}\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers)
+    head += f"Date: {email.utils.formatdate(usegmt=True)}\r\n"
+    head += f"Server: {server.server_name}\r\n\r\n"
+    return head.encode("latin-1") + body
 
 
 class _Writer(StreamWriter):
@@ -265,6 +289,17 @@ class _Reader(StreamReader):
         """Give the reads from now on ``seconds`` in all (None: no deadline)."""
         self.deadline_io.deadline = None if seconds is None else time.monotonic() + seconds
 
+    def has_data(self) -> bool:
+        """Tell whether a request's bytes are already read, here or in the TLS layer.
+
+        cheroot waits in select() for an idle connection that has none: bytes the
+        TLS layer decrypted but nobody read yet would never wake it.
+        """
+        if super().has_data():  # type: ignore[no-untyped-call]
+            return True
+        sock = self.deadline_io.conn_sock
+        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+
 
 def _makefile(sock: socket.socket, mode: str = "r", bufsize: int = -1) -> Any:
     """Make cheroot's file objects for a connection: a writer that can hold writes,
@@ -280,6 +315,7 @@ class _Connection(cheroot_server.HTTPConnection):
     RequestHandlerClass = _Request
     unread = False  # an answer went out before the whole request was read
     dropped = False  # a drop fault closed the connection: nothing more to do
+    secured = False  # on a TLS server: the handshake is done
 
     def __init__(self, server: Any, sock: socket.socket, makefile: Any = MakeFile) -> None:
         # `makefile` is the documented way to give a connection its file objects.
@@ -288,6 +324,8 @@ class _Connection(cheroot_server.HTTPConnection):
     def communicate(self) -> bool:
         """Answer a request; before a close, drain what the client still sends."""
         self.unread = False
+        if self.server.ssl_adapter is not None and not self.secured and not self._secure():
+            return False
         # The whole head, from its first byte, within the read timeout: a client
         # trickling it a byte at a time is cut off as a silent one is.
         _within(self, self.server.timeout)
@@ -295,6 +333,38 @@ class _Connection(cheroot_server.HTTPConnection):
         if not keep and self.unread and not self.dropped:
             self._drain()
         return keep
+
+    def _secure(self) -> bool:
+        """Shake hands in this connection's thread; tell whether TLS is up.
+
+        Each wait is bounded by the socket's timeout (the server's read timeout),
+        and the handshake as a whole by the same time.
+        """
+        raw = self.socket
+        try:
+            first = raw.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return False  # silent until the timeout, or gone
+        if first != _TLS_HANDSHAKE:
+            if first:  # plain HTTP, most likely: say so in the contract's shape
+                with contextlib.suppress(OSError):
+                    self.wfile.write(_refusal_bytes(self.server, BadRequest(PLAIN_ON_TLS)))
+                    self.wfile.flush()
+                self._drain()
+            return False
+        context: ssl.SSLContext = self.server.ssl_adapter.context
+        try:
+            self.socket = context.wrap_socket(
+                raw, server_side=True, do_handshake_on_connect=False
+            )
+            self.socket.do_handshake()
+        except (OSError, ValueError) as exc:
+            log.debug("TLS handshake with %s failed: %s", self.remote_addr, exc)
+            return False
+        self.rfile = _makefile(self.socket, "rb", self.rbufsize)
+        self.wfile = _makefile(self.socket, "wb", self.wbufsize)
+        self.secured = True
+        return True
 
     def _drain(self) -> None:
         """Read and drop what the client still sends, for a bounded time, then let it close.
@@ -474,6 +544,35 @@ class _Gateway(wsgi.Gateway_10):
         req.conn.dropped = True
 
 
+class _TLS(Adapter):
+    """cheroot's TLS adapter interface, leaving the handshake to the connection's thread.
+
+    ``wrap`` is called where connections are accepted, one at a time: it hands the
+    socket on as it is, and :meth:`_Connection._secure` shakes hands in the thread
+    that then serves the connection.
+    """
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(None, None)
+        self.context = context
+
+    def bind(self, sock: socket.socket) -> socket.socket:
+        """Return the listening socket unchanged."""
+        return sock
+
+    def wrap(self, sock: socket.socket) -> tuple[socket.socket, dict[str, str]]:
+        """Return the accepted socket unchanged, and the environ entries of HTTPS."""
+        return sock, self.get_environ()
+
+    def get_environ(self) -> dict[str, str]:
+        """Return the WSGI environ entries of a request that came over TLS."""
+        return {"HTTPS": "on"}
+
+    def makefile(self, sock: socket.socket, mode: str = "r", bufsize: int = -1) -> Any:
+        """Make the connection's file objects, as for plain HTTP."""
+        return _makefile(sock, mode, bufsize)
+
+
 class Server(wsgi.Server):
     """cheroot's WSGI server with the contract's refusals, limits and read deadlines."""
 
@@ -483,7 +582,14 @@ class Server(wsgi.Server):
     # How often the connection loop looks up from select(): a stop waits for it.
     expiration_interval = 0.05
 
-    def __init__(self, app: WSGIApp, host: str, port: int, threads: int = DEFAULT_THREADS) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        host: str,
+        port: int,
+        threads: int = DEFAULT_THREADS,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         super().__init__(
             (host, port),
             app,
@@ -497,6 +603,8 @@ class Server(wsgi.Server):
         self.gateway = _Gateway
         # Idle keep-alive connections wait in cheroot's selector, not in a thread.
         self.keep_alive_conn_limit = 1000
+        if tls is not None:
+            self.ssl_adapter = _TLS(tls)
 
     def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
         """Log cheroot's messages through the package's logger instead of stderr."""
@@ -521,14 +629,27 @@ def _with_probe(app: WSGIApp, probe: str) -> WSGIApp:
 
 
 def _wait_until_answering(
-    host: str, port: int, probe: str, timeout: float, alive: Callable[[], bool] = lambda: True
+    host: str,
+    port: int,
+    probe: str,
+    timeout: float,
+    alive: Callable[[], bool] = lambda: True,
+    tls: bool = False,
 ) -> bool:
     """Poll the probe path until it answers (True), time runs out or ``alive()`` fails."""
     host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
     deadline = time.monotonic() + timeout
+    # The probe asks whether the server answers; clients check its certificate.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
     while time.monotonic() < deadline and alive():
         try:
-            conn = http.client.HTTPConnection(host, port, timeout=1)
+            conn = (
+                http.client.HTTPSConnection(host, port, timeout=1, context=context)
+                if tls
+                else http.client.HTTPConnection(host, port, timeout=1)
+            )
             try:
                 conn.request("GET", probe)
                 if conn.getresponse().status == 204:
@@ -541,9 +662,11 @@ def _wait_until_answering(
     return False
 
 
-def _prepared(app: WSGIApp, host: str, port: int, threads: int) -> Server:
+def _prepared(
+    app: WSGIApp, host: str, port: int, threads: int, tls: ssl.SSLContext | None
+) -> Server:
     """Build the server and bind it, turning failure into a ServerError naming the address."""
-    server = Server(app, host, port, threads)
+    server = Server(app, host, port, threads, tls)
     try:
         server.prepare()
     except OSError as exc:
@@ -584,10 +707,12 @@ def run(
     log: TextIO | None = None,
     threads: int = DEFAULT_THREADS,
     timeout: float = 10.0,
+    tls: Authority | None = None,
 ) -> None:
     """Serve a WSGI app from this process until SIGINT or SIGTERM.
 
-    ``on_ready(port)`` is called once a request has been answered. The server's
+    ``on_ready(port)`` is called once a request has been answered. With ``tls``,
+    the server speaks HTTPS only, with a certificate that CA signed. The server's
     threads are daemons, and a stop waits at most a few seconds for requests in
     flight: a stalled client or a long ``delay_ms`` cannot keep the process alive.
     """
@@ -600,8 +725,11 @@ def run(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server, _ = _launch(served, host, port, threads)
-        if not _wait_until_answering(host, server.port, probe, timeout, lambda: not stop.is_set()):
+        context = tls.server_context() if tls is not None else None
+        server, _ = _launch(served, host, port, threads, context)
+        if not _wait_until_answering(
+            host, server.port, probe, timeout, lambda: not stop.is_set(), tls is not None
+        ):
             if not stop.is_set():
                 _stop_within(server, STOP_S)
                 raise ServerError(
@@ -617,7 +745,9 @@ def run(
             signal.signal(sig, handler)
 
 
-def _launch(app: WSGIApp, host: str, port: int, threads: int) -> tuple[Server, threading.Thread]:
+def _launch(
+    app: WSGIApp, host: str, port: int, threads: int, tls: ssl.SSLContext | None = None
+) -> tuple[Server, threading.Thread]:
     """Bind, then serve from a daemon thread; raise ServerError if the address is refused.
 
     cheroot's worker threads are started by the thread that binds, and take its
@@ -629,7 +759,7 @@ def _launch(app: WSGIApp, host: str, port: int, threads: int) -> tuple[Server, t
 
     def serve() -> None:
         try:
-            server = _prepared(app, host, port, threads)
+            server = _prepared(app, host, port, threads, tls)
             box.append(server)
         except ServerError as exc:
             box.append(exc)
@@ -655,7 +785,11 @@ def _stop_within(server: Server, seconds: float) -> None:
 
 
 class LiveServer:
-    """Serve a WSGI app over HTTP from a daemon thread; ``url`` is known once it answers."""
+    """Serve a WSGI app over HTTP from a daemon thread; ``url`` is known once it answers.
+
+    With ``tls`` (an :class:`apollo_fake.tls.Authority`), over HTTPS only, with a
+    certificate that CA signed; clients trust ``tls.ca_pem``.
+    """
 
     def __init__(
         self,
@@ -664,8 +798,10 @@ class LiveServer:
         port: int = 0,
         log: TextIO | None = None,
         threads: int = DEFAULT_THREADS,
+        tls: Authority | None = None,
     ) -> None:
         self.host = host
+        self.tls = tls
         self._probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
         inner = _log_requests(app, log) if log is not None else app
         self._app = _with_probe(inner, self._probe)
@@ -683,15 +819,17 @@ class LiveServer:
 
     @property
     def url(self) -> str:
-        """Return the base URL, e.g. ``http://127.0.0.1:43125``."""
+        """Return the base URL, e.g. ``http://127.0.0.1:43125`` (``https://`` with TLS)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://{host}:{self.port}"
 
     def start(self, timeout: float = 5.0) -> LiveServer:
         """Bind, serve from a thread, and return once a request is answered."""
-        server, thread = _launch(self._app, self.host, self._requested_port, self._threads)
+        context = self.tls.server_context() if self.tls is not None else None
+        server, thread = _launch(self._app, self.host, self._requested_port, self._threads, context)
         self._server, self._thread = server, thread
-        if _wait_until_answering(self.host, self.port, self._probe, timeout, thread.is_alive):
+        tls = self.tls is not None
+        if _wait_until_answering(self.host, self.port, self._probe, timeout, thread.is_alive, tls):
             return self
         died = not thread.is_alive()
         self.stop()

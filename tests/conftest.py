@@ -47,7 +47,7 @@ def small_doc() -> dict[str, Any]:
 # --- `apollo-fake serve` in a subprocess ---------------------------------------------
 
 MODULE = [sys.executable, "-m", "apollo_fake"]
-SERVE_READY = re.compile(r"apollo-fake listening on (http://(\S+):(\d+))")
+SERVE_READY = re.compile(r"apollo-fake listening on (https?://(\S+):(\d+))")
 SERVE_DEADLINE = 15.0  # seconds to wait for the ready line: never hang the suite
 SMALL_ARGS = ["--fixtures", "fixtures/small.json", "--today", TODAY.isoformat()]
 

@@ -1,7 +1,8 @@
 """One wire suite, run against every way in: the same request must get the same answer.
 
 The ways in: Flask's test client, the in-process live server (the plugin's
-``apollo_url``, ``Fake.url``, ``Fake.serve()``) and ``apollo-fake serve`` in a
+``apollo_url``, ``Fake.url``, ``Fake.serve()``), the same over HTTPS (``tls=``,
+as ``serve --tls`` and ``run --tls`` serve) and ``apollo-fake serve`` in a
 subprocess. Each serves its own fake over small.json, reset through the control
 API before every test. A request is sent to each way that can carry it (raw
 sockets for what a client library would refuse to send), and the answers are
@@ -17,9 +18,11 @@ connection; a ``drop`` fault (not a byte written, the connection closed); a
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -32,12 +35,13 @@ from flask.testing import FlaskClient
 
 from apollo_fake.fake import Fake
 from apollo_fake.server import LiveServer
+from apollo_fake.tls import Authority
 from apollo_fake.web import create_app
 
 from conftest import MODULE, ROOT, SMALL_ARGS, TODAY, Served, check_body, small_doc
 
-WAYS = ("client", "live", "serve")
-SOCKETS = ("live", "serve")
+WAYS = ("client", "live", "tls", "serve")
+SOCKETS = ("live", "tls", "serve")
 IGNORED = {"date", "server"}  # the only headers allowed to differ between servers
 PROJECT = "/projects/51/timeEntries"
 CREATE = json.dumps({"time-entry": {"seconds": "60"}}).encode()
@@ -65,10 +69,24 @@ class Answer:
 class Way:
     """One way into a fake: the test client, or a server's port."""
 
-    def __init__(self, name: str, client: FlaskClient | None = None, port: int = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        client: FlaskClient | None = None,
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.name = name
         self.client = client
         self.port = port
+        self.tls = tls
+
+    def connect(self) -> socket.socket:
+        """Open a connection to the server, over TLS for an HTTPS one."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=HANG_GUARD)
+        if self.tls is None:
+            return sock
+        return self.tls.wrap_socket(sock, server_hostname="127.0.0.1")
 
     @property
     def is_socket(self) -> bool:
@@ -94,10 +112,10 @@ class Way:
         """Send bytes as written over a new connection; return the answer and whether the
         server closed the connection after it (False when not asked)."""
         assert self.is_socket, "only a socket carries a request written by hand"
-        with socket.create_connection(("127.0.0.1", self.port), timeout=HANG_GUARD) as sock:
+        with self.connect() as sock:
             try:
                 sock.sendall(data)
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError):
                 pass  # the server answered and closed before reading it all
             resp = http.client.HTTPResponse(sock, method=method)
             resp.begin()
@@ -146,11 +164,17 @@ def ways() -> Iterator[dict[str, Way]]:
     served = Served(proc)
     try:
         served.wait_ready()
-        with LiveServer(create_app(Fake(small_doc(), today=TODAY))) as live:
+        authority = Authority()
+        with contextlib.ExitStack() as servers:
+            live = servers.enter_context(LiveServer(create_app(Fake(small_doc(), today=TODAY))))
+            tls = servers.enter_context(
+                LiveServer(create_app(Fake(small_doc(), today=TODAY)), tls=authority)
+            )
             client = create_app(Fake(small_doc(), today=TODAY)).test_client()
             yield {
                 "client": Way("client", client=client),
                 "live": Way("live", port=live.port),
+                "tls": Way("tls", port=tls.port, tls=authority.client_context()),
                 "serve": Way("serve", port=served.port),
             }
     finally:
@@ -398,7 +422,7 @@ def test_a_drop_closes_the_connection_without_writing_a_byte(
     before = way.state()
     way.control("POST", "/_fake/faults", {"method": method, "path": target, "drop": True})
     head = f"{method} {target} HTTP/1.1\r\nHost: a\r\nContent-Length: {len(body)}\r\n\r\n"
-    with socket.create_connection(("127.0.0.1", way.port), timeout=HANG_GUARD) as sock:
+    with way.connect() as sock:
         sock.sendall(head.encode() + body)
         received = b""
         try:

@@ -383,7 +383,8 @@ def test_with_a_control_token_the_page_shows_nothing_until_it_is_given(
     page.fill("#token", "wrong")
     page.press("#token", "Enter")
     expect(page.locator("#token-error")).to_have_text(
-        "The control API needs the X-Fake-Control-Token header", timeout=GUARD_MS
+        "The X-Fake-Control-Token header does not match the fake's control token",
+        timeout=GUARD_MS,
     )
     expect(page.locator("#app")).to_be_hidden()
     # The browser logs the refused call (401) as it is meant to be refused.

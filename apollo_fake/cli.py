@@ -238,11 +238,11 @@ def _check_tls(tls: bool, tls_ca: Path | None) -> None:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write a file whole: a reader never sees half of it."""
-    partial = path.with_name(path.name + ".partial")
+    """Write a file whole (a reader never sees half of it), or fail with a sentence."""
+    from .files import write_whole
+
     try:
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        write_whole(path, data)
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
 

@@ -62,7 +62,8 @@ class Trust:
         REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, curl CURL_CA_BUNDLE; each replaces the
         system's CAs, hence the bundle. Node adds NODE_EXTRA_CA_CERTS to its own.
         """
-        from .tls import bundle, write_whole
+        from .files import write_whole
+        from .tls import bundle
 
         write_whole(self.bundle, bundle(self.ca.read_bytes()))
         both = str(self.bundle)

@@ -11,13 +11,14 @@ certificate (:attr:`Authority.ca_pem`), written where ``--tls-ca`` says.
 from __future__ import annotations
 
 import datetime
-import os
 import ssl
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import trustme
+
+from .files import write_whole
 
 # The names a loopback client may use: each is in the certificate, whichever it dials.
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -72,13 +73,6 @@ class Authority:
     def write_ca(self, path: Path) -> None:
         """Write the CA's certificate to ``path`` whole (a reader never sees half of it)."""
         write_whole(path, self.ca_pem)
-
-
-def write_whole(path: Path, data: bytes) -> None:
-    """Write a file through a temporary sibling and a rename; raise OSError on failure."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
 
 
 def system_bundle() -> Path | None:

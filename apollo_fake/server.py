@@ -72,7 +72,7 @@ from cheroot.makefile import MakeFile, StreamReader, StreamWriter
 from cheroot.ssl import Adapter
 
 from .errors import ApolloError, BadRequest, PayloadTooLarge, RequestTimeout
-from .web.wire import CHECKED, HEAD_LIMIT, HeadTooLarge, UriTooLong, not_http, refusal_answer
+from .web.wire import CHECKED, HEAD_LIMIT, QUIET, HeadTooLarge, UriTooLong, not_http, refusal_answer
 
 if TYPE_CHECKING:
     from .tls import Authority
@@ -680,9 +680,9 @@ def _prepared(
 def _log_requests(app: WSGIApp, stream: TextIO) -> WSGIApp:
     """Wrap an app so that it writes one line per request: method, path, status, time.
 
-    Reads of the control API that succeed are left out: the log is there for the
-    client's requests, and an open inspector page polls the journal several times a
-    second. A refused control call, and every call that changes something, is logged.
+    Requests the app marks quiet (reads of the control API) are left out when they
+    succeed: the log is there for the client's requests, and an open inspector page
+    polls the journal several times a second. A refused one is logged.
     """
 
     def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -695,9 +695,9 @@ def _log_requests(app: WSGIApp, stream: TextIO) -> WSGIApp:
 
         body = app(environ, capture)
         ms = (time.perf_counter() - began) * 1000
-        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
-        if method in ("GET", "HEAD") and path.startswith("/_fake/") and status[0][0] in "23":
+        if environ.get(QUIET) and status[0][0] in "23":
             return body
+        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING")
         path += f"?{query}" if query else ""
         print(f"{method} {path} {status[0]} {ms:.1f}ms", file=stream)

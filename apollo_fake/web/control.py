@@ -28,6 +28,7 @@ from ..errors import (
 from ..model import parse_id
 from ..service import PARENTS, single_params
 from .api import parse_json, read_raw
+from .wire import QUIET
 
 bp = Blueprint("control", __name__, url_prefix="/_fake")
 JSON = "application/json"
@@ -120,6 +121,8 @@ QUERY = {
 
 @bp.before_request
 def _check() -> None:
+    if request.method in ("GET", "HEAD"):
+        request.environ[QUIET] = True  # a read: the server's log may leave it out
     token = _fake().settings.control_token
     if token is not None:
         given = request.headers.get("X-Fake-Control-Token")

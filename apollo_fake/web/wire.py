@@ -31,6 +31,9 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 HEAD_LIMIT = 64 * 1024  # bytes of request line and headers together
 URL_LIMIT = HEAD_LIMIT  # bytes of the request target
 CHECKED = "apollo_fake.wire_checked"  # set by a server that enforced the limits itself
+# Set by the app on a request a server's log may leave out when it succeeds: a read of
+# the control API, which an open inspector page makes several times a second.
+QUIET = "apollo_fake.quiet"
 _ENCODED_SLASH = re.compile("%2[fF]")
 
 

@@ -556,9 +556,11 @@ def run(
             )
         except runner.RunError as exc:
             click.echo(f"apollo-fake: error: {exc}", err=True)
+            _github_failure(f"the run failed: {exc}")
             sys.exit(exc.status)
     doc = outcome.report
     if doc is None:
+        _github_failure("the fake wrote no report; the job's log says why")
         sys.exit(runner.exit_code(outcome, []))
     found = runner.judge(
         doc,
@@ -584,7 +586,22 @@ def _github(doc: dict[str, Any], outcome: runner.Outcome, found: list[runner.Che
     """Follow GitHub Actions' conventions: a job summary, and annotations on stdout."""
     from . import runner
 
-    for line in runner.workflow_commands(doc, found):
+    _github_write(runner.workflow_commands(doc, found), runner.summary(doc, outcome, found))
+
+
+def _github_failure(sentence: str) -> None:
+    """Under GitHub Actions, tell a run that ended without a report: an annotation, a summary."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    from . import report, runner
+
+    annotation = runner.workflow_command("error", sentence, title="Apollo contract: no report")
+    summary = f"## ❌ Apollo contract check failed\n\n- {report.md(sentence)}\n"
+    _github_write([annotation], summary)
+
+
+def _github_write(annotations: list[str], markdown: str) -> None:
+    for line in annotations:
         click.echo(line)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
@@ -592,7 +609,7 @@ def _github(doc: dict[str, Any], outcome: runner.Outcome, found: list[runner.Che
             with open(summary, "a", encoding="utf-8") as out:
                 if out.tell():  # after an earlier step's summary: a paragraph break
                     out.write("\n")
-                out.write(runner.summary(doc, outcome, found))
+                out.write(markdown)
         except OSError as exc:
             # The summary is a convenience: the verdict stands without it.
             click.echo(

@@ -746,6 +746,26 @@ def test_under_github_actions_allowed_violations_are_warnings_and_gates_errors(
     assert "check the paths the client adds to APOLLO_BASE_URL" in html
 
 
+def test_under_github_actions_a_run_without_a_report_is_annotated_too(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    marker = tmp_path / "ran"
+    result = subprocess.run(
+        [*MODULE, "run", "--quiet", "--fixtures", str(broken), "--", "touch", str(marker)],
+        cwd=ROOT, capture_output=True, text=True, timeout=90,
+        env={**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.returncode == 1, result.stderr
+    assert not marker.exists()
+    assert result.stdout.startswith(
+        "::error title=Apollo contract%3A no report::the run failed: the fake did not start"
+    ), result.stdout
+    html, _ = _rendered(summary.read_text())
+    assert "Apollo contract check failed" in html
+    assert "the fake did not start" in html
+
+
 def test_outside_github_actions_no_summary_and_no_annotations(tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}

@@ -47,7 +47,7 @@ call GET /account | grep -q '"time-categories"'
 got=$(curl -sS -o /dev/null -w '%{http_code}' "$api/projects/51/timeEntries")
 if [ "$got" != 200 ]; then
     echo "curl_client: no project 51 here: run it on fixtures/small.json with --today 2012-07-31 (the README's command)" >&2
-    exit 2
+    exit 3  # not 2: under apollo-fake run, 2 means a usage error of run itself
 fi
 
 # Creates with every field, on a project, a task and a contact.

@@ -854,7 +854,9 @@ def test_parent_entries_page_as_the_api_does(make: Callable[..., Api]) -> None:
     [("/_fake/data/contacts/999/entries", 404), ("/_fake/data/users", 404),
      ("/_fake/data/projects?page=0", 400), ("/_fake/data/projects?page=x", 400),
      ("/_fake/data/projects/51/entries?page=0", 400), ("/_fake/data/projects?size=2", 400),
-     ("/_fake/data/projects/" + "9" * 5000 + "/entries", 404)],
+     ("/_fake/data/projects/" + "9" * 5000 + "/entries", 404),
+     # What names nothing is a 404 before any parameter is read, in both views.
+     ("/_fake/data/users?page=x", 404), ("/_fake/data/users/1/entries?page=x", 404)],
 )
 def test_data_views_refuse_what_names_nothing(api: Api, path: str, status: int) -> None:
     r = call(api, "GET", path)

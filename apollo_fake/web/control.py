@@ -297,8 +297,9 @@ def _id(given: str, noun: str) -> int:
 @bp.get("/data/<collection>")
 def parents(collection: str) -> Response:
     """List projects, tasks or contacts by id, 50 a page, each with its count of entries."""
+    name = _collection(collection)  # an unknown collection is a 404, whatever the page
     page = _count("page", 1, 1) or 1
-    found, total = _fake().parents(_collection(collection), page)
+    found, total = _fake().parents(name, page)
     return _json({"collection": collection, "page": page, "total": total, "records": found})
 
 

@@ -34,9 +34,12 @@ RECORD_OVERHEAD = 1024
 def record_weight(entry: dict[str, Any], body_weight: int) -> int:
     """Weigh a journal record: its body, and everything else it holds (path, query
     string, message, details) by its JSON size, which is what the journal's answer
-    and the memory holding it grow with."""
-    rest = {key: value for key, value in entry.items() if key != "body"}
-    return body_weight + len(orjson.dumps(rest, default=str)) + RECORD_OVERHEAD
+    and the memory holding it grow with. The kept answer, text already, weighs its
+    length: encoding up to 4 KiB again on every request would only confirm it."""
+    rest = {key: value for key, value in entry.items() if key not in ("body", "answer")}
+    answer = entry.get("answer")
+    kept = len(answer) if isinstance(answer, str) else 0
+    return body_weight + kept + len(orjson.dumps(rest, default=str)) + RECORD_OVERHEAD
 
 
 class Journal:

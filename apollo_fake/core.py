@@ -360,15 +360,17 @@ class Core:
         status: int | str | None = None,
         after: int = 0,
         limit: int | None = None,
+        violations: bool = False,
     ) -> list[dict[str, Any]]:
         """Return the recorded requests, oldest first, optionally of one method, path glob
         and status: a number (``422``) or a class (``"4xx"``).
 
         ``after`` keeps only the records numbered (``seq``) above it, which is how a
-        reader follows the journal; ``limit`` keeps only the newest that many matches.
+        reader follows the journal; ``violations`` only those that broke the contract;
+        ``limit`` keeps only the newest that many matches.
         A status that is neither raises ValueError.
         """
-        return self.follow(method, path, status, after, limit)[0]
+        return self.follow(method, path, status, after, limit, violations)[0]
 
     def follow(
         self,
@@ -377,6 +379,7 @@ class Core:
         status: int | str | None = None,
         after: int = 0,
         limit: int | None = None,
+        violations: bool = False,
     ) -> tuple[list[dict[str, Any]], int]:
         """Return :meth:`requests` and the number of the last record made (a cursor)."""
         matches = glob(path) if path is not None else None
@@ -390,6 +393,7 @@ class Core:
             if (method is None or r["method"] == method.upper())
             and (matches is None or matches(r["path"]))
             and (statuses is None or r["status"] in statuses)
+            and (not violations or r["violations"])
         ]
         if limit is not None:
             found = found[-limit:]

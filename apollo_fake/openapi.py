@@ -108,7 +108,7 @@ CONTROL: dict[str, Call] = {
     "control.requests": Call(
         "control#requests-response",
         _CONTROL,
-        query=("method", "path", "status", "after", "limit"),
+        query=("method", "path", "status", "after", "limit", "violations"),
     ),
     "control.parents": Call("control#parents-response", (400, 401, 404), query=("page",)),
     "control.parent_entries": Call(
@@ -231,6 +231,12 @@ def _single_parameters() -> dict[str, tuple[str, str, dict[str, Any]]]:
             "limit",
             "Only the newest this many of the matching records.",
             {"type": "integer", "minimum": 1},
+        ),
+        "violations": (
+            "violations",
+            "Only the requests that broke the contract (applied before limit)."
+            + _boolean_text(False),
+            _boolean_schema(False),
         ),
         "status": (
             "status",

@@ -217,7 +217,8 @@ def single_params(params: Mapping[str, Sequence[str]], allowed: frozenset[str]) 
     return out
 
 
-def _flag(name: str, text: str) -> bool:
+def flag(name: str, text: str) -> bool:
+    """Read a boolean parameter as the API reads its flags, or refuse it with a 400."""
     lowered = text.strip().lower()
     if lowered in TRUE:
         return True
@@ -280,7 +281,7 @@ def report(
     """Return the entries the report's criteria select, and totals when asked for."""
     params = single_params(query, REPORT_PARAMS)
     flags = {
-        name: _flag(name, params[name]) if name in params else default
+        name: flag(name, params[name]) if name in params else default
         for name, default in REPORT_FLAGS.items()
     }
     ids: dict[str, int] = {}

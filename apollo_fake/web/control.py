@@ -26,7 +26,7 @@ from ..errors import (
     Unprocessable,
 )
 from ..model import parse_id
-from ..service import PARENTS, single_params
+from ..service import PARENTS, flag, single_params
 from .api import parse_json, read_raw
 from .wire import QUIET
 
@@ -267,9 +267,10 @@ def requests() -> Response:
     args = request.args
     after = _count("after", 0, 0) or 0
     limit = _count("limit", None, 1)
+    violations = flag("violations", request.args.get("violations", "false"))
     try:
         found, last = fake.follow(
-            args.get("method"), args.get("path"), args.get("status"), after, limit
+            args.get("method"), args.get("path"), args.get("status"), after, limit, violations
         )
     except ValueError as exc:
         raise BadRequest(

@@ -134,6 +134,23 @@ def test_with_a_control_token_the_page_itself_is_served_and_asks_for_the_token()
     assert fake.client.get("/_fake/requests").status_code == 401
 
 
+@pytest.mark.parametrize("path", ["/_fake/ui", "/_fake/report.html"])
+def test_a_plain_browser_opening_a_page_asks_the_fake_nothing_else(
+    live: Live, plain_page: Any, path: str
+) -> None:
+    # A browser without request routing asks for /favicon.ico unless the page names
+    # its icon; the fake would journal that 404 as a request outside the contract.
+    plain_page.goto(live.url + path)
+    plain_page.wait_for_load_state("load")
+    if path == "/_fake/ui":
+        expect(plain_page.locator("#status")).to_contain_text("Live", timeout=GUARD_MS)
+    plain_page.wait_for_timeout(500)  # the browser's own requests follow the load
+    assert live.control("GET", "/_fake/requests")["requests"] == []
+    report = live.control("GET", "/_fake/report")
+    assert (report["requests"], report["outside"]) == (0, 0)
+    plain_page.goto("about:blank")  # the page stops polling before its server stops
+
+
 # --- requests, live ---------------------------------------------------------------------
 
 

@@ -141,7 +141,11 @@ _fake_options = _options(
         callback=_control_token,
         help="Require this value in the X-Fake-Control-Token header of control calls.",
     ),
-    click.option("--quiet", is_flag=True, help="Do not log each request to stderr."),
+    click.option(
+        "--quiet",
+        is_flag=True,
+        help="Do not log requests to stderr (successful reads of the control API never are).",
+    ),
 )
 
 _report_options = _options(

@@ -375,7 +375,7 @@ def judge(
         found.append(
             Check(
                 "Apollo contract violations",
-                f"{count} request(s) broke the contract",
+                f"{count} request{'s' * (count != 1)} broke the contract",
                 not allow_violations,
             )
         )
@@ -387,8 +387,8 @@ def judge(
     if doc["requests"] - outside == 0 and not allow_no_requests:
         if outside:
             sentence = (
-                f"no request reached the Apollo calls ({outside} request(s) matched none of "
-                "them): check the paths the client adds to APOLLO_BASE_URL "
+                f"no request reached the Apollo calls ({outside} request{'s' * (outside != 1)} "
+                f"matched none of them): check the paths the client adds to APOLLO_BASE_URL "
                 "(or pass --allow-no-requests)"
             )
         else:

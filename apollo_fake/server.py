@@ -678,7 +678,12 @@ def _prepared(
 
 
 def _log_requests(app: WSGIApp, stream: TextIO) -> WSGIApp:
-    """Wrap an app so that it writes one line per request: method, path, status, time."""
+    """Wrap an app so that it writes one line per request: method, path, status, time.
+
+    Reads of the control API that succeed are left out: the log is there for the
+    client's requests, and an open inspector page polls the journal several times a
+    second. A refused control call, and every call that changes something, is logged.
+    """
 
     def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         began = time.perf_counter()
@@ -690,9 +695,12 @@ def _log_requests(app: WSGIApp, stream: TextIO) -> WSGIApp:
 
         body = app(environ, capture)
         ms = (time.perf_counter() - began) * 1000
+        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
+        if method in ("GET", "HEAD") and path.startswith("/_fake/") and status[0][0] in "23":
+            return body
         query = environ.get("QUERY_STRING")
-        path = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
-        print(f"{environ.get('REQUEST_METHOD')} {path} {status[0]} {ms:.1f}ms", file=stream)
+        path += f"?{query}" if query else ""
+        print(f"{method} {path} {status[0]} {ms:.1f}ms", file=stream)
         return body
 
     return logged

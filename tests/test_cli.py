@@ -99,9 +99,13 @@ def test_each_request_logs_one_line_to_stderr(serve: Any) -> None:
         ("GET", "/projects/51/timeEntries", 200),
         ("GET", "/timeEntries/9999", 404),
         ("DELETE", "/timeEntries/80", 200),
+        ("POST", "/_fake/reset", 200),
+        ("GET", "/_fake/nothing", 404),
     ]
-    for method, path, status in calls:
+    # Reads of the control API that succeed (an inspector page polls them) are left out.
+    for method, path, status in [*calls, ("GET", "/_fake/requests", 200)]:
         assert server.request(method, path)[0] == status
+    assert server.request("GET", "/_fake/clock")[0] == 200
     assert server.stop() == 0
     lines = server.drain(server.stderr).splitlines()
     assert len(lines) == len(calls), lines

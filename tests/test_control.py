@@ -262,7 +262,12 @@ def test_control_token_is_required_by_every_control_call(make: Callable[..., Api
             with cases.case(f"{name} {headers}"):
                 r = call(api, method, path, body, headers=headers)
                 assert r.status == 401, r
-                assert r.json == error(401, "The control API needs the X-Fake-Control-Token header")
+                message = (
+                    "The X-Fake-Control-Token header does not match the fake's control token"
+                    if headers
+                    else "The control API needs the X-Fake-Control-Token header"
+                )
+                assert r.json == error(401, message)
     cases.check()
     # None of the refused calls did anything.
     assert api.dump() == before
@@ -793,6 +798,8 @@ def test_a_bad_cursor_or_limit_is_a_400(api: Api, query: str, field: str) -> Non
     r = call(api, "GET", "/_fake/requests" + query)
     assert r.status == 400, r
     assert [d["field"] for d in r.json["error"]["details"]] == [field]
+    too_long = "with at most 18 digits" in r.json["error"]["details"][0]["message"]
+    assert too_long == query.endswith("9" * 40)  # says why a big number is refused
 
 
 def test_journal_violation_carries_the_reports_rule(api: Api) -> None:

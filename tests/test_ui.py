@@ -485,6 +485,9 @@ def test_with_a_control_token_the_page_shows_nothing_until_it_is_given(
     # A wrong token shows the API's own words for it.
     status, refused = Live(served.url, token="wrong").send("GET", "/_fake/health")
     assert status == 401
+    assert refused["error"]["message"] == (
+        "The X-Fake-Control-Token header does not match the fake's control token"
+    )
     expect(page.locator("#token-error")).to_have_text(
         refused["error"]["message"], timeout=GUARD_MS
     )

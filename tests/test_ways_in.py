@@ -224,6 +224,11 @@ ORDINARY = [
     pytest.param("POST", PROJECT, b"{", 400, id="not-json"),
     pytest.param("POST", PROJECT, b'{"time-entry": {"seconds": -1}}', 422, id="invalid"),
     pytest.param("POST", PROJECT, b" " * (1024 * 1024 + 1), 413, id="too-large"),
+    pytest.param("POST", PROJECT, b"[" * 100_000 + b"]" * 100_000, 400, id="nested-too-deep"),
+    pytest.param(
+        "POST", PROJECT, b'{"time-entry": {"notes": ' + b"[" * 65 + b"]" * 65 + b"}}", 400,
+        id="notes-nested-65-deep",
+    ),
     pytest.param("GET", "/timeEntries/0071", b"", 200, id="leading-zeros"),
     pytest.param("DELETE", "/timeEntries/1000000000000000071", b"", 404, id="19-digit-id"),
     pytest.param("GET", "/timeEntries/" + "9" * 5000, b"", 404, id="5000-digit-id"),

@@ -37,6 +37,7 @@ class ControlUnauthorized(ApolloError):
 
     status = 401
     title = "The control API needs the X-Fake-Control-Token header"
+    wrong = "The X-Fake-Control-Token header does not match the fake's control token"
 
 
 def _fake() -> Core:
@@ -62,9 +63,9 @@ QUERY = {
 def _check() -> None:
     token = _fake().settings.control_token
     if token is not None:
-        given = request.headers.get("X-Fake-Control-Token", "")
-        if not hmac.compare_digest(token.encode(), given.encode()):
-            raise ControlUnauthorized()
+        given = request.headers.get("X-Fake-Control-Token")
+        if not hmac.compare_digest(token.encode(), (given or "").encode()):
+            raise ControlUnauthorized(None if given is None else ControlUnauthorized.wrong)
     allowed = QUERY.get(request.endpoint or "", frozenset())
     single_params(request.args.to_dict(flat=False), allowed)
 
@@ -180,10 +181,13 @@ def _count(name: str, default: int | None, least: int) -> int | None:
     given = request.args.get(name)
     if given is None:
         return default
-    if not (given.isascii() and given.isdigit() and len(given) <= 18) or int(given) < least:
+    digits = given.isascii() and given.isdigit()
+    if not digits or len(given) > 18 or int(given) < least:
+        rule = f"{name} is a whole number of at least {least}"
+        if digits and len(given) > 18:
+            rule += ", with at most 18 digits"
         raise BadRequest(
-            f"The {name} parameter is not a count.",
-            [{"field": name, "message": f"{name} is a whole number of at least {least}"}],
+            f"The {name} parameter is not a count.", [{"field": name, "message": rule}]
         )
     return int(given)
 

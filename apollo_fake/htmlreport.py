@@ -288,7 +288,7 @@ def _totals(doc: Mapping[str, Any]) -> list[str]:
     percent = f"{checks['percent']:g}"
     return [
         '<dl class="totals">',
-        tile("requests", "Requests to the Apollo calls", str(int(doc["requests"]))),
+        tile("requests", "Requests to the Apollo API", str(int(doc["requests"]))),
         tile(
             "violating-requests",
             "Violating requests",

@@ -435,6 +435,13 @@ def _error_responses() -> dict[str, Any]:
             401,
             "A control token is configured and X-Fake-Control-Token is missing or wrong.",
         ),
+        "control-forbidden": _error(
+            403,
+            "No control token is configured and a browser made the call from a page of "
+            "another site, or through a host name other than localhost (DNS rebinding). "
+            "Calls without Origin and Sec-Fetch-Site headers (clients, curl) are not "
+            "concerned. Nothing changed.",
+        ),
         "not-found": _error(404, "The parent, entry or snapshot does not exist."),
         "payload-too-large": _error(
             413,
@@ -462,6 +469,7 @@ def _error_responses() -> dict[str, Any]:
 _ERROR_NAMES = {
     400: "bad-request",
     401: "unauthorized",
+    403: "control-forbidden",
     404: "not-found",
     413: "payload-too-large",
     422: "unprocessable",
@@ -489,7 +497,9 @@ def _responses(call: Call, tag: str, components: dict[str, Any]) -> dict[str, An
         ok["description"] = f"{description}, rendered as one self-contained {call.media} page"
         ok["content"] = {call.media: {"schema": {"type": "string"}}}
     out: dict[str, Any] = {str(call.status): ok}
-    for status in sorted(call.errors):
+    # Every control call refuses a browser's call from another site (no token set).
+    errors = {*call.errors, 403} if tag == "control" else set(call.errors)
+    for status in sorted(errors):
         name = _ERROR_NAMES[status]
         if status == 401 and tag == "control":
             name = "control-unauthorized"

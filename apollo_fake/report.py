@@ -460,7 +460,7 @@ def text(doc: Mapping[str, Any]) -> str:
     lines = ["apollo-fake contract report"]
     count = doc["violating-requests"]
     lines.append(
-        f"  {doc['requests']} request{'s' * (doc['requests'] != 1)} to the Apollo calls; "
+        f"  {doc['requests']} request{'s' * (doc['requests'] != 1)} to the Apollo API; "
         + (f"{count} broke the contract." if count else "none broke the contract.")
     )
     if doc["expected-violations"]:
@@ -631,7 +631,7 @@ def markdown(
     cov = doc["coverage"]
     checks = cov["checks"]
     totals = (
-        f"**{requests}** request{'s' * (requests != 1)} to the Apollo calls "
+        f"**{requests}** request{'s' * (requests != 1)} to the Apollo API "
         f"({doc['outside']} outside the contract); **{count}** broke the contract"
     )
     if doc["expected-violations"]:

@@ -602,7 +602,7 @@ def test_the_percentage_is_rounded_down_so_100_means_everything(
 
 def test_the_text_report_lists_violations_coverage_and_gaps() -> None:
     text = report.text(_mixed(Fake(small_doc(), today=TODAY)))
-    assert text.startswith("apollo-fake contract report\n  5 requests to the Apollo calls; 4 broke")
+    assert text.startswith("apollo-fake contract report\n  5 requests to the Apollo API; 4 broke")
     line = "  POST /tasks/{task_id}/timeEntries  422  time-entry.time-category-id  x2\n"
     assert line in text
     assert "  GET /nope/{id}  404  (request)  x1" in text

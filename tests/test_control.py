@@ -914,3 +914,59 @@ def test_python_twins_of_the_new_control_calls(api: Api) -> None:
     assert fake.faults.listing() == []
     with pytest.raises(KeyError):
         fake.faults.remove(rule.id)
+
+
+# --- browsers: another web site cannot drive a fake that has no control token ---------------
+
+BROWSER_CALLS = [
+    pytest.param({}, 200, id="a-client-sends-neither-header"),
+    pytest.param({"Origin": "http://localhost:3000"}, 200, id="a-page-of-localhost"),
+    pytest.param({"Origin": "http://127.0.0.1:9", "Host": "127.0.0.1:8000"}, 200, id="loopback"),
+    pytest.param({"Origin": "http://[::1]:8000", "Host": "[::1]:8000"}, 200, id="ipv6-loopback"),
+    pytest.param(
+        {"Origin": "http://192.168.1.5:8000", "Host": "192.168.1.5:8000"}, 200, id="its-own-page"
+    ),
+    pytest.param({"Sec-Fetch-Site": "none", "Host": "localhost:8000"}, 200, id="typed-url"),
+    pytest.param({"Origin": "https://evil.example"}, 403, id="another-site"),
+    pytest.param({"Origin": "http://1.2.3.4", "Host": "127.0.0.1:8000"}, 403, id="another-address"),
+    pytest.param({"Origin": "null", "Host": "127.0.0.1:8000"}, 403, id="a-sandboxed-frame"),
+    pytest.param({"Origin": "http://[zz", "Host": "127.0.0.1:8000"}, 403, id="a-broken-origin"),
+    pytest.param(
+        {"Sec-Fetch-Site": "same-origin", "Host": "evil.example:8000"}, 403, id="dns-rebinding"
+    ),
+    pytest.param(
+        {"Sec-Fetch-Site": "cross-site", "Host": "127.0.0.1:8000"}, 403, id="cross-site-read"
+    ),
+]
+
+
+@pytest.mark.parametrize(("headers", "status"), BROWSER_CALLS)
+def test_without_a_token_only_pages_of_this_machine_drive_the_control_api(
+    api: Api, headers: dict[str, str], status: int
+) -> None:
+    before = api.dump()
+    reads = call(api, "GET", "/_fake/requests", headers=headers)
+    rule = {"path": "/account", "status": 503}
+    writes = call(api, "POST", "/_fake/faults", rule, headers=headers)
+    assert (reads.status, writes.status) == (status, 201 if status == 200 else 403)
+    if status == 403:
+        assert writes.json == error(403, CONTROL_FORBIDDEN)
+        assert api.fake.faults.rules == []
+    assert api.dump() == before
+
+
+CONTROL_FORBIDDEN = (
+    "The control API refuses calls a browser makes from a page of another site or through a "
+    "host name other than localhost: open the page at 127.0.0.1 or localhost, or start the "
+    "fake with --control-token"
+)
+
+
+def test_with_a_token_a_browser_of_any_origin_needs_only_the_token(
+    make: Callable[..., Api],
+) -> None:
+    api = make(settings=Settings(control_token="T"))
+    headers = {"Origin": "https://ci.example", "Host": "apollo-fake:8000"}
+    assert call(api, "GET", "/_fake/requests", headers=headers).status == 401
+    headers["X-Fake-Control-Token"] = "T"
+    assert call(api, "GET", "/_fake/requests", headers=headers).status == 200

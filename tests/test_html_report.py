@@ -546,7 +546,7 @@ def test_the_openapi_document_lists_the_page_with_the_control_calls() -> None:
     assert operation["tags"] == ["control"]
     assert operation["operationId"] == "control.contract_report_html"
     assert operation["responses"]["200"]["content"] == {"text/html": {"schema": {"type": "string"}}}
-    assert sorted(operation["responses"]) == ["200", "400", "401"]
+    assert sorted(operation["responses"]) == ["200", "400", "401", "403"]
     assert operation["security"] == [{"control-token": []}, {}]
 
 

@@ -484,7 +484,7 @@ def test_components_are_the_schema_files_with_refs_rewritten(doc: dict[str, Any]
     assert openapi.build(create_app(Fake(small_doc()))) == doc
     components = doc["components"]["schemas"]
     files = on_disk_components()
-    derived = {f"error-{s}" for s in (400, 401, 404, 413, 422, 429)}
+    derived = {f"error-{s}" for s in (400, 401, 403, 404, 413, 422, 429)}
     # Every component is a file or a definition, or the error of one status.
     assert set(components) - set(files) == derived
     # Left out: only what no operation refers to (the tests' report-with-totals-response,
@@ -617,10 +617,15 @@ def test_operations_refer_to_the_schema_files(doc: dict[str, Any]) -> None:
         ),
         pytest.param("GET", "/report/timeEntries", ["200", "400", "401", "429"], id="report"),
         pytest.param("GET", "/account", ["200", "400", "401", "429"], id="account"),
-        pytest.param("GET", "/_fake/health", ["200", "400", "401"], id="health"),
-        pytest.param("POST", "/_fake/faults", ["201", "400", "401", "413", "422"], id="add-fault"),
+        pytest.param("GET", "/_fake/health", ["200", "400", "401", "403"], id="health"),
         pytest.param(
-            "POST", "/_fake/snapshots/{name}/restore", ["200", "400", "401", "404"], id="restore"
+            "POST", "/_fake/faults", ["201", "400", "401", "403", "413", "422"], id="add-fault"
+        ),
+        pytest.param(
+            "POST",
+            "/_fake/snapshots/{name}/restore",
+            ["200", "400", "401", "403", "404"],
+            id="restore",
         ),
     ],
 )

@@ -475,7 +475,7 @@ NO_REQUEST = (
 def test_a_client_that_never_called_fails_with_a_sentence_saying_what_to_check() -> None:
     result = apollo_run("--quiet", "--", "true")
     assert result.returncode == 1
-    assert "  0 requests to the Apollo calls; none broke the contract." in result.stdout
+    assert "  0 requests to the Apollo API; none broke the contract." in result.stdout
     assert result.stderr == NO_REQUEST
 
 

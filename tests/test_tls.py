@@ -386,7 +386,7 @@ def test_run_tls_clients_verify_the_fake_with_only_the_exported_variables(client
     result = apollo_run("--tls", "--quiet", *SMALL_ARGS, "--", *CLIENTS[client], env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("200\napollo-fake contract report\n"), result.stdout
-    assert "1 request to the Apollo calls; none broke the contract." in result.stdout
+    assert "1 request to the Apollo API; none broke the contract." in result.stdout
 
 
 def test_run_tls_exports_an_https_url_and_the_ca_in_four_variables(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ Never under /v1, never rate limited, never recorded in the journal.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from flask import Blueprint, Response, current_app, request
@@ -40,6 +42,63 @@ class ControlUnauthorized(ApolloError):
     wrong = "The X-Fake-Control-Token header does not match the fake's control token"
 
 
+class ControlForbidden(ApolloError):
+    """A browser's control call from a page of another site or host name (403)."""
+
+    status = 403
+    title = (
+        "The control API refuses calls a browser makes from a page of another site or "
+        "through a host name other than localhost: open the page at 127.0.0.1 or "
+        "localhost, or start the fake with --control-token"
+    )
+
+
+LOOPBACK_NAMES = frozenset(["localhost"])
+
+
+def _hostname(url: str) -> str | None:
+    """Return the host name of a URL (or of a Host header, as ``//HOST``), lowercased."""
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # a bracketed name that is no IPv6 address
+        return None
+
+
+def _is_address(name: str | None) -> bool:
+    if name is None:
+        return False
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _browser_allowed() -> bool:
+    """Tell whether a control call, if a browser made it, came from this fake's own pages.
+
+    Only browsers send Origin or Sec-Fetch-Site; a client library, curl or a test
+    sends neither and is not concerned. A browser's call must come through an
+    address or localhost (a DNS name pointed at 127.0.0.1 is how a web site would
+    rebind itself onto this machine) and, when it names an origin, from a page of a
+    loopback name or of this very host: another web site must not reset the data,
+    add faults or read the journal of a fake running beside a developer's browser.
+    """
+    headers = request.headers
+    origin = headers.get("Origin")
+    if origin is None and "Sec-Fetch-Site" not in headers:
+        return True
+    host = _hostname("//" + headers.get("Host", ""))
+    if not (_is_address(host) or host in LOOPBACK_NAMES):
+        return False
+    if origin is None:
+        return headers.get("Sec-Fetch-Site") != "cross-site"
+    page = _hostname(origin)  # None for "null": a sandboxed frame or a file
+    return page == host or page in LOOPBACK_NAMES or (
+        _is_address(page) and ipaddress.ip_address(page or "").is_loopback
+    )
+
+
 def _fake() -> Core:
     found: Core = current_app.extensions["apollo_fake"]
     return found
@@ -66,6 +125,8 @@ def _check() -> None:
         given = request.headers.get("X-Fake-Control-Token")
         if not hmac.compare_digest(token.encode(), (given or "").encode()):
             raise ControlUnauthorized(None if given is None else ControlUnauthorized.wrong)
+    elif not _browser_allowed():  # with a token, a page of another site cannot know it
+        raise ControlForbidden()
     allowed = QUERY.get(request.endpoint or "", frozenset())
     single_params(request.args.to_dict(flat=False), allowed)
 

@@ -370,6 +370,9 @@ def render(doc: Mapping[str, Any]) -> bytes:
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="color-scheme" content="light dark">',
+        # An icon that needs no request (img-src data:): else a browser opening the
+        # page on a fake asks it for /favicon.ico, a request outside the contract.
+        '<link rel="icon" href="data:,">',
         f"<title>apollo-fake contract report: {_e(sentence)}</title>",
         f"<style>{STYLE}</style>",
         "</head><body><main>",

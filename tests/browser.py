@@ -70,24 +70,46 @@ def _local(url: str) -> bool:
     return parts.hostname in LOCAL_HOSTS or f"[{parts.hostname}]" in LOCAL_HOSTS
 
 
-@pytest.fixture
-def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Open a page in a fresh context; fail on console errors and on network use."""
+def _watched(browser: Any, routed: bool) -> tuple[Any, Any, PageWatch]:
     context = browser.new_context(ignore_https_errors=False)
     opened = context.new_page()
     watch = PageWatch()
     opened.on("console", lambda m: m.type == "error" and watch.errors.append(m.text))
     opened.on("pageerror", lambda exc: watch.errors.append(str(exc)))
+    if routed:
 
-    def route(found: Any) -> None:
-        if _local(found.request.url):
-            found.continue_()
-        else:
-            watch.outside.append(found.request.url)
-            found.abort()
+        def route(found: Any) -> None:
+            if _local(found.request.url):
+                found.continue_()
+            else:
+                watch.outside.append(found.request.url)
+                found.abort()
 
-    opened.route("**/*", route)
+        opened.route("**/*", route)
+    else:
+        # Seen, not stopped: a plain browser's requests go where the page sends them.
+        opened.on("request", lambda r: _local(r.url) or watch.outside.append(r.url))
     opened.watch = watch
+    return context, opened, watch
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """Open a page in a fresh context; fail on console errors and on network use."""
+    context, opened, watch = _watched(browser, routed=True)
+    yield opened
+    context.close()
+    watch.check()
+
+
+@pytest.fixture
+def plain_page(browser: Any) -> Iterator[Any]:
+    """Open a page as a person's browser does: no request routing, same checks as ``page``.
+
+    With routing on, chromium skips requests of its own (such as GET /favicon.ico),
+    so what a plain browser asks of the fake can only be seen without it.
+    """
+    context, opened, watch = _watched(browser, routed=False)
     yield opened
     context.close()
     watch.check()

@@ -354,10 +354,12 @@ def test_client_values_are_escaped(busy: dict[str, Any]) -> None:
     page = htmlreport.render(busy)
     root, tags = parse(page)
     # No element but the page's own: the client's markup is text.
+    assert tags.count("link") == 1  # the page's data: icon, in its head
     assert set(tags) <= {
         "html",
         "head",
         "meta",
+        "link",
         "title",
         "style",
         "body",
@@ -417,9 +419,14 @@ def test_the_page_is_self_contained() -> None:
     page = htmlreport.render(checked(Fake(small_doc(), today=TODAY).contract_report()))
     root, tags = parse(page)
     assert page.startswith(b"<!doctype html>\n")
-    assert "script" not in tags and "link" not in tags and "img" not in tags
-    links = [(n.tag, k) for n in root.iter() for k in n.attrs if k in ("src", "href", "srcset")]
-    assert links == []
+    assert "script" not in tags and "img" not in tags
+    # The one reference is an icon made of nothing, which needs no request (without it
+    # a browser asks for /favicon.ico).
+    refs = ("src", "href", "srcset")
+    links = [(n.tag, k, n.attrs[k]) for n in root.iter() for k in n.attrs if k in refs]
+    assert links == [("link", "href", "data:,")]
+    [icon] = root.find_all("link")
+    assert icon.attrs["rel"] == "icon"
     metas = {
         m.attrs.get("http-equiv") or m.attrs.get("name") or "charset": m
         for m in root.find_all("meta")

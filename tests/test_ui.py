@@ -134,6 +134,23 @@ def test_with_a_control_token_the_page_itself_is_served_and_asks_for_the_token()
     assert fake.client.get("/_fake/requests").status_code == 401
 
 
+@pytest.mark.parametrize("path", ["/_fake/ui", "/_fake/report.html"])
+def test_a_plain_browser_opening_a_page_asks_the_fake_nothing_else(
+    live: Live, plain_page: Any, path: str
+) -> None:
+    # A browser without request routing asks for /favicon.ico unless the page names
+    # its icon; the fake would journal that 404 as a request outside the contract.
+    plain_page.goto(live.url + path)
+    plain_page.wait_for_load_state("load")
+    if path == "/_fake/ui":
+        expect(plain_page.locator("#status")).to_contain_text("Live", timeout=GUARD_MS)
+    plain_page.wait_for_timeout(500)  # the browser's own requests follow the load
+    assert live.control("GET", "/_fake/requests")["requests"] == []
+    report = live.control("GET", "/_fake/report")
+    assert (report["requests"], report["outside"]) == (0, 0)
+    plain_page.goto("about:blank")  # the page stops polling before its server stops
+
+
 # --- requests, live ---------------------------------------------------------------------
 
 
@@ -205,6 +222,22 @@ def test_filters_narrow_the_requests(live: Live, page: Any) -> None:
     expect(rows(page)).to_have_count(2, timeout=GUARD_MS)
 
 
+def test_the_header_counts_the_requests_the_list_holds(live: Live, page: Any) -> None:
+    for path in ("/account", "/account", "/timeEntries/71"):
+        assert live.send("GET", path)[0] == 200
+    live.control("POST", "/_fake/reset")  # the journal starts again; its numbers go on
+    for path in ("/account", "/timeEntries/71", "/timeEntries/999"):
+        assert live.send("GET", path)[0] in (200, 404)
+    assert live.control("GET", "/_fake/requests")["last"] > 3
+    live.open(page)
+    status = page.locator("#status")
+    expect(status).to_have_text("Live · 3 requests in the journal", timeout=GUARD_MS)
+    page.fill("#f-path", "/timeEntries/*")
+    expect(status).to_have_text("Live · 2 requests match the filter", timeout=GUARD_MS)
+    page.select_option("#f-status", "4xx")
+    expect(status).to_have_text("Live · 1 request matches the filter", timeout=GUARD_MS)
+
+
 # --- controls: each one call of the control API --------------------------------------------
 
 
@@ -233,6 +266,54 @@ def test_the_fault_form_adds_a_rule_that_the_next_request_meets(live: Live, page
     page.get_by_role("button", name=f"Remove fault rule {rule['id']}").click()
     expect(page.locator("#faults li")).to_have_count(1, timeout=GUARD_MS)
     assert [f["id"] for f in live.control("GET", "/_fake/faults")["faults"]] != [rule["id"]]
+
+
+@pytest.mark.parametrize(
+    ("status", "delay", "drop"),
+    [("503", "100", False), ("503", "", True), ("", "", False), ("99", "", False)],
+    ids=["status-and-delay", "status-and-drop", "nothing", "no-status"],
+)
+def test_the_fault_form_sends_what_was_typed_and_shows_the_refusal(
+    live: Live, page: Any, status: str, delay: str, drop: bool
+) -> None:
+    live.open(page)
+    view(page, "controls")
+    page.fill("#fault-path", "/account")
+    page.fill("#fault-status", status)
+    page.fill("#fault-delay", delay)
+    page.set_checked("#fault-drop", drop)
+    page.click("#fault-form button[type=submit]")
+    # The same rule sent by hand: the page adds and drops nothing.
+    rule: dict[str, Any] = {"method": "*", "path": "/account"}
+    if status:
+        rule["status"] = int(status)
+    if delay:
+        rule["delay_ms"] = int(delay)
+    if drop:
+        rule["drop"] = True
+    rule["times"] = 1
+    expect(page.locator("#last-call")).to_contain_text(json.dumps(rule, separators=(",", ":")))
+    code, refused = live.send("POST", "/_fake/faults", rule)
+    assert code == 400
+    [detail] = refused["error"]["details"]
+    error = page.locator("#fault-error")
+    expect(error).to_be_visible(timeout=GUARD_MS)
+    expect(error).to_contain_text(refused["error"]["message"])
+    expect(error).to_contain_text(detail["message"])
+    assert live.control("GET", "/_fake/faults")["faults"] == []  # nothing chosen for the user
+    if status and delay:
+        screenshot(page, "ui-fault-refused")
+    # Fixed, the rule is added as typed and the message goes.
+    page.fill("#fault-status", "")
+    page.fill("#fault-delay", "100")
+    page.set_checked("#fault-drop", False)
+    page.click("#fault-form button[type=submit]")
+    expect(page.locator("#faults li")).to_have_count(1, timeout=GUARD_MS)
+    expect(error).to_be_hidden()
+    [added] = live.control("GET", "/_fake/faults")["faults"]
+    assert added["delay_ms"] == 100 and "status" not in added
+    # The browser logs the refused call (400) as it is meant to be refused.
+    page.watch.errors[:] = [e for e in page.watch.errors if "400" not in e]
 
 
 def test_reset_and_the_clock_controls_change_state_and_clock(live: Live, page: Any) -> None:
@@ -338,9 +419,28 @@ def test_the_data_view_shows_parents_entries_and_the_changes(live: Live, page: A
     expect(changes.locator(".created")).to_contain_text(created["time-entry-id"])
     expect(changes.locator(".updated")).to_contain_text("changed")
     expect(changes.locator(".deleted")).to_contain_text("73")
-    screenshot(page, "ui-data", full_page=True)
+    projects = live.control("GET", "/_fake/data/projects")["total"]
+    expect(page.locator("#parents-pager")).to_contain_text(f"page 1 of 1 · {projects} projects")
     # Reading the data made no request of the API: nothing journaled, nothing counted.
     assert live.control("GET", "/_fake/requests")["last"] == journaled
+    # A created entry shows with its fields, and the view follows new requests unasked.
+    body = {"time-entry": {"seconds": "900", "notes": "while looking"}}
+    status, later = live.send("POST", "/projects/51/timeEntries", body)
+    assert status == 201
+    fresh = changes.locator(".created").filter(has_text=later["time-entry-id"])
+    expect(fresh).to_be_visible(timeout=GUARD_MS)
+    [record] = [
+        r
+        for r in live.control("GET", "/_fake/changes")["changes"]["time-entries"]["created"]
+        if r["id"] == later["time-entry-id"]
+    ]
+    fields = fresh.locator("dl > div")
+    expect(fields).to_have_count(len(record))
+    for name, value in record.items():
+        shown = "null" if value is None else str(value)
+        expect(fields.filter(has=page.get_by_text(name, exact=True))).to_have_text(name + shown)
+    expect(entries).to_have_count(len(listed) + 1, timeout=GUARD_MS)
+    screenshot(page, "ui-data", full_page=True)
 
 
 # --- safety ----------------------------------------------------------------------------------
@@ -382,13 +482,26 @@ def test_with_a_control_token_the_page_shows_nothing_until_it_is_given(
 
     page.fill("#token", "wrong")
     page.press("#token", "Enter")
+    # A wrong token shows the API's own words for it.
+    status, refused = Live(served.url, token="wrong").send("GET", "/_fake/health")
+    assert status == 401
+    assert refused["error"]["message"] == (
+        "The X-Fake-Control-Token header does not match the fake's control token"
+    )
     expect(page.locator("#token-error")).to_have_text(
-        "The X-Fake-Control-Token header does not match the fake's control token",
-        timeout=GUARD_MS,
+        refused["error"]["message"], timeout=GUARD_MS
     )
     expect(page.locator("#app")).to_be_hidden()
     # The browser logs the refused call (401) as it is meant to be refused.
     page.watch.errors[:] = [e for e in page.watch.errors if "401" not in e]
+    # The refused token is not kept: a reload asks for the token again, calling nothing.
+    asked.clear()
+    page.reload()
+    expect(page.locator("#token-form")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    assert sorted(set(asked)) == ["/_fake/ui", "/_fake/ui/ui.css", "/_fake/ui/ui.js"]
+    assert page.evaluate("sessionStorage.getItem('apollo-fake-control-token')") is None
+    expect(page.locator("#token-error")).to_be_hidden()
 
     page.fill("#token", TOKEN)
     page.press("#token", "Enter")
@@ -405,35 +518,92 @@ def test_with_a_control_token_the_page_shows_nothing_until_it_is_given(
 # --- keyboard, phone width, dark --------------------------------------------------------
 
 
+def focused(page: Any) -> Any:
+    """Return the focused element's id, tag and data-key."""
+    return page.evaluate(
+        "[document.activeElement.id, document.activeElement.tagName,"
+        " document.activeElement.dataset.key ?? null]"
+    )
+
+
 def test_the_page_is_usable_with_the_keyboard(live: Live, page: Any) -> None:
     live.open(page)
-    for path in ("/timeEntries/71", "/timeEntries/72", "/account"):
-        assert live.send("GET", path)[0] == 200
-    expect(rows(page)).to_have_count(3, timeout=GUARD_MS)
-    # Tab order: the tabs first, then the filters, then the rows.
+    paths = [f"/timeEntries/{71 + i % 3}" for i in range(30)] + ["/account"]
+    for path in paths:
+        assert live.send("GET", path)[0] in (200, 404)
+    expect(rows(page)).to_have_count(len(paths), timeout=GUARD_MS)
+    # Tab order: the tabs first, then the filters, then the list.
     page.locator("body").focus()
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "tab-requests"
+    assert focused(page)[0] == "tab-requests"
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"  # the focus is visible
     for _ in range(20):
         page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.tagName") == "TR":
+        if focused(page)[1] == "TR":
             break
-    assert page.evaluate("document.activeElement.dataset.seq") is not None
+    newest = rows(page).first.get_attribute("data-key")
+    assert focused(page)[2] == newest
+    # The list is one Tab stop however long it is: the next Tab leaves it.
+    assert page.locator("#requests tbody tr[tabindex='0']").count() == 1
+    page.keyboard.press("Tab")
+    assert focused(page)[1] != "TR"
+    page.keyboard.press("Shift+Tab")
+    assert focused(page)[2] == newest
     page.keyboard.press("Enter")
     expect(page.locator("#detail-title")).to_contain_text("/account")
+    # Arrows move, End and Home jump; Space opens the focused row.
     page.keyboard.press("ArrowDown")
     page.keyboard.press(" ")
-    expect(page.locator("#detail-title")).to_contain_text("/timeEntries/72")
+    expect(page.locator("#detail-title")).to_contain_text(paths[-2])
+    page.keyboard.press("End")
+    assert focused(page)[2] == rows(page).last.get_attribute("data-key")
+    page.keyboard.press("Enter")
+    expect(page.locator("#detail-title")).to_contain_text(paths[0])
+    page.keyboard.press("Home")
+    assert focused(page)[2] == newest
+    # A row focused last keeps the Tab stop while new requests arrive.
+    page.keyboard.press("ArrowDown")
+    kept = focused(page)[2]
+    assert live.send("GET", "/account")[0] == 200
+    expect(rows(page)).to_have_count(len(paths) + 1, timeout=GUARD_MS)
+    assert focused(page)[2] == kept
+    assert page.locator("#requests tbody tr[tabindex='0']").get_attribute("data-key") == kept
     # The views are tabs: arrows move between them.
     page.focus("#tab-requests")
     page.keyboard.press("ArrowLeft")
     expect(page.locator("#view-controls")).to_be_visible()
     page.keyboard.press("ArrowLeft")
     expect(page.locator("#view-data")).to_be_visible()
-    assert page.evaluate("document.activeElement.id") == "tab-data"
+    assert focused(page)[0] == "tab-data"
     expect(page.locator("#view-requests")).to_be_hidden()
+    # The data lists are one Tab stop each too.
+    expect(page.locator("#parents tbody tr").first).to_be_visible(timeout=GUARD_MS)
+    assert page.locator("#parents tbody tr[tabindex='0']").count() == 1
+    page.locator("#parents tbody tr").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#entries tbody tr").first).to_be_visible(timeout=GUARD_MS)
+    assert page.locator("#entries tbody tr[tabindex='0']").count() == 1
+    screenshot(page, "ui-keyboard-data")
+
+
+def test_on_a_phone_a_tapped_request_shows_its_detail_in_view(live: Live, page: Any) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    live.open(page)
+    for i in range(12):
+        assert live.send("GET", f"/timeEntries/{71 + i % 3}")[0] == 200
+    assert live.send("GET", "/account")[0] == 200
+    expect(rows(page)).to_have_count(13, timeout=GUARD_MS)
+    rows(page).first.click()
+    detail = page.locator("#detail")
+    expect(page.locator("#detail-title")).to_contain_text("/account")
+    top = detail.evaluate("e => e.getBoundingClientRect().top")
+    assert 0 <= top < page.evaluate("innerHeight") / 2, top  # its start is on the screen
+    assert focused(page)[0] == "detail"
+    screenshot(page, "ui-phone-detail")
+    # Escape goes back to the row that was opened.
+    page.keyboard.press("Escape")
+    assert focused(page)[2] == rows(page).first.get_attribute("data-key")
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -480,7 +650,7 @@ def test_a_data_set_larger_than_a_page_is_paged(page: Any) -> None:
         expect(entries).to_have_count(50, timeout=GUARD_MS)
         expect(entries.first).to_contain_text("2012-07-30")  # date descending
         pager = page.locator("#entries-pager")
-        expect(pager).to_contain_text("page 1 of 3 · 120")
+        expect(pager).to_contain_text("page 1 of 3 · 120 entries")
         pager.get_by_role("button", name="Next").click()
         expect(pager).to_contain_text("page 2 of 3", timeout=GUARD_MS)
         expect(entries.first).to_contain_text((base - datetime.timedelta(days=50)).isoformat())

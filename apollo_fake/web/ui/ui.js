@@ -25,6 +25,8 @@ const state = {
   seen: 0, // requests noticed since the coverage and the data were last drawn
   coverageDrawn: -1,
   coverageAt: 0,
+  dataDrawn: -1,
+  dataAt: 0,
   parents: { collection: "projects", page: 1, total: 0 },
   entries: { collection: null, id: null, name: "", page: 1, total: 0 },
 };
@@ -90,14 +92,21 @@ function say(text, isError = false) {
   status.classList.toggle("bad", isError);
 }
 
+function fields(error) {
+  return error.details && error.details.length
+    ? " (" + error.details.map((d) => `${d.field || "body"}: ${d.message}`).join("; ") + ")"
+    : "";
+}
+
+function refusal(error) {
+  return `${error.message}${fields(error)}`;
+}
+
 function fail(where) {
   return (error) => {
     if (error instanceof Refused && error.status === 401) return;
-    const fields = error.details && error.details.length
-      ? " (" + error.details.map((d) => `${d.field || "body"}: ${d.message}`).join("; ") + ")"
-      : "";
-    say(`${where}: ${error.message}${fields}`, true);
-    if ($("last-answer")) setText($("last-answer"), `${error.status || ""} ${error.message}${fields}`);
+    say(`${where}: ${refusal(error)}`, true);
+    if ($("last-answer")) setText($("last-answer"), `${error.status || ""} ${refusal(error)}`);
   };
 }
 
@@ -119,22 +128,74 @@ function pretty(value) {
   return JSON.stringify(value, null, 2);
 }
 
-function activate(node, action) {
-  // A row or item that acts like a button: click, Enter or Space.
-  node.tabIndex = 0;
-  node.setAttribute("role", "button");
-  node.addEventListener("click", action);
-  node.addEventListener("keydown", (event) => {
+// A list of rows (the requests, the data): one Tab stop for the whole list, as the
+// ARIA grid and listbox patterns have it. Arrows, Home and End move between rows;
+// Enter, Space or a click opens one. The row that keeps the Tab stop is the one last
+// focused, so Tab leaves the list and Shift+Tab comes back to where it was.
+const actions = new WeakMap();
+
+function rowList(body) {
+  body.addEventListener("keydown", (event) => {
+    const row = event.target.closest("tr");
+    if (!row || row.parentNode !== body) return;
     if (event.key === "Enter" || event.key === " ") {
       event.preventDefault();
-      action();
-    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-      event.preventDefault();
-      const next = event.key === "ArrowDown" ? node.nextElementSibling : node.previousElementSibling;
-      if (next) next.focus();
+      openRow(row);
+      return;
+    }
+    const rows = Array.from(body.rows);
+    const at = rows.indexOf(row);
+    const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: rows.length - 1 }[event.key];
+    if (to === undefined) return;
+    event.preventDefault();
+    const next = rows[Math.max(0, Math.min(rows.length - 1, to))];
+    tabStop(body, next);
+    next.focus();
+  });
+  body.addEventListener("focusin", (event) => {
+    const row = event.target.closest("tr");
+    if (row && row.parentNode === body) {
+      tabStop(body, row);
+      body.dataset.chosen = row.dataset.key; // the person's place in the list
     }
   });
+  body.addEventListener("click", (event) => {
+    const row = event.target.closest("tr");
+    if (row && row.parentNode === body) openRow(row);
+  });
 }
+
+function openRow(row) {
+  tabStop(row.parentNode, row);
+  const action = actions.get(row);
+  if (action) action();
+}
+
+function tabStop(body, row) {
+  for (const other of body.rows) other.tabIndex = other === row ? 0 : -1;
+}
+
+// Draw a list's rows (each with data-key and its action), keeping the focus and the
+// Tab stop on the row the person was last on while it is there; else the Tab stop is
+// on the preferred row (the one shown), else on the first.
+function setRows(body, rows, prefer) {
+  const focused = body.contains(document.activeElement) ? document.activeElement.dataset.key : undefined;
+  const keep = focused !== undefined ? focused : body.dataset.chosen;
+  body.replaceChildren(...rows);
+  const again = rows.find((row) => row.dataset.key === keep) || rows.find((row) => row.dataset.key === prefer) || rows[0];
+  if (again) tabStop(body, again);
+  if (again && focused !== undefined) again.focus({ preventScroll: true });
+}
+
+function newRow(key, action) {
+  const tr = document.createElement("tr");
+  tr.dataset.key = String(key);
+  tr.tabIndex = -1;
+  actions.set(tr, action);
+  return tr;
+}
+
+for (const id of ["requests", "parents", "entries"]) rowList($(id).tBodies[0]);
 
 // --- the token --------------------------------------------------------------
 
@@ -142,21 +203,26 @@ function needToken(message) {
   $("app").hidden = true;
   $("token-form").hidden = false;
   const error = $("token-error");
-  if (state.token !== null) {
+  const refused = state.token !== null;
+  if (refused) {
+    // The API's own words (a missing token or a wrong one); the refused token is
+    // forgotten, so that no later call, nor a reload, sends it again.
     setText(error, message || "The token was refused.");
     error.hidden = false;
+    state.token = null;
+    sessionStorage.removeItem(TOKEN_KEY);
   } else {
     error.hidden = true;
   }
-  say("The control API needs its token.", state.token !== null);
+  say(refused ? "The token was refused." : "The control API needs its token.", refused);
+  $("token").select();
   $("token").focus();
 }
 
 $("token-form").addEventListener("submit", (event) => {
   event.preventDefault();
   state.token = $("token").value;
-  sessionStorage.setItem(TOKEN_KEY, state.token);
-  start();
+  start(); // kept for the tab once the API accepts it
 });
 
 // --- requests, live ----------------------------------------------------------
@@ -195,7 +261,21 @@ async function poll() {
     state.seen += 1;
     refreshViews();
   }
-  say(`Live · ${answer.last} requests seen${answer.dropped ? `, ${answer.dropped} dropped from the journal` : ""}`);
+  sayLive(answer.dropped);
+}
+
+function plural(count, one, many) {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+function sayLive(dropped) {
+  // What the list holds: the journal since the last reset or clear, as filtered.
+  const count = state.rows.length;
+  const filtered = filterQuery().toString() !== "" || $("f-violations").checked;
+  let text = count >= KEEP_ROWS ? `the newest ${count} requests` : plural(count, "request", "requests");
+  text += filtered ? (count === 1 ? " matches the filter" : " match the filter") : " in the journal";
+  if (dropped) text += ` (${dropped} older ones dropped from it)`;
+  say(`Live · ${text}`);
 }
 
 function statusClass(status) {
@@ -205,11 +285,8 @@ function statusClass(status) {
 
 function drawRows(added) {
   const body = $("requests").tBodies[0];
-  const focused = document.activeElement;
-  const focusedSeq = focused && focused.dataset ? focused.dataset.seq : undefined;
   const rows = state.rows.map((record) => {
-    const tr = document.createElement("tr");
-    tr.dataset.seq = String(record.seq);
+    const tr = newRow(record.seq, () => select(record));
     if (record.violations.length) tr.classList.add("violating");
     if (record.seq === state.selected) tr.setAttribute("aria-current", "true");
     tr.append(
@@ -220,15 +297,10 @@ function drawRows(added) {
       el("td", record.user === null ? "–" : record.user, "user"),
     );
     tr.setAttribute("aria-label", `${record.method} ${record.path}, ${record.status}`);
-    activate(tr, () => select(record));
     return tr;
   });
-  body.replaceChildren(...rows);
+  setRows(body, rows, state.selected === null ? undefined : String(state.selected));
   $("requests-empty").hidden = state.rows.length > 0;
-  if (focusedSeq !== undefined) {
-    const again = body.querySelector(`tr[data-seq="${CSS.escape(focusedSeq)}"]`);
-    if (again) again.focus();
-  }
   if (added) {
     for (const tr of Array.from(body.rows).slice(0, added)) {
       tr.classList.add("new"); // once: a view shown again does not replay it
@@ -272,7 +344,26 @@ function select(record) {
     return li;
   }));
   $("detail-violations").hidden = record.violations.length === 0;
+  // Side by side, the detail is in view beside the list and the focus stays in the
+  // list; stacked (a phone), it is below the list, so it is brought into view and
+  // focused (Escape goes back to the row).
+  if (STACKED.matches) {
+    detail.scrollIntoView({ block: "start" });
+    detail.focus({ preventScroll: true });
+  }
 }
+
+const STACKED = matchMedia("(max-width: 760px)"); // the width at which ui.css stacks them
+
+$("detail").addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const body = $("requests").tBodies[0];
+  const back = body.querySelector('tr[aria-current="true"]') || body.querySelector('tr[tabindex="0"]');
+  if (back) {
+    back.focus({ preventScroll: true });
+    back.scrollIntoView({ block: "nearest" });
+  }
+});
 
 function restartRequests() {
   state.generation += 1;
@@ -281,6 +372,7 @@ function restartRequests() {
   state.selected = null;
   $("detail").hidden = true;
   drawRows(0);
+  if (!$("app").hidden) sayLive(0);
 }
 
 for (const id of ["f-method", "f-status", "f-violations"]) {
@@ -348,8 +440,7 @@ for (const name of VIEWS) {
 
 function refreshViews(now = false) {
   if (state.view === "coverage") drawCoverage(now);
-  if (state.view === "data" && now) loadData();
-  if (state.view === "data" && !now) loadChanges();
+  if (state.view === "data") drawData(now);
   if (state.view === "controls" && now) loadControls();
   if (state.view === "controls" && !now) loadFaults().catch(fail("Faults")); // what remains of each
 }
@@ -396,40 +487,58 @@ function loadData() {
   loadChanges();
 }
 
-function pager(id, page, total) {
+// Redrawn as requests arrive, as the coverage is, and as seldom.
+let dataTimer = null;
+
+function drawData(now) {
+  if (!now && state.dataDrawn === state.seen) return;
+  const wait = now ? 0 : Math.max(0, state.dataAt + COVERAGE_MS - Date.now());
+  clearTimeout(dataTimer);
+  dataTimer = setTimeout(() => {
+    state.dataAt = Date.now();
+    state.dataDrawn = state.seen;
+    loadData();
+  }, wait);
+}
+
+const NOUNS = { projects: ["project", "projects"], tasks: ["task", "tasks"], contacts: ["contact", "contacts"] };
+
+function pager(id, page, total, [one, many]) {
   const box = $(id);
   const pages = Math.max(1, Math.ceil(total / 50));
-  setText(box.querySelector("span"), `page ${page} of ${pages} · ${total}`);
+  setText(box.querySelector("span"), `page ${page} of ${pages} · ${plural(total, one, many)}`);
   box.querySelector('[data-step="-1"]').disabled = page <= 1;
   box.querySelector('[data-step="1"]').disabled = page >= pages;
 }
 
 async function loadParents() {
   const p = state.parents;
+  const asked = p.page;
   try {
     const answer = await call("GET", `/_fake/data/${p.collection}?page=${p.page}`, undefined, { quiet: true });
+    if (p !== state.parents || p.page !== asked) return; // another was asked for since
     p.total = answer.total;
     const rows = answer.records.map((record) => {
-      const tr = document.createElement("tr");
       // A task has a subject; a contact is a contact, a case or a deal.
       const title = record.name || record.subject || "";
       const name = record.kind && record.kind !== "contact" ? `${title} (${record.kind})` : title;
-      tr.append(el("td", record.id, "num"), el("td", name), el("td", record.entries, "num"));
-      if (state.entries.collection === p.collection && state.entries.id === record.id) {
-        tr.setAttribute("aria-current", "true");
-      }
-      activate(tr, () => {
+      const tr = newRow(record.id, () => {
         state.entries = { collection: p.collection, id: record.id, name, page: 1, total: 0 };
-        for (const row of tr.parentNode.rows) row.removeAttribute("aria-current");
+        for (const other of tr.parentNode.rows) other.removeAttribute("aria-current");
         tr.setAttribute("aria-current", "true");
         $("entry-fields").hidden = true;
         $("entry-title").hidden = true;
         loadEntries();
       });
+      tr.append(el("td", record.id, "num"), el("td", name), el("td", record.entries, "num"));
+      if (state.entries.collection === p.collection && state.entries.id === record.id) {
+        tr.setAttribute("aria-current", "true");
+      }
       return tr;
     });
-    $("parents").tBodies[0].replaceChildren(...rows);
-    pager("parents-pager", p.page, p.total);
+    const current = state.entries.collection === p.collection ? state.entries.id : undefined;
+    setRows($("parents").tBodies[0], rows, current === undefined || current === null ? undefined : String(current));
+    pager("parents-pager", p.page, p.total, NOUNS[p.collection]);
   } catch (error) {
     fail("Data")(error);
   }
@@ -440,28 +549,29 @@ async function loadEntries() {
   const noun = e.collection.slice(0, -1);
   setText($("entries-title"), `Entries of ${noun} ${e.id}${e.name ? " · " + e.name : ""}`);
   $("entries-hint").hidden = true;
+  const asked = e.page;
   try {
     const answer = await call("GET", `/_fake/data/${e.collection}/${encodeURIComponent(e.id)}/entries?page=${e.page}`, undefined, { quiet: true });
+    if (e !== state.entries || e.page !== asked) return; // another was asked for since
     e.total = answer.total;
-    const count = `${e.total} ${e.total === 1 ? "entry" : "entries"}`;
+    const count = plural(e.total, "entry", "entries");
     setText($("entries-title"), `${noun[0].toUpperCase()}${noun.slice(1)} ${e.id}${e.name ? " · " + e.name : ""} · ${count}`);
     const rows = answer["time-entries"].map((entry) => {
-      const tr = document.createElement("tr");
+      const tr = newRow(entry.id, () => showEntry(entry));
       tr.append(
         el("td", entry.date, "time"),
         el("td", hours(entry.seconds), "num"),
         el("td", entry.notes || ""),
         el("td", entry.id, "num"),
       );
-      activate(tr, () => showEntry(entry));
       return tr;
     });
-    $("entries").tBodies[0].replaceChildren(...rows);
+    setRows($("entries").tBodies[0], rows);
     $("entries-box").hidden = rows.length === 0;
     $("entries-pager").hidden = e.total <= 50;
     $("entries-hint").hidden = rows.length > 0;
     if (!rows.length) setText($("entries-hint"), "No entries.");
-    pager("entries-pager", e.page, e.total);
+    pager("entries-pager", e.page, e.total, ["entry", "entries"]);
   } catch (error) {
     fail("Entries")(error);
   }
@@ -527,6 +637,20 @@ function difference(before, after) {
   return out;
 }
 
+// A created or deleted record: its name, then every field it has (or had).
+function whole(kind, record) {
+  const box = el("div", undefined, kind);
+  box.append(el("p", `${kind} ${describe(record)}`));
+  const list = el("dl", undefined, "fields");
+  for (const [key, value] of Object.entries(record)) {
+    const pair = el("div"); // one field: its name and value, for the list to be read by pairs
+    pair.append(el("dt", key), el("dd", value === null ? "null" : typeof value === "object" ? JSON.stringify(value) : value));
+    list.append(pair);
+  }
+  box.append(list);
+  return box;
+}
+
 function drawChanges(changes) {
   const box = $("changes");
   const parts = [];
@@ -534,7 +658,7 @@ function drawChanges(changes) {
     const section = el("section", undefined, "change");
     const label = collection.replace("-", " ");
     section.append(el("h3", label[0].toUpperCase() + label.slice(1)));
-    for (const record of kinds.created) section.append(el("p", `created ${describe(record)}`, "created"));
+    for (const record of kinds.created) section.append(whole("created", record));
     for (const { before, after } of kinds.updated) {
       const p = el("div", undefined, "updated");
       p.append(el("p", `updated ${describe(after)}`));
@@ -550,7 +674,7 @@ function drawChanges(changes) {
       p.append(table);
       section.append(p);
     }
-    for (const record of kinds.deleted) section.append(el("p", `deleted ${describe(record)}`, "deleted"));
+    for (const record of kinds.deleted) section.append(whole("deleted", record));
     parts.push(section);
   }
   if (!parts.length) parts.push(el("p", "No change since the data was loaded.", "empty"));
@@ -631,17 +755,33 @@ $("snapshot-form").addEventListener("submit", (event) => {
   event.preventDefault();
   act("POST", `/_fake/snapshots/${encodeURIComponent($("snapshot-name").value.trim())}`);
 });
-$("fault-form").addEventListener("submit", (event) => {
+// What was typed, as typed: a whole number is sent as one, anything else as the text
+// itself, so that the API's refusal names the field in its own words.
+function typed(id) {
+  const text = $(id).value.trim();
+  return /^-?[0-9]{1,15}$/.test(text) ? Number(text) : text;
+}
+
+$("fault-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const rule = { method: $("fault-method").value.trim() || "*", path: $("fault-path").value.trim() };
-  const status = $("fault-status").value;
-  const delay = $("fault-delay").value;
-  const times = $("fault-times").value;
+  // Every field the person filled in is sent, and nothing else: the page picks no
+  // status, and a rule asking for two faults at once is the API's to refuse.
+  const rule = { method: typed("fault-method"), path: typed("fault-path") };
+  for (const [id, name] of [["fault-status", "status"], ["fault-delay", "delay_ms"]]) {
+    if ($(id).value.trim() !== "") rule[name] = typed(id);
+  }
   if ($("fault-drop").checked) rule.drop = true;
-  else if (delay !== "") rule.delay_ms = Number(delay);
-  else rule.status = Number(status || 503);
-  rule.times = times === "" ? null : Number(times);
-  act("POST", "/_fake/faults", rule);
+  rule.times = $("fault-times").value.trim() === "" ? null : typed("fault-times"); // empty: always
+  const error = $("fault-error");
+  error.hidden = true;
+  try {
+    await call("POST", "/_fake/faults", rule);
+    await loadControls();
+  } catch (refused) {
+    fail("POST /_fake/faults")(refused);
+    setText(error, refusal(refused));
+    error.hidden = false;
+  }
 });
 $("faults-clear").addEventListener("click", () => act("DELETE", "/_fake/faults"));
 $("clock-freeze").addEventListener("click", () => act("PUT", "/_fake/clock", { frozen: true }));
@@ -666,6 +806,8 @@ async function start() {
   }
   try {
     const health = await call("GET", "/_fake/health", undefined, { quiet: true });
+    if (state.token !== null) sessionStorage.setItem(TOKEN_KEY, state.token);
+    $("token-error").hidden = true;
     $("token-form").hidden = true;
     $("app").hidden = false;
     const counts = health.counts;

@@ -222,6 +222,40 @@ def test_filters_narrow_the_requests(live: Live, page: Any) -> None:
     expect(rows(page)).to_have_count(2, timeout=GUARD_MS)
 
 
+def test_violations_only_finds_a_violation_older_than_the_rows_the_page_keeps(
+    live: Live, page: Any
+) -> None:
+    assert live.fake is not None
+    client = live.fake.client  # the same fake, journaled alike, without a socket per request
+    assert client.post("/projects/51/timeEntries", json={"time-entry": {}}).status_code == 422
+    for _ in range(600):  # more than the page keeps, all newer than the violation
+        assert client.get("/account").status_code == 200
+    live.open(page)
+    page.check("#f-violations")
+    expect(rows(page)).to_have_count(1, timeout=GUARD_MS)
+    expect(rows(page).first).to_contain_text("422")
+
+
+def test_a_fake_started_afresh_on_the_same_port_is_read_from_its_start(
+    serve: Callable[..., Served], page: Any, free_tcp_port: int
+) -> None:
+    # A port of its own choosing, as `make serve` has: only then is it reusable at once.
+    first = serve("--quiet", "--fixtures", "fixtures/small.json", "--port", str(free_tcp_port))
+    live = Live(first.url)
+    live.open(page)
+    for _ in range(5):
+        assert live.send("GET", "/account")[0] == 200
+    expect(rows(page)).to_have_count(5, timeout=GUARD_MS)
+    assert first.stop() == 0
+    # Its journal numbers from 1 again, below the page's cursor.
+    serve("--quiet", "--fixtures", "fixtures/small.json", "--port", str(live.port))
+    assert live.send("GET", "/timeEntries/71")[0] == 200
+    expect(rows(page)).to_have_count(1, timeout=GUARD_MS)
+    expect(rows(page).first).to_contain_text("/timeEntries/71")
+    # Polls while no fake answered: the browser logs each refused connection.
+    page.watch.errors[:] = [e for e in page.watch.errors if "ERR_CONNECTION_REFUSED" not in e]
+
+
 def test_the_header_counts_the_requests_the_list_holds(live: Live, page: Any) -> None:
     for path in ("/account", "/account", "/timeEntries/71"):
         assert live.send("GET", path)[0] == 200
@@ -303,15 +337,18 @@ def test_the_fault_form_sends_what_was_typed_and_shows_the_refusal(
     assert live.control("GET", "/_fake/faults")["faults"] == []  # nothing chosen for the user
     if status and delay:
         screenshot(page, "ui-fault-refused")
-    # Fixed, the rule is added as typed and the message goes.
+    # Fixed, the rule is added as typed and the message goes. An emptied method is
+    # not sent at all: the API's default (any method) holds, as without the page.
+    page.fill("#fault-method", "")
     page.fill("#fault-status", "")
     page.fill("#fault-delay", "100")
     page.set_checked("#fault-drop", False)
     page.click("#fault-form button[type=submit]")
     expect(page.locator("#faults li")).to_have_count(1, timeout=GUARD_MS)
     expect(error).to_be_hidden()
+    expect(page.locator("#last-call")).to_contain_text('{"path":"/account","delay_ms":100')
     [added] = live.control("GET", "/_fake/faults")["faults"]
-    assert added["delay_ms"] == 100 and "status" not in added
+    assert added["delay_ms"] == 100 and "status" not in added and added["method"] == "*"
     # The browser logs the refused call (400) as it is meant to be refused.
     page.watch.errors[:] = [e for e in page.watch.errors if "400" not in e]
 

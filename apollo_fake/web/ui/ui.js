@@ -235,11 +235,9 @@ function filterQuery() {
   if (method) query.set("method", method);
   if (path) query.set("path", path);
   if (status) query.set("status", status);
+  // On the server, before its limit: a violation older than the newest rows still shows.
+  if ($("f-violations").checked) query.set("violations", "true");
   return query;
-}
-
-function shown(record) {
-  return !$("f-violations").checked || record.violations.length > 0;
 }
 
 async function poll() {
@@ -250,7 +248,12 @@ async function poll() {
   query.set("limit", String(state.cursor === 0 ? FIRST_LOAD : KEEP_ROWS));
   const answer = await call("GET", "/_fake/requests?" + query, undefined, { quiet: true });
   if (generation !== state.generation) return;
-  const fresh = answer.requests.filter(shown).reverse();
+  if (answer.last < state.cursor) {
+    // A fake started afresh numbers from 1 again: read it from its start.
+    restartRequests();
+    return;
+  }
+  const fresh = answer.requests.slice().reverse();
   const grew = answer.last !== state.cursor;
   state.cursor = answer.last;
   if (fresh.length) {
@@ -271,7 +274,7 @@ function plural(count, one, many) {
 function sayLive(dropped) {
   // What the list holds: the journal since the last reset or clear, as filtered.
   const count = state.rows.length;
-  const filtered = filterQuery().toString() !== "" || $("f-violations").checked;
+  const filtered = filterQuery().toString() !== "";
   let text = count >= KEEP_ROWS ? `the newest ${count} requests` : plural(count, "request", "requests");
   text += filtered ? (count === 1 ? " matches the filter" : " match the filter") : " in the journal";
   if (dropped) text += ` (${dropped} older ones dropped from it)`;
@@ -766,7 +769,10 @@ $("fault-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   // Every field the person filled in is sent, and nothing else: the page picks no
   // status, and a rule asking for two faults at once is the API's to refuse.
-  const rule = { method: typed("fault-method"), path: typed("fault-path") };
+  // An emptied field is not sent: the API's default holds (method: any).
+  const rule = {};
+  if ($("fault-method").value.trim() !== "") rule.method = typed("fault-method");
+  rule.path = typed("fault-path");
   for (const [id, name] of [["fault-status", "status"], ["fault-delay", "delay_ms"]]) {
     if ($(id).value.trim() !== "") rule[name] = typed(id);
   }

@@ -148,38 +148,35 @@ _fake_options = _options(
     ),
 )
 
+class OutputFile(click.Path):
+    """A file the command writes: checked before anything starts (_check_outputs)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+
 _report_options = _options(
     click.option(
         "--report",
         "report_file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=OutputFile(),
         help="Write the contract report to this file as JSON (schemas/contract-report).",
     ),
     click.option(
         "--junit",
         "junit_file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=OutputFile(),
         help="Write the contract report to this file as JUnit XML: a test case per call.",
     ),
     click.option(
         "--html",
         "html_file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=OutputFile(),
         help="Write the contract report to this file as one self-contained HTML page.",
     ),
 )
 
-# The output options of _report_options (and --tls-ca), by parameter name: each is checked
-# before the fake starts (_check_outputs). An output option added is added here too.
-OUTPUTS = {
-    "report_file": "--report",
-    "junit_file": "--junit",
-    "html_file": "--html",
-    "tls_ca": "--tls-ca",
-}
-
-
-def _check_outputs(params: dict[str, Any]) -> None:
+def _check_outputs(ctx: click.Context) -> None:
     """Fail with a usage error (exit 2) unless every output file given can be written.
 
     Checked before the fake starts and the command runs: a typo in a path must not
@@ -190,10 +187,11 @@ def _check_outputs(params: dict[str, Any]) -> None:
     import tempfile
 
     seen: dict[Path, str] = {}
-    for name, flag in OUTPUTS.items():
-        path: Path | None = params.get(name)
-        if path is None:
+    for option in ctx.command.params:
+        path: Path | None = ctx.params.get(option.name or "")
+        if not isinstance(option.type, OutputFile) or path is None:
             continue
+        flag = option.opts[0]
         hint = f"'{flag}'"
         if path.is_dir():
             raise click.BadParameter(f"{path} is a directory; give a file name", param_hint=hint)
@@ -224,7 +222,7 @@ _tls_options = _options(
     ),
     click.option(
         "--tls-ca",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=OutputFile(),
         metavar="FILE",
         help="With --tls: write the CA's certificate (PEM) to FILE, for clients to trust.",
     ),
@@ -301,7 +299,7 @@ def serve(
     if fixtures is not None and (seed is not None or entries is not None):
         raise click.UsageError("--fixtures and --seed/--entries exclude each other")
     _check_tls(tls, tls_ca)
-    _check_outputs(click.get_current_context().params)
+    _check_outputs(click.get_current_context())
     try:
         store, start = fx.starting_store(fixtures, seed, entries, today)
     except ImportError as exc:  # Faker, an extra, for --seed
@@ -530,7 +528,7 @@ def run(
     ):
         raise click.UsageError("--fixtures and --seed/--entries exclude each other")
     _check_tls(serve_params["tls"], serve_params["tls_ca"])
-    _check_outputs(click.get_current_context().params)
+    _check_outputs(click.get_current_context())
     quiet = serve_params["quiet"]
 
     def announce(url: str) -> None:

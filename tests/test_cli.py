@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from apollo_fake.generate import generate
 
@@ -588,3 +589,36 @@ print(gc.get_threshold()[0] >= 10000)
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
     )
     assert done.stdout.split() == ["True"] * 4, done.stderr
+
+
+# --- output files: every one is checked before anything starts ---------------------------
+
+
+def _output_options() -> list[tuple[str, str]]:
+    from apollo_fake import cli
+
+    return [
+        (command, option.opts[0])
+        for command in ("serve", "run")
+        for option in cli.cli.commands[command].params
+        if isinstance(option.type, cli.OutputFile)
+    ]
+
+
+@pytest.mark.parametrize(("command", "flag"), _output_options())
+def test_every_output_file_is_checked_before_anything_starts(
+    tmp_path: Path, command: str, flag: str
+) -> None:
+    from apollo_fake import cli
+
+    marker = tmp_path / "ran"
+    extra = ["--tls"] if flag == "--tls-ca" else []
+    tail = ["--", "touch", str(marker)] if command == "run" else []
+    # No data to load: were the check missed, serve would fail on it, not serve for good.
+    absent = ["--fixtures", str(tmp_path / "absent.json")]
+    args = [command, "--port", "0", *absent, *extra, flag, str(tmp_path / "missing" / "out")]
+    args += tail
+    result = CliRunner().invoke(cli.cli, args)
+    assert result.exit_code == 2, result.output
+    assert flag in result.output and "does not exist" in result.output
+    assert not marker.exists()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from . import runner
 
 F = TypeVar("F", bound=Callable[..., Any])
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # addresses only this machine reaches
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime.date | None:
@@ -326,9 +327,10 @@ def serve(
         journal_size=journal_size,
         control=not no_control,
         control_token=control_token,
+        loopback_only=host in LOOPBACK,
     )
     fake = Fake(store, today=today, start=start, settings=settings)
-    if host not in ("127.0.0.1", "localhost", "::1") and not (tokens and control_token):
+    if host not in LOOPBACK and not (tokens and control_token):
         missing = " and ".join(
             flag
             for flag, given in (("--token", tokens), ("--control-token", control_token))

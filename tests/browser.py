@@ -21,7 +21,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "build" / "screenshots"
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+# A host name the browser resolves to 127.0.0.1 (--host-resolver-rules): a page of
+# "another web site" that never leaves this machine, for the control API's refusals.
+OTHER_SITE = "other-site.test"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1", OTHER_SITE}
 
 
 def chromium_path() -> str | None:
@@ -45,7 +48,9 @@ def browser() -> Iterator[Any]:
         pytest.skip(message)
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path)
+        launched = playwright.chromium.launch(
+            executable_path=path, args=[f"--host-resolver-rules=MAP {OTHER_SITE} 127.0.0.1"]
+        )
         yield launched
         launched.close()
 

@@ -988,3 +988,22 @@ def test_with_a_token_a_browser_of_any_origin_needs_only_the_token(
     assert call(api, "GET", "/_fake/requests", headers=headers).status == 401
     headers["X-Fake-Control-Token"] = "T"
     assert call(api, "GET", "/_fake/requests", headers=headers).status == 200
+
+
+@pytest.mark.parametrize(
+    ("loopback_only", "host", "status"),
+    [
+        (True, "127.0.0.1:8000", 200),
+        (True, "localhost:8000", 200),
+        (True, "[::1]:8000", 200),
+        (True, "rebound.example:8000", 403),  # a DNS name pointed at 127.0.0.1
+        (False, "apollo-fake:8000", 200),  # served on all addresses: a service's name
+    ],
+)
+def test_served_on_loopback_a_control_call_names_the_host_as_an_address_or_localhost(
+    make: Callable[..., Api], loopback_only: bool, host: str, status: int
+) -> None:
+    api = make(settings=Settings(loopback_only=loopback_only))
+    r = call(api, "POST", "/_fake/reset", headers={"Host": host})
+    assert r.status == status, r
+    assert api.get("/account", headers={"Host": host}).status == 200  # the API is not concerned

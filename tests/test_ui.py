@@ -10,9 +10,12 @@ its server stops. Screenshots of the views go to build/screenshots/ui-*.png.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import http.client
+import http.server
 import json
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -694,3 +697,73 @@ def test_a_data_set_larger_than_a_page_is_paged(page: Any) -> None:
         pager.get_by_role("button", name="Next").click()
         expect(entries).to_have_count(20, timeout=GUARD_MS)
         page.goto("about:blank")  # the page stops polling before its server stops
+
+
+# --- another web site in the same browser ------------------------------------------------
+
+
+ATTACK = """<!doctype html><title>another site</title><script>
+for (const [method, path, body] of [
+  ["POST", "/_fake/reset", '{"to": "empty"}'],
+  ["POST", "/_fake/faults", '{"path": "/account", "status": 503}'],
+]) {
+  // Simple requests: a browser sends them to another origin without asking first.
+  fetch("FAKE" + path, {method, body, mode: "no-cors", headers: {"Content-Type": "text/plain"}})
+    .catch(() => {});
+}
+</script>"""
+
+
+@contextlib.contextmanager
+def other_site(html: str) -> Iterator[str]:
+    """Serve one page from this machine under another site's name; yield its URL."""
+    from browser import OTHER_SITE
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{OTHER_SITE}:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_page_of_another_site_cannot_drive_the_fake(
+    serve: Callable[..., Served], plain_page: Any
+) -> None:
+    from browser import OTHER_SITE
+
+    served = serve("--fixtures", "fixtures/small.json")
+    live = Live(served.url)
+    before = live.control("GET", "/_fake/state")
+    with other_site(ATTACK.replace("FAKE", live.url)) as attacker:
+        plain_page.goto(attacker)
+        plain_page.wait_for_load_state("networkidle")
+    # DNS rebinding: the same fake reached through a name of the attacker's.
+    plain_page.goto(f"http://{OTHER_SITE}:{live.port}/_fake/ui")
+    expect(plain_page.locator("#status")).to_contain_text(
+        "refuses calls a browser makes", timeout=GUARD_MS
+    )
+    plain_page.goto("about:blank")
+    assert live.control("GET", "/_fake/state") == before
+    assert live.control("GET", "/_fake/faults")["faults"] == []
+    assert served.stop() == 0
+    log = served.drain(served.stderr)
+    # The calls reached the fake and were refused: not merely blocked by the browser.
+    assert "POST /_fake/reset 403" in log and "POST /_fake/faults 403" in log, log
+    assert "GET /_fake/requests 403" in log or "GET /_fake/health 403" in log, log
+    # The browser logs each refused call: that is the point of the test.
+    plain_page.watch.errors[:] = [e for e in plain_page.watch.errors if "403" not in e]

@@ -75,6 +75,20 @@ def _is_address(name: str | None) -> bool:
     return True
 
 
+def _host_allowed() -> bool:
+    """Tell whether a control call names this host as only this machine would.
+
+    On a fake served on loopback alone, a Host that is neither an address nor
+    localhost can only come from a DNS name pointed at 127.0.0.1: a web site that
+    rebound its name to reach the fake from a developer's browser, which sends no
+    Origin on its same-origin reads.
+    """
+    if not _fake().settings.loopback_only:
+        return True
+    host = _hostname("//" + request.headers.get("Host", ""))
+    return _is_address(host) or host in LOOPBACK_NAMES
+
+
 def _browser_allowed() -> bool:
     """Tell whether a control call, if a browser made it, came from this fake's own pages.
 
@@ -128,7 +142,7 @@ def _check() -> None:
         given = request.headers.get("X-Fake-Control-Token")
         if not hmac.compare_digest(token.encode(), (given or "").encode()):
             raise ControlUnauthorized(None if given is None else ControlUnauthorized.wrong)
-    elif not _browser_allowed():  # with a token, a page of another site cannot know it
+    elif not (_host_allowed() and _browser_allowed()):  # a token: another site cannot know it
         raise ControlForbidden()
     allowed = QUERY.get(request.endpoint or "", frozenset())
     single_params(request.args.to_dict(flat=False), allowed)

@@ -253,6 +253,24 @@ class Way:
         """Return the journal's records, filtered."""
         raise NotImplementedError
 
+    def follow(
+        self, after: int = 0, limit: int | None = None, violations: bool = False
+    ) -> tuple[list[Any], int]:
+        """Return the journal's records numbered above ``after`` and the last number."""
+        raise NotImplementedError
+
+    def parents(self, collection: str, page: int = 1) -> tuple[list[Any], int]:
+        """Return a page of projects, tasks or contacts and how many there are."""
+        raise NotImplementedError
+
+    def entries_of(self, collection: str, id: int, page: int = 1) -> tuple[list[Any], int]:
+        """Return a page of one parent's entries and how many it has."""
+        raise NotImplementedError
+
+    def remove_fault(self, id: int) -> None:
+        """Remove one fault rule."""
+        raise NotImplementedError
+
     def dropped(self) -> int:
         """Tell how many records the journal dropped."""
         raise NotImplementedError
@@ -348,6 +366,29 @@ class PythonWay(Way):
         """Call ``fake.requests``."""
         found: list[Any] = self._run(self.fake.requests, method, path, status=status)
         return found
+
+    def follow(
+        self, after: int = 0, limit: int | None = None, violations: bool = False
+    ) -> tuple[list[Any], int]:
+        """Call ``fake.follow``."""
+        found: tuple[list[Any], int] = self._run(
+            self.fake.follow, after=after, limit=limit, violations=violations
+        )
+        return found
+
+    def parents(self, collection: str, page: int = 1) -> tuple[list[Any], int]:
+        """Call ``fake.parents``."""
+        found: tuple[list[Any], int] = self._run(self.fake.parents, collection, page)
+        return found
+
+    def entries_of(self, collection: str, id: int, page: int = 1) -> tuple[list[Any], int]:
+        """Call ``fake.entries_of``."""
+        found: tuple[list[Any], int] = self._run(self.fake.entries_of, collection, id, page)
+        return found
+
+    def remove_fault(self, id: int) -> None:
+        """Call ``fake.faults.remove``."""
+        self._run(self.fake.faults.remove, id)
 
     def dropped(self) -> int:
         """Read ``fake.journal_dropped``."""
@@ -474,6 +515,31 @@ class HttpWay(Way):
         """GET /_fake/requests."""
         found: list[Any] = self._journal(method, path, status)["requests"]
         return found
+
+    def follow(
+        self, after: int = 0, limit: int | None = None, violations: bool = False
+    ) -> tuple[list[Any], int]:
+        """GET /_fake/requests?after=...: the records and ``last``."""
+        given = {"after": after, "limit": limit, "violations": "true" if violations else None}
+        query = urlencode({k: v for k, v in given.items() if v is not None})
+        answer = self.call("GET", "/_fake/requests?" + query).json
+        return answer["requests"], answer["last"]
+
+    def parents(self, collection: str, page: int = 1) -> tuple[list[Any], int]:
+        """GET /_fake/data/{collection}?page=..."""
+        answer = self.call("GET", f"/_fake/data/{collection}?page={page}").json
+        assert (answer["collection"], answer["page"]) == (collection, page), answer
+        return answer["records"], answer["total"]
+
+    def entries_of(self, collection: str, id: int, page: int = 1) -> tuple[list[Any], int]:
+        """GET /_fake/data/{collection}/{id}/entries?page=..."""
+        answer = self.call("GET", f"/_fake/data/{collection}/{id}/entries?page={page}").json
+        assert answer["page"] == page, answer
+        return answer["time-entries"], answer["total"]
+
+    def remove_fault(self, id: int) -> None:
+        """DELETE /_fake/faults/{id}."""
+        self._ok("DELETE", f"/_fake/faults/{id}")
 
     def dropped(self) -> int:
         """GET /_fake/requests, its ``dropped`` count."""

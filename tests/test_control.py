@@ -773,22 +773,6 @@ def test_journal_records_are_numbered_and_after_reads_only_newer_ones(api: Api) 
     assert only["last"] == whole["last"]
 
 
-def test_the_violations_filter_is_applied_before_the_limit(api: Api) -> None:
-    assert api.post("/projects/51/timeEntries", {"time-entry": {"seconds": "-1"}}).status == 422
-    for _ in range(250):  # newer than the violation, and more than the limit
-        assert api.get("/account").status == 200
-    assert api.get("/account?x=1").status == 400
-    newest = journal(api, "?limit=200")["requests"]
-    assert not any(r["violations"] for r in newest[:-1])
-    found = journal(api, "?violations=true&limit=200")["requests"]
-    assert [(r["method"], r["status"]) for r in found] == [("POST", 422), ("GET", 400)]
-    assert journal(api, "?violations=TRUE&status=4xx&limit=1")["requests"] == found[-1:]
-    assert len(journal(api, "?violations=false")["requests"]) == 252
-    assert api.fake.requests(violations=True, limit=200) == found
-    r = call(api, "GET", "/_fake/requests?violations=maybe")
-    assert r.status == 400 and r.json["error"]["details"][0]["field"] == "violations"
-
-
 def test_journal_numbers_go_on_across_a_clear_and_a_reset(api: Api) -> None:
     assert api.get("/account").status == 200
     first = journal(api)["requests"][0]["seq"]
@@ -833,38 +817,6 @@ def test_journal_violation_carries_the_reports_rule(api: Api) -> None:
 # --- the data views: read through the control API, never journaled -----------------
 
 
-def test_parents_are_listed_by_id_with_their_entry_counts(api: Api) -> None:
-    r = call(api, "GET", "/_fake/data/projects")
-    assert r.status == 200
-    assert r.json["collection"] == "projects" and r.json["page"] == 1
-    ids = [p["id"] for p in r.json["records"]]
-    assert ids == sorted(ids, key=int) and r.json["total"] == len(small_doc()["projects"])
-    counts = {p["id"]: p["entries"] for p in r.json["records"]}
-    wanted = {
-        p["id"]: sum(1 for e in small_doc()["time-entries"] if e.get("project-id") == p["id"])
-        for p in small_doc()["projects"]
-    }
-    assert counts == wanted
-    assert call(api, "GET", "/_fake/data/projects?page=2").json["records"] == []
-    assert call(api, "GET", "/_fake/data/contacts").json["total"] == len(small_doc()["contacts"])
-    assert api.fake.requests() == []  # reading the data is not a request of the client
-
-
-def test_parent_entries_page_as_the_api_does(make: Callable[..., Api]) -> None:
-    api = make(entries_doc(60))
-    pages = []
-    for page in (1, 2):
-        r = call(api, "GET", f"/_fake/data/projects/51/entries?page={page}")
-        assert r.status == 200 and r.json["total"] == 60
-        listed = api.get(f"/projects/51/timeEntries/{page}")
-        assert r.json["time-entries"] == listed.json["time-entries"]
-        pages.append(r.json["time-entries"])
-    assert [len(p) for p in pages] == [50, 10]
-    assert [r["path"] for r in api.fake.requests()] == [
-        "/projects/51/timeEntries/1", "/projects/51/timeEntries/2"
-    ]
-
-
 @pytest.mark.parametrize(
     "path, status",
     [("/_fake/data/contacts/999/entries", 404), ("/_fake/data/users", 404),
@@ -879,21 +831,6 @@ def test_data_views_refuse_what_names_nothing(api: Api, path: str, status: int) 
     assert r.status == status, r
 
 
-# --- removing one fault rule ------------------------------------------------------
-
-
-def test_one_fault_rule_is_removed_and_the_others_stay(api: Api) -> None:
-    first = add_fault(api, {"path": "/account", "status": 503, "times": None})
-    second = add_fault(api, {"path": "/timeEntries/*", "status": 500, "times": None})
-    assert api.get("/account").status == 503
-    assert call(api, "DELETE", f"/_fake/faults/{first['id']}").status == 200
-    assert [f["id"] for f in faults(api)] == [second["id"]]
-    assert api.get("/account").status == 200
-    assert api.get("/timeEntries/71").status == 500
-    r = call(api, "DELETE", f"/_fake/faults/{first['id']}")
-    assert r.status == 404 and r.json["error"]["status"] == 404
-
-
 def test_the_journal_keeps_an_answers_first_4_kib_and_its_size(make: Callable[..., Api]) -> None:
     api = make(entries_doc(60))
     listing = api.get("/projects/51/timeEntries")
@@ -903,35 +840,6 @@ def test_the_journal_keeps_an_answers_first_4_kib_and_its_size(make: Callable[..
     assert record["answer"] == listing.raw[:4096].decode()
     assert record["answer_size"] == len(listing.raw)
     assert (head["answer"], head["answer_size"]) == ("", 0)  # HEAD sends no body
-
-
-# --- the same, from Python ----------------------------------------------------------
-
-
-def test_python_twins_of_the_new_control_calls(api: Api) -> None:
-    fake = api.fake
-    assert api.get("/account").status == 200
-    assert api.get("/timeEntries/71").status == 200
-    records, last = fake.follow(after=0)
-    assert [r["path"] for r in records] == ["/account", "/timeEntries/71"]
-    assert fake.follow(after=last) == ([], last)
-    assert [r["path"] for r in fake.requests(after=records[0]["seq"])] == ["/timeEntries/71"]
-    assert [r["path"] for r in fake.requests(limit=1)] == ["/timeEntries/71"]
-    with pytest.raises(ValueError):
-        fake.requests(limit=0)
-    parents, total = fake.parents("projects", 1)
-    assert total == len(small_doc()["projects"]) and parents[0]["id"] == "51"
-    entries, count = fake.entries_of("projects", 51, 1)
-    assert count == len(entries) and [e["id"] for e in entries] == [
-        e["id"] for e in api.get("/projects/51/timeEntries").json["time-entries"]
-    ]
-    with pytest.raises(KeyError):
-        fake.entries_of("projects", 999, 1)
-    rule = fake.faults.add("/account", status=503)
-    fake.faults.remove(rule.id)
-    assert fake.faults.listing() == []
-    with pytest.raises(KeyError):
-        fake.faults.remove(rule.id)
 
 
 # --- browsers: another web site cannot drive a fake that has no control token ---------------

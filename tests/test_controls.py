@@ -34,7 +34,7 @@ from apollo_fake.errors import FixtureError
 from apollo_fake.fake import MAX_SNAPSHOTS, Fake, Settings
 from apollo_fake.faults import MAX_RULES
 
-from conftest import DEMO, WayOf, change_some, new_entry, small_doc, small_record
+from conftest import DEMO, WayOf, change_some, entries_doc, new_entry, small_doc, small_record
 from control_ways import (
     FAULT_RULE,
     HEADER_NAME_RULE,
@@ -949,3 +949,74 @@ def test_an_advance_out_of_the_calendar_is_refused_and_moves_nothing(
     # The Apollo calls still answer on the clock's day.
     assert way.api.get("/account").status == 200
     assert new_entry(way.api)
+
+
+# --- following the journal, reading the data, removing one fault rule --------------------
+
+
+def test_the_journal_is_followed_by_its_numbers(way: Way) -> None:
+    for path in ("/timeEntries/71", "/timeEntries/72", "/account"):
+        assert way.api.get(path).status == 200
+    records, last = way.follow()
+    seqs = [r["seq"] for r in records]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3 and last == seqs[-1]
+    newer, _ = way.follow(after=seqs[0])
+    assert [r["path"] for r in newer] == ["/timeEntries/72", "/account"]
+    assert way.follow(after=last) == ([], last)
+    # limit keeps the newest matches.
+    assert [r["path"] for r in way.follow(limit=1)[0]] == ["/account"]
+    refused(way, "bad", way.follow, limit=0)
+
+
+def test_the_violations_filter_is_applied_before_the_limit(way: Way) -> None:
+    api = way.api
+    assert api.post("/projects/51/timeEntries", {"time-entry": {"seconds": "-1"}}).status == 422
+    for _ in range(250):  # newer than the violation, and more than the limit
+        assert api.get("/account").status == 200
+    assert api.get("/account?x=1").status == 400
+    newest, _ = way.follow(limit=200)
+    assert not any(r["violations"] for r in newest[:-1])
+    found, _ = way.follow(limit=200, violations=True)
+    assert [(r["method"], r["status"]) for r in found] == [("POST", 422), ("GET", 400)]
+    assert len(way.follow(violations=False)[0]) == 252
+
+
+def test_parents_are_listed_by_id_with_their_entry_counts(way: Way) -> None:
+    records, total = way.parents("projects")
+    ids = [p["id"] for p in records]
+    assert ids == sorted(ids, key=int) and total == len(small_doc()["projects"])
+    wanted = {
+        p["id"]: sum(1 for e in small_doc()["time-entries"] if e.get("project-id") == p["id"])
+        for p in small_doc()["projects"]
+    }
+    assert {p["id"]: p["entries"] for p in records} == wanted
+    assert way.parents("projects", 2) == ([], total)
+    assert way.parents("contacts")[1] == len(small_doc()["contacts"])
+    assert way.requests() == []  # reading the data is not a request of the client
+    refused(way, "unknown", way.parents, "users")
+
+
+def test_parent_entries_page_as_the_api_does(way_of: WayOf) -> None:
+    way = way_of(entries_doc(60))
+    pages = []
+    for page in (1, 2):
+        entries, total = way.entries_of("projects", 51, page)
+        assert total == 60
+        assert entries == way.api.get(f"/projects/51/timeEntries/{page}").json["time-entries"]
+        pages.append(entries)
+    assert [len(p) for p in pages] == [50, 10]
+    assert [r["path"] for r in way.requests()] == [
+        "/projects/51/timeEntries/1", "/projects/51/timeEntries/2"
+    ]
+    refused(way, "unknown", way.entries_of, "projects", 999)
+
+
+def test_one_fault_rule_is_removed_and_the_others_stay(way: Way) -> None:
+    first = way.add_fault(path="/account", status=503, times=None)
+    second = way.add_fault(path="/timeEntries/*", status=500, times=None)
+    assert way.api.get("/account").status == 503
+    way.remove_fault(first["id"])
+    assert [f["id"] for f in way.faults()] == [second["id"]]
+    assert way.api.get("/account").status == 200
+    assert way.api.get("/timeEntries/71").status == 500
+    refused(way, "unknown", way.remove_fault, first["id"])

@@ -21,10 +21,10 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-import re
-import signal
 import subprocess
 import sys
+import urllib.request
+from collections.abc import Callable
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -38,7 +38,7 @@ from apollo_fake.fake import Fake, Settings
 from apollo_fake.web import create_app
 
 from browser import screenshot
-from conftest import SMALL_ARGS, TODAY, Api, Way, small_doc
+from conftest import SMALL_ARGS, TODAY, Api, Served, Way, small_doc
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = [sys.executable, "-m", "apollo_fake"]
@@ -584,33 +584,15 @@ def test_run_html_writes_the_page_of_the_report(tmp_path: Path) -> None:
     assert list(tmp_path.glob("**/*.partial")) == []
 
 
-@needs_curl
-def test_serve_html_writes_the_page_when_it_stops(tmp_path: Path) -> None:
+def test_serve_html_writes_the_page_when_it_stops(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
     page_file, json_file = tmp_path / "report.html", tmp_path / "report.json"
-    proc = subprocess.Popen(
-        [*MODULE, "serve", "--port", "0", "--quiet", *SMALL_ARGS, "--html", str(page_file),
-         "--report", str(json_file)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().decode()
-        url = re.fullmatch(r"apollo-fake listening on (\S+)\n", line)
-        assert url, line
-        live = subprocess.run(
-            ["curl", "-sf", f"{url.group(1)}/_fake/report.html"],
-            capture_output=True,
-            timeout=DEADLINE,
-        )
-        assert live.returncode == 0, live.stderr
-        assert b"apollo-fake contract report" in live.stdout
-        assert not page_file.exists()  # written when the server stops
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=DEADLINE) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=5)
+    served = serve("--quiet", *SMALL_ARGS, "--html", str(page_file), "--report", str(json_file))
+    with urllib.request.urlopen(served.url + "/_fake/report.html", timeout=DEADLINE) as live:
+        assert b"apollo-fake contract report" in live.read()
+    assert not page_file.exists()  # written when the server stops
+    assert served.stop() == 0
     doc = checked(json.loads(json_file.read_text()))
     assert page_file.read_bytes() == htmlreport.render(doc)
 

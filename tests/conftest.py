@@ -13,6 +13,8 @@ import json
 import queue
 import re
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -50,6 +52,18 @@ MODULE = [sys.executable, "-m", "apollo_fake"]
 SERVE_READY = re.compile(r"apollo-fake listening on (https?://(\S+):(\d+))")
 SERVE_DEADLINE = 15.0  # seconds to wait for the ready line: never hang the suite
 SMALL_ARGS = ["--fixtures", "fixtures/small.json", "--today", TODAY.isoformat()]
+
+
+def read_to_close(sock: socket.socket, size: int = 65536) -> bytes:
+    """Read what the server sends until it closes the connection (or resets it, or ends
+    the TLS session abruptly)."""
+    received = b""
+    try:
+        while chunk := sock.recv(size):
+            received += chunk
+    except (ConnectionResetError, ssl.SSLError):
+        pass
+    return received
 
 
 def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:

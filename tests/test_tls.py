@@ -36,7 +36,16 @@ from apollo_fake.fake import Fake
 from apollo_fake.server import PLAIN_ON_TLS
 from apollo_fake.tls import Authority, bundle, system_bundle
 
-from conftest import MODULE, ROOT, SMALL_ARGS, TODAY, Served, check_body, small_doc
+from conftest import (
+    MODULE,
+    ROOT,
+    SMALL_ARGS,
+    TODAY,
+    Served,
+    check_body,
+    read_to_close,
+    small_doc,
+)
 
 DEADLINE = 60.0  # seconds for one `apollo-fake run`: never hang the suite
 HANG_GUARD = 10.0  # seconds: a bound on every wait, never an assertion
@@ -208,12 +217,7 @@ def test_a_broken_handshake_closes_only_its_connection(
     # A TLS record header followed by nonsense: the server ends the connection.
     with socket.create_connection(("127.0.0.1", server.port), timeout=HANG_GUARD) as sock:
         sock.sendall(b"\x16\x03\x01\x00\x05hello")
-        received = b""
-        try:
-            while chunk := sock.recv(4096):
-                received += chunk
-        except ConnectionResetError:
-            pass
+        received = read_to_close(sock)
     assert not received.startswith(b"HTTP/")  # at most a TLS alert, never an HTTP answer
     # A client that gives up on the certificate midway: the server goes on.
     untrusting = ssl.create_default_context()
@@ -296,12 +300,7 @@ def test_faults_and_the_report_over_https(serve: Callable[..., Served], tmp_path
     with socket.create_connection(("127.0.0.1", server.port), timeout=HANG_GUARD) as raw:
         with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
             sock.sendall(b"GET /account HTTP/1.1\r\nHost: a\r\n\r\n")
-            received = b""
-            try:
-                while chunk := sock.recv(4096):
-                    received += chunk
-            except (ConnectionResetError, ssl.SSLError):
-                pass
+            received = read_to_close(sock)
     assert received == b""  # dropped: not a byte of an answer
     created = get(
         server.url + "/projects/51/timeEntries",

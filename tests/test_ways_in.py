@@ -38,7 +38,16 @@ from apollo_fake.server import LiveServer
 from apollo_fake.tls import Authority
 from apollo_fake.web import create_app
 
-from conftest import MODULE, ROOT, SMALL_ARGS, TODAY, Served, check_body, small_doc
+from conftest import (
+    MODULE,
+    ROOT,
+    SMALL_ARGS,
+    TODAY,
+    Served,
+    check_body,
+    read_to_close,
+    small_doc,
+)
 
 WAYS = ("client", "live", "tls", "serve")
 SOCKETS = ("live", "tls", "serve")
@@ -392,13 +401,29 @@ def test_a_malformed_request_is_a_json_error_and_a_closed_connection(
     same_everywhere(answers)
 
 
-def test_a_leading_double_slash_is_404_and_changes_nothing(ways: dict[str, Way]) -> None:
-    # Flask's test client reads "//" as the start of a host name: sockets only.
+# Flask's test client reads a leading "//" as the start of a host name, so these
+# paths can only be sent, as written, over a socket.
+LEADING_DOUBLE_SLASH = [
+    pytest.param("GET", "//projects/51/timeEntries", id="get-listing"),
+    pytest.param("GET", "//account", id="get-account"),
+    pytest.param("GET", "//v1/account", id="get-v1-account"),
+    pytest.param("GET", "//timeEntries/71", id="get-entry"),
+    pytest.param("POST", "//projects/51/timeEntries", id="create"),
+    pytest.param("DELETE", "//timeEntries/71", id="delete"),
+]
+
+
+@pytest.mark.parametrize(("method", "target"), LEADING_DOUBLE_SLASH)
+def test_a_leading_double_slash_is_404_and_changes_nothing(
+    ways: dict[str, Way], method: str, target: str
+) -> None:
+    body = CREATE if method == "POST" else b""
     answers = {}
     for name in SOCKETS:
         before = ways[name].state()
-        answers[name] = ways[name].send("DELETE", "//timeEntries/71")
+        answers[name] = ways[name].send(method, target, body)
         assert_json_error(answers[name], 404)
+        assert "location" not in answers[name].headers
         assert ways[name].state() == before
     same_everywhere(answers)
 
@@ -429,12 +454,7 @@ def test_a_drop_closes_the_connection_without_writing_a_byte(
     head = f"{method} {target} HTTP/1.1\r\nHost: a\r\nContent-Length: {len(body)}\r\n\r\n"
     with way.connect() as sock:
         sock.sendall(head.encode() + body)
-        received = b""
-        try:
-            while chunk := sock.recv(65536):
-                received += chunk
-        except ConnectionResetError:
-            pass
+        received = read_to_close(sock)
     assert received == b""  # not a status line, not a byte: the connection just ended
     assert way.state() == before
     assert way.send("GET", "/timeEntries/71").status == 200  # the server goes on

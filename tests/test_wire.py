@@ -576,33 +576,6 @@ def test_writes_to_odd_paths_are_404(api: Api, method: str, path: str) -> None:
     assert_unchanged(api, before)
 
 
-# Flask's test client reads a leading "//" as the start of a host name, so these
-# paths can only be sent, as written, over a socket.
-LEADING_DOUBLE_SLASH = [
-    pytest.param("GET", "//projects/51/timeEntries", id="get-listing"),
-    pytest.param("GET", "//account", id="get-account"),
-    pytest.param("GET", "//v1/account", id="get-v1-account"),
-    pytest.param("GET", "//timeEntries/71", id="get-entry"),
-    pytest.param("POST", "//projects/51/timeEntries", id="create"),
-    pytest.param("DELETE", "//timeEntries/71", id="delete"),
-]
-
-
-@pytest.mark.parametrize(("method", "path"), LEADING_DOUBLE_SLASH)
-def test_leading_double_slash_is_404(live: Api, method: str, path: str) -> None:
-    before = live.dump()
-    body = {"time-entry": FULL} if method == "POST" else None
-    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-    payload = json.dumps(body).encode() if body is not None else b""
-    head += f"Content-Length: {len(payload)}\r\n\r\n"
-    status, headers, raw = raw_exchange(live, head.encode(), [payload])
-    assert status == 404, raw[:200]
-    error = check_body(method, "/nothing", status, headers, raw)
-    assert error["error"]["status"] == 404
-    assert "location" not in headers
-    assert_unchanged(live, before)
-
-
 # --- query parameters ----------------------------------------------------------------------
 
 

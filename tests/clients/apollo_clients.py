@@ -58,7 +58,26 @@ def _wait_for(started: Callable[[], bool]) -> None:
         time.sleep(0.002)
 
 
-class RequestsClient:
+class _Sync:
+    """A client whose calls block: a race runs the slow one in a thread."""
+
+    def call(self, method: str, path: str, body: Any = None) -> Reply:
+        """Send one request."""
+        raise NotImplementedError
+
+    def race(self, slow: Request, fast: Request, started: Callable[[], bool]) -> list[str]:
+        """Send ``slow``, then ``fast`` once it is held; return the order of the answers."""
+        order: list[str] = []
+        thread = threading.Thread(target=lambda: (self.call(*slow), order.append("slow")))
+        thread.start()
+        _wait_for(started)
+        self.call(*fast)
+        order.append("fast")
+        thread.join(HANG_GUARD)
+        return order
+
+
+class RequestsClient(_Sync):
     """A requests.Session with the token as Basic auth."""
 
     name = "requests"
@@ -74,19 +93,8 @@ class RequestsClient:
         r = self.session.request(method, urljoin(BASE, path), json=body, timeout=HANG_GUARD)
         return Reply(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
 
-    def race(self, slow: Request, fast: Request, started: Callable[[], bool]) -> list[str]:
-        """Send ``slow``, then ``fast`` once it is held; return the order of the answers."""
-        order: list[str] = []
-        thread = threading.Thread(target=lambda: (self.call(*slow), order.append("slow")))
-        thread.start()
-        _wait_for(started)
-        self.call(*fast)
-        order.append("fast")
-        thread.join(HANG_GUARD)
-        return order
 
-
-class HttpxClient:
+class HttpxClient(_Sync):
     """An httpx.Client with the token as Basic auth."""
 
     name = "httpx"
@@ -104,17 +112,6 @@ class HttpxClient:
         with self._client() as client:
             r = client.request(method, urljoin(BASE, path), json=body)
         return Reply(r.status_code, dict(r.headers), r.content)
-
-    def race(self, slow: Request, fast: Request, started: Callable[[], bool]) -> list[str]:
-        """Send ``slow``, then ``fast`` once it is held; return the order of the answers."""
-        order: list[str] = []
-        thread = threading.Thread(target=lambda: (self.call(*slow), order.append("slow")))
-        thread.start()
-        _wait_for(started)
-        self.call(*fast)
-        order.append("fast")
-        thread.join(HANG_GUARD)
-        return order
 
 
 class _Async:

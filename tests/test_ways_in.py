@@ -423,7 +423,9 @@ def test_a_leading_double_slash_is_404_and_changes_nothing(
         before = ways[name].state()
         answers[name] = ways[name].send(method, target, body)
         assert_json_error(answers[name], 404)
-        assert "location" not in answers[name].headers
+        answer = answers[name]
+        check_body(method, "/nothing", 404, answer.headers, answer.body)  # error.schema.json
+        assert "location" not in answer.headers
         assert ways[name].state() == before
     same_everywhere(answers)
 

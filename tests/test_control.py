@@ -773,6 +773,19 @@ def test_journal_records_are_numbered_and_after_reads_only_newer_ones(api: Api) 
     assert only["last"] == whole["last"]
 
 
+def test_the_violations_flag_is_read_as_the_reports_flags_are(api: Api) -> None:
+    # The filter itself runs through every way in (test_controls.py); here, its words.
+    assert api.post("/projects/51/timeEntries", {"time-entry": {"seconds": "-1"}}).status == 422
+    assert api.get("/account").status == 200
+    assert api.get("/account?x=1").status == 400
+    found = journal(api, "?violations=true")["requests"]
+    assert [(r["method"], r["status"]) for r in found] == [("POST", 422), ("GET", 400)]
+    assert journal(api, "?violations=TRUE&status=4xx&limit=1")["requests"] == found[-1:]
+    assert api.fake.requests(violations=True) == found
+    r = call(api, "GET", "/_fake/requests?violations=maybe")
+    assert r.status == 400 and r.json["error"]["details"][0]["field"] == "violations"
+
+
 def test_journal_numbers_go_on_across_a_clear_and_a_reset(api: Api) -> None:
     assert api.get("/account").status == 200
     first = journal(api)["requests"][0]["seq"]

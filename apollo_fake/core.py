@@ -143,7 +143,7 @@ class Core:
                 self.recorder = old.successor()
             # The requests begun before: their delays wake, their writes are refused
             # from now on (see writing), and they are given a moment to end.
-            old.ended.set()
+            old.end()
             self._wait_for(lambda: old.active == 0, SETTLE_SECONDS)
             old.fold()
             self._apply(self._baseline, None)
@@ -427,14 +427,39 @@ class Core:
 
     # --- requests ----------------------------------------------------------
 
-    def begin(self) -> Recorder:
-        """Count a request in flight; return the recorder it belongs to (see :meth:`end`)."""
+    def begin(self, arrived: Recorder | None = None) -> Recorder:
+        """Count a request in flight; return the recorder it belongs to (see :meth:`end`).
+
+        ``arrived`` is the recorder :meth:`arrive` gave the request, if a server
+        counted it in flight before it reached the app: it is taken up in its own epoch.
+        """
         # The plain lock, not the condition's methods: this runs for every request.
         with self._counts:
+            if arrived is not None:
+                arrived.active += 1
+                return arrived
             recorder = self.recorder
             recorder.active += 1
             self._in_flight += 1
             return recorder
+
+    def arrive(self) -> Recorder:
+        """Count a request in flight that no app has yet (its head is in, its body coming).
+
+        A reset does not wait for it: the server that holds it may be the one the
+        reset runs on, and it is refused as superseded when it reaches the app. Pass
+        the recorder to :meth:`begin` when it does, or to :meth:`leave` if it never will.
+        """
+        with self._counts:
+            self._in_flight += 1
+            return self.recorder
+
+    def leave(self, arrived: Recorder) -> None:
+        """Count a request from :meth:`arrive` that never reached the app as over."""
+        with self._counts:
+            self._in_flight -= 1
+            if self._waiting:
+                self._flight.notify_all()
 
     def end(self, recorder: Recorder) -> None:
         """Count a request begun with :meth:`begin` as answered."""

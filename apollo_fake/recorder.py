@@ -80,6 +80,30 @@ class Recorder:
         # Set by the reset that replaced this recorder: its requests are over.
         self.ended = threading.Event()
         self.active = 0  # requests begun under this recorder and not answered yet
+        self._wakes: set[threading.Event] = set()  # set with ``ended`` (see hold)
+
+    def end(self) -> None:
+        """Mark this recorder's requests over: set ``ended`` and wake every hold."""
+        with self.lock:
+            self.ended.set()
+            for wake in self._wakes:
+                wake.set()
+
+    def hold(self, wake: threading.Event) -> None:
+        """Set ``wake`` when this recorder's requests are over (at once if they are).
+
+        A delay waits on an event of its own, which something else (its client gone,
+        the server stopping) may set too; call :meth:`release` when it is over.
+        """
+        with self.lock:
+            self._wakes.add(wake)
+            if self.ended.is_set():
+                wake.set()
+
+    def release(self, wake: threading.Event) -> None:
+        """Forget an event given to :meth:`hold`."""
+        with self.lock:
+            self._wakes.discard(wake)
 
     def successor(self) -> Recorder:
         """Return the recorder a reset starts with: empty, sharing the earlier coverage.

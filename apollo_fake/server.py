@@ -216,8 +216,8 @@ def _make_answer(
 ) -> tuple[Iterable[bytes] | None, list[Any]]:
     """Call the app; return its result (None for a drop) and its start_response record.
 
-    A request begun for the fake is ended here if the app did not take it (a probe,
-    or a wrapper that answered without it).
+    A request that arrived for the fake leaves here if the app did not take it (a
+    probe, or a wrapper that answered without it).
     """
     answer: list[Any] = []
     written: list[bytes] = []
@@ -233,7 +233,7 @@ def _make_answer(
     finally:
         begun = env.pop(BEGUN, None)
         if begun is not None and fake is not None:
-            fake.end(begun)
+            fake.leave(begun)
 
 
 def _finish(
@@ -306,6 +306,7 @@ class _Connection(asyncio.Protocol):
         self.drained = 0
         self.method = ""  # a method llhttp does not know, as sent (see _feed_other_method)
         self.begun: Recorder | None = None  # the fake's, for the request being read
+        self.held: Any = None  # a held answer being read in the pool (see _in_pool)
         self.unparsed = b""
         self.completed = 0  # requests completed by the current feed
         self._reset_request()
@@ -333,6 +334,8 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Parse what came; answer each request completed."""
+        if self._gone():
+            return
         if self.closing:
             self._drained(len(data))
             return
@@ -345,7 +348,15 @@ class _Connection(asyncio.Protocol):
         self._pump()
 
     def eof_received(self) -> bool | None:
-        """The client sent all it will: answer what is complete, then close."""
+        """The client sent all it will: answer what is complete, then close.
+
+        But for a delayed answer (a ``delay_ms`` fault): TCP cannot tell a client that
+        hung up from one that only finished sending, and a client that gives up on a
+        slow answer hangs up. The answer is given up, unmade, and changes nothing.
+        """
+        if self.held is not None:
+            self._close()
+            return None
         if not self.busy and not self.queue:
             self._close()
         # Keep the write side open for answers still to come (TLS cannot half-close).
@@ -357,6 +368,8 @@ class _Connection(asyncio.Protocol):
         self.closing = True
         self._cancel_deadline()
         self._abandon()
+        self._discard_queue()
+        self._cancel_held()
         self.server.connections.discard(self)
 
     # --- httptools' callbacks
@@ -410,7 +423,7 @@ class _Connection(asyncio.Protocol):
         path = path_info(self.url.decode("latin-1"))
         fake = self.server.fake
         if fake is not None and is_apollo_call(path):
-            self.begun = fake.begin()  # in flight from now, as far as the fake can tell
+            self.begun = fake.arrive()  # in flight from now, as far as the fake can tell
         if length > body_limit(path):
             # Refused by the app without reading it: answered now, not once it has come
             # (it may never come), and the connection ends after the answer.
@@ -494,7 +507,7 @@ class _Connection(asyncio.Protocol):
     def _pump(self) -> None:
         """Answer the queued requests in order, until one must be made in the pool."""
         server = self.server
-        while self.queue and not self.busy and not self.closed:
+        while self.queue and not self.busy and not self._gone():
             item = self.queue.popleft()
             if isinstance(item, ApolloError):
                 self._refuse(item)
@@ -505,10 +518,14 @@ class _Connection(asyncio.Protocol):
                 return
             result, answer = _make_answer(server.app, item, server.fake)
             if item.get(HELD):
+                self.held = result
                 self._in_pool(_finish, result, answer, item, keep)
                 return
             self._send(_finish(result, answer, item, keep))
-        if self.closing and not self.busy and not self.queue and not self.closed:
+        if self._gone():
+            self._discard_queue()  # the client is gone: what it sent is not answered
+            return
+        if self.closing and not self.busy and not self.queue:
             if not self.draining:
                 self._drain_then_close()
             return
@@ -537,6 +554,7 @@ class _Connection(asyncio.Protocol):
 
         def done(fut: asyncio.Future[_Answer | None]) -> None:
             self.busy = False
+            self.held = None
             try:
                 answer = fut.result()
             except BaseException:  # cancelled by a stop, or failed past every guard
@@ -547,8 +565,16 @@ class _Connection(asyncio.Protocol):
 
         future.add_done_callback(done)
 
+    def _gone(self) -> bool:
+        """Tell whether nothing more can be sent: closed here, or by the client (a reset).
+
+        A write that fails closes the transport at once, and its connection_lost comes
+        later: until then, requests still parsed must not be answered (or run).
+        """
+        return self.closed or self.transport is None or self.transport.is_closing()
+
     def _send(self, answer: _Answer | None) -> None:
-        if self.closed:
+        if self._gone():
             return
         if answer is None:  # a drop: not a byte, the connection just ends
             self._close(abort=True)
@@ -563,7 +589,7 @@ class _Connection(asyncio.Protocol):
 
     def _continue_when_free(self) -> None:
         """Ask for the body (100 Continue) once every earlier request is answered."""
-        if self.busy or self.queue:
+        if self.busy or self.queue or self._gone():
             return  # asked again by _pump when the line is free
         self.expect = False
         self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
@@ -624,14 +650,21 @@ class _Connection(asyncio.Protocol):
         while self.queue:
             item = self.queue.popleft()
             if fake is not None and isinstance(item, dict) and BEGUN in item:
-                fake.end(item[BEGUN])
+                fake.leave(item[BEGUN])
 
     def _abandon(self) -> None:
-        """The request being read will not reach the app: end it for the fake."""
+        """The request being read will not reach the app: it leaves, for the fake."""
         if self.begun is not None:
             begun, self.begun = self.begun, None
             assert self.server.fake is not None
-            self.server.fake.end(begun)
+            self.server.fake.leave(begun)
+
+    def _cancel_held(self) -> None:
+        """Give up a held answer: its client is gone, or the server stops."""
+        held = self.held
+        cancel = getattr(held, "cancel", None)
+        if cancel is not None:
+            cancel()
 
     def _stop_reading(self, err: ApolloError | None) -> None:
         """Read no more requests: answer those before, refuse with ``err``, then close."""
@@ -705,17 +738,23 @@ class _Connection(asyncio.Protocol):
             return
         self.closed = True
         self.server.connections.discard(self)
+        self._discard_queue()
+        self._cancel_held()
         if abort:
             self.transport.abort()
         else:
             self.transport.close()
 
     def stop(self) -> None:
-        """Close at once if no answer is in the making; else once it is sent."""
+        """Close at once if no answer is in the making; else once it is sent.
+
+        A delayed answer is not waited for: it is given up, and the connection closed.
+        """
         if not self.busy:
             self._close()
         else:
             self._discard_queue()
+            self._cancel_held()
             self.closing = True
 
 

@@ -14,14 +14,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import select
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from apollo_fake import core as core_module
 from apollo_fake import fixtures
 from apollo_fake import server as server_module
 from apollo_fake.fake import Fake
@@ -551,3 +554,142 @@ def test_the_installed_httptools_is_in_the_range_pyproject_declares() -> None:
     assert httptools.specifier.contains(version("httptools")), (httptools, version("httptools"))
     assert "<" in str(httptools.specifier), "an upper bound: a 0.x release may change the API"
     assert not [r for r in wanted if r.name == "cheroot"], "one server: cheroot is gone"
+
+
+# --- what the tests above leave out: pipelined batches cut short, clients gone while
+# an answer waits, a reset or a stop while a request waits on the event loop.
+
+
+def wait_until(done: Any, what: str) -> None:
+    """Poll ``done()`` until it is true; fail naming ``what`` if it never is (a hang guard)."""
+    for _ in range(1000):
+        if done():
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+def test_a_drop_in_a_pipelined_batch_ends_every_request_after_it(
+    connect: Any, fake: Fake
+) -> None:
+    before = fixtures.dumps(fake.state())
+    fake.faults.add("/timeEntries/71", "GET", drop=True)
+    sock = connect()
+    sock.send(get("/account") + get("/timeEntries/71") + post(PROJECT, CREATE))
+    assert sock.response().status == 200
+    assert sock.closed_by_server()  # dropped: not a byte of the second answer
+    assert fake.wait_idle(5), f"{fake.in_flight} request(s) left in flight"
+    assert fixtures.dumps(fake.state()) == before  # the create after the drop never ran
+
+
+def test_a_client_gone_while_its_answer_is_delayed_leaves_nothing_in_flight_or_written(
+    connect: Any, fake: Fake
+) -> None:
+    before = fixtures.dumps(fake.state())
+    fake.faults.add(PROJECT, "POST", delay_ms=60000)
+    sock = connect()
+    sock.send(post(PROJECT, CREATE))
+    wait_until(lambda: fake.in_flight == 1, "the create is held")
+    sock.sock.close()
+    # The delay is cut short by the hang-up: no answer is made for nobody.
+    assert fake.wait_idle(5), "the held request outlived its client"
+    assert fixtures.dumps(fake.state()) == before
+    assert [r for r in fake.journal if r["method"] == "POST"] == []
+
+
+def test_a_client_gone_right_after_a_pipelined_batch_logs_nothing(
+    connect: Any, fake: Fake, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="asyncio")
+    sock = connect()
+    sock.send(get("/timeEntries/71") * 300)
+    # A reset, not a close: the server's answers to the batch meet a connection gone.
+    sock.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.sock.close()
+    assert fake.wait_idle(5), f"{fake.in_flight} request(s) left in flight"
+    after = connect()  # the server goes on
+    after.send(get("/timeEntries/71"))
+    assert after.response().status == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+@pytest.fixture
+def long_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make a reset wait long for the requests begun before it, were it to wait for them."""
+    monkeypatch.setattr(core_module, "SETTLE_SECONDS", 60.0)
+
+
+RESET = b"POST /_fake/reset HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_a_reset_answers_at_once_while_a_body_is_still_arriving(
+    connect: Any, fake: Fake, long_settle: None
+) -> None:
+    before = fixtures.dumps(fake.state())
+    sock = connect()
+    sock.send(post(PROJECT, CREATE)[:-5])  # begun: its head is in, its body is not
+    wait_until(lambda: fake.in_flight == 1, "the create is begun")
+    control = connect()
+    control.send(RESET)
+    # The reset runs on the event loop that would read the body: it cannot wait for it
+    # (the socket's timeout is the hang guard).
+    assert control.response("POST").status in (200, 204)
+    sock.send(CREATE[-5:])
+    assert_json_error(sock.response("POST"), 503)  # its test is over: superseded
+    assert fake.wait_idle(5)
+    assert fixtures.dumps(fake.state()) == before
+
+
+def test_a_reset_answers_at_once_while_a_delayed_request_holds_a_pipelined_one(
+    connect: Any, fake: Fake, long_settle: None
+) -> None:
+    before = fixtures.dumps(fake.state())
+    fake.faults.add("/timeEntries/71", "GET", delay_ms=60000)
+    sock = connect()
+    sock.send(get("/timeEntries/71") + post(PROJECT, CREATE))
+    wait_until(lambda: fake.in_flight == 2, "both requests are begun")
+    control = connect()
+    control.send(RESET)
+    assert control.response("POST").status in (200, 204)
+    assert_json_error(sock.response(), 503)  # the delay is cut short by the reset
+    assert_json_error(sock.response("POST"), 503)  # begun before it: superseded
+    assert fake.wait_idle(5)
+    assert fixtures.dumps(fake.state()) == before
+
+
+def test_fake_reset_from_python_cuts_a_delay_short_and_the_pipeline_goes_on(
+    connect: Any, fake: Fake
+) -> None:
+    fake.faults.add("/timeEntries/71", "GET", delay_ms=60000)
+    sock = connect()
+    sock.send(get("/timeEntries/71") + get("/timeEntries/81"))
+    wait_until(lambda: fake.in_flight == 2, "both requests are begun")
+    fake.reset()
+    assert_json_error(sock.response(), 503)
+    assert sock.response().status == 404  # the read goes on, past the reset: 81 is gone
+    assert fake.wait_idle(5)
+
+
+def answer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("apollo-fake:")]
+
+
+def test_a_stop_cuts_delayed_answers_short_and_leaves_no_thread() -> None:
+    before = set(answer_threads())
+    fake = Fake(small_doc(), today=TODAY)
+    fake.faults.add("/account", "GET", delay_ms=60000, times=None)
+    socks = []
+    with LiveServer(fake.app) as server:
+        for _ in range(3):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            socks.append(sock)
+            sock.send(get("/account"))
+        wait_until(lambda: fake.in_flight == 3, "the three requests are held")
+    try:
+        assert fake.wait_idle(5), f"{fake.in_flight} delayed request(s) outlived the stop"
+        wait_until(lambda: set(answer_threads()) <= before, "the server's threads end")
+        for sock in socks:
+            assert Wire(sock).closed_by_server()
+    finally:
+        for sock in socks:
+            sock.close()

@@ -14,6 +14,7 @@ import contextlib
 import hmac
 import logging
 import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -451,7 +452,7 @@ class ApiApp:
         fake = self.fake
         # The recorder of this request, whatever a reset does meanwhile: begun here,
         # or by the server as the request's head arrived.
-        recorder = environ.pop(BEGUN, None) or fake.begin()
+        recorder = fake.begin(environ.pop(BEGUN, None))
         answer: Iterable[bytes] | None = None
         try:
             answer = self._serve(environ, start_response, Call(environ, fake, recorder))
@@ -761,17 +762,36 @@ class Held:
         self.start_response = start_response
         self.api = api
         self.ended = False
+        self.cancelled = False
+        self._wake = threading.Event()
 
     def __iter__(self) -> Iterator[bytes]:
         call = self.call
+        recorder = call.recorder
         try:
-            if call.recorder.ended.wait(self.seconds):
+            recorder.hold(self._wake)
+            try:
+                woke = self._wake.wait(self.seconds)
+            finally:
+                recorder.release(self._wake)
+            if self.cancelled:
+                raise ConnectionAbortedError("the request was cancelled while it was held")
+            if woke:
                 answer = self.api._superseded(call, self.start_response)
             else:
                 answer = self.api._reply(call, self.start_response)
             yield from answer
         finally:
             self.close()
+
+    def cancel(self) -> None:
+        """Give up the answer: its client is gone, or the server stops.
+
+        A wait not over yet ends at once, and the request is answered nowhere and
+        changes nothing; reading the answer raises ConnectionAbortedError.
+        """
+        self.cancelled = True
+        self._wake.set()
 
     def close(self) -> None:
         """End the request (once), whether or not its answer was read."""

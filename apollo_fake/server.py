@@ -309,6 +309,7 @@ class _Connection(asyncio.Protocol):
         self.held: Any = None  # a held answer being read in the pool (see _in_pool)
         self.unparsed = b""
         self.completed = 0  # requests completed by the current feed
+        self.replay: bytes | None = None  # an upgrade's head, to read again (see _replay_head)
         self._reset_request()
 
     def _reset_request(self) -> None:
@@ -319,6 +320,7 @@ class _Connection(asyncio.Protocol):
         self.body: list[bytes] = []
         self.body_size = 0
         self.expect = False
+        self.has_body = False
 
     # --- asyncio
 
@@ -420,6 +422,11 @@ class _Connection(asyncio.Protocol):
                 self.expect = True
         if length > BODY_GUARD:
             raise _Refused(PayloadTooLarge())
+        self.has_body = bool(length) or b"transfer-encoding" in self.names
+        upgrade = self.parser.should_upgrade()
+        if upgrade and self.has_body and not self.method and self.parser.get_method() == b"CONNECT":
+            # llhttp would skip the body and read it as the next request: refused.
+            raise _Refused(not_http("a CONNECT request may not have a body"))
         path = path_info(self.url.decode("latin-1"))
         fake = self.server.fake
         if fake is not None and is_apollo_call(path):
@@ -432,7 +439,7 @@ class _Connection(asyncio.Protocol):
             self.queue.append(early)
             raise _Refused(None)
         self._deadline(self._timed_out)
-        if self.expect and (length or b"transfer-encoding" in self.names):
+        if self.expect and self.has_body and not upgrade:
             self._continue_when_free()
 
     def on_body(self, body: bytes) -> None:
@@ -444,6 +451,13 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         """Queue the request, and answer it if nothing is before it."""
+        if self.has_body and self.parser.should_upgrade():
+            # An Upgrade request with a body: llhttp skips the body, and would read it
+            # as the next request (a request smuggled in a body). The server upgrades
+            # to nothing: its head is read again without Upgrade, body and all.
+            self.replay = self._replay_head()
+            self._abandon()  # it arrives again with its head
+            return
         self.in_request = False
         self.completed += 1
         self.queue.append(self._environ())
@@ -452,6 +466,15 @@ class _Connection(asyncio.Protocol):
         self._pump()
 
     # --- requests
+
+    def _replay_head(self) -> bytes:
+        """Return the head being read as sent, without its Upgrade header."""
+        method = self.method.encode("ascii") if self.method else self.parser.get_method()
+        version = self.parser.get_http_version().encode("ascii")
+        lines = [method + b" " + self.url + b" HTTP/" + version]
+        kept = [(name, value) for name, value in self.headers if name.lower() != b"upgrade"]
+        lines += [name + b": " + value for name, value in kept]
+        return b"\r\n".join(lines) + b"\r\n\r\n"
 
     def _environ(self) -> dict[str, Any]:
         parser = self.parser
@@ -608,8 +631,12 @@ class _Connection(asyncio.Protocol):
             # what follows its head is read as the next request.
             offset = int(exc.args[0]) if exc.args else len(data)
             self.parser = httptools.HttpRequestParser(self)
-            if offset < len(data):
-                self._feed(data[offset:])
+            replay, self.replay = self.replay, None
+            rest = (replay or b"") + data[offset:]
+            if self.method and replay is not None:  # read again as GET, as at first
+                rest = b"GET" + rest[len(self.method) :]
+            if rest:
+                self._feed(rest)
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             self._stop_reading(cause.err if isinstance(cause, _Refused) else ApolloError(BUG))

@@ -693,3 +693,43 @@ def test_a_stop_cuts_delayed_answers_short_and_leaves_no_thread() -> None:
     finally:
         for sock in socks:
             sock.close()
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_an_upgrade_request_with_a_body_is_answered_with_it_and_smuggles_nothing(
+    connect: Any, fake: Fake, framing: str
+) -> None:
+    # llhttp skips the body of a request that asks to upgrade, and would read it as
+    # the next request: a DELETE hidden in a create's body would run.
+    smuggled = b"DELETE /timeEntries/71 HTTP/1.1\r\nHost: a\r\n\r\n"
+    body = json.dumps({"time-entry": {"seconds": "60", "notes": smuggled.decode()}}).encode()
+    head = f"POST {PROJECT} HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+    if framing == "length":
+        sent = f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+    else:
+        sent = f"{head}Transfer-Encoding: chunked\r\n\r\n{len(body):x}\r\n".encode()
+        sent += body + b"\r\n0\r\n\r\n"
+    sock = connect()
+    sock.send(sent + get("/timeEntries/71"))
+    created = sock.response("POST")
+    assert (created.status, created.json()) == (201, {"time-entry-id": "81"})
+    assert sock.response().status == 200  # 71 is still there: nothing was smuggled
+    entry = fake.entry(81)
+    assert entry is not None and entry.notes == smuggled.decode()
+    assert [r["method"] for r in fake.journal] == ["POST", "GET"]
+    assert fake.wait_idle(5)
+
+
+def test_a_connect_request_with_a_body_is_refused_and_smuggles_nothing(
+    connect: Any, fake: Fake
+) -> None:
+    before = fixtures.dumps(fake.state())
+    smuggled = post(PROJECT, CREATE)
+    sock = connect()
+    head = f"CONNECT a:1 HTTP/1.1\r\nHost: a\r\nContent-Length: {len(smuggled)}\r\n\r\n"
+    sock.send(head.encode())
+    sock.send(smuggled)
+    assert_json_error(sock.response(), 400)
+    assert sock.closed_by_server()
+    assert fixtures.dumps(fake.state()) == before
+    assert fake.wait_idle(5)

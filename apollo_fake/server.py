@@ -310,6 +310,7 @@ class _Connection(asyncio.Protocol):
         self.unparsed = b""
         self.completed = 0  # requests completed by the current feed
         self.replay: bytes | None = None  # an upgrade's head, to read again (see _replay_head)
+        self.out: list[bytes] | None = None  # answers made by one read, sent together
         self._reset_request()
 
     def _reset_request(self) -> None:
@@ -346,8 +347,12 @@ class _Connection(asyncio.Protocol):
             if sum(map(len, self.waiting)) > HEAD_LIMIT:
                 self.transport.pause_reading()  # type: ignore[union-attr]
             return
-        self._feed(data)
-        self._pump()
+        self.out = []
+        try:
+            self._feed(data)
+            self._pump()
+        finally:
+            self._flush()
 
     def eof_received(self) -> bool | None:
         """The client sent all it will: answer what is complete, then close.
@@ -583,8 +588,12 @@ class _Connection(asyncio.Protocol):
             except BaseException:  # cancelled by a stop, or failed past every guard
                 self._close(abort=True)
                 return
-            self._send(answer)
-            self._pump()
+            self.out = []
+            try:
+                self._send(answer)
+                self._pump()
+            finally:
+                self._flush()
 
         future.add_done_callback(done)
 
@@ -596,13 +605,30 @@ class _Connection(asyncio.Protocol):
         """
         return self.closed or self.transport is None or self.transport.is_closing()
 
+    def _write(self, data: bytes) -> None:
+        if self.out is not None:
+            self.out.append(data)
+        else:
+            self.transport.write(data)  # type: ignore[union-attr]
+
+    def _flush(self) -> None:
+        """Send the answers made by one read (or one answer from the pool) in one write.
+
+        A write to a client gone fails and closes the transport, but with TLS nothing
+        tells the server so before connection_lost: one write per read, not one per
+        pipelined request, keeps asyncio from logging each failed one.
+        """
+        out, self.out = self.out, None
+        if out and not self._gone():
+            self.transport.write(b"".join(out))  # type: ignore[union-attr]
+
     def _send(self, answer: _Answer | None) -> None:
         if self._gone():
             return
         if answer is None:  # a drop: not a byte, the connection just ends
             self._close(abort=True)
             return
-        self.transport.write(answer.data)  # type: ignore[union-attr]
+        self._write(answer.data)
         if answer.close:
             self._discard_queue()
             if self.closing:  # reading stopped mid-request: the client may still send
@@ -615,7 +641,7 @@ class _Connection(asyncio.Protocol):
         if self.busy or self.queue or self._gone():
             return  # asked again by _pump when the line is free
         self.expect = False
-        self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
+        self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def _feed(self, data: bytes) -> None:
         if self.unparsed:  # the start of a request line with a method llhttp does not know
@@ -734,7 +760,7 @@ class _Connection(asyncio.Protocol):
         """Send the contract's error, stop reading requests, and close soon."""
         self.closing = True
         self._discard_queue()
-        self.transport.write(_refusal_bytes(err))  # type: ignore[union-attr]
+        self._write(_refusal_bytes(err))
         self._drain_then_close()
 
     def _drain_then_close(self) -> None:
@@ -748,6 +774,7 @@ class _Connection(asyncio.Protocol):
         if self.draining:
             return
         self.draining = True
+        self._flush()
         if transport.can_write_eof():
             transport.write_eof()  # the client reads the end of the answer at once
         self._cancel_deadline()
@@ -763,8 +790,8 @@ class _Connection(asyncio.Protocol):
         self._cancel_deadline()
         if self.closed or self.transport is None:
             return
-        self.closed = True
-        self.server.connections.discard(self)
+        self._flush()  # the answers before a drop or a close go first
+        self.closed = True  # still among the server's connections until it is lost
         self._discard_queue()
         self._cancel_held()
         if abort:
@@ -801,6 +828,7 @@ class _PlainOnTLS(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.server.refused.add(self)
         transport.write(_refusal_bytes(BadRequest(PLAIN_ON_TLS)))
         transport.write_eof()
         self.timer = self.server.loop.call_later(DRAIN_S, transport.close)
@@ -810,6 +838,7 @@ class _PlainOnTLS(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.timer.cancel()
+        self.server.refused.discard(self)
 
 
 class Server:
@@ -834,10 +863,15 @@ class Server:
         self.pool = concurrent.futures.ThreadPoolExecutor(threads, "apollo-fake:answer")
         self.loop = asyncio.new_event_loop()
         self.loop.set_exception_handler(_quiet_loop_errors)
-        self.connections: set[_Connection] = set()
+        self.connections: set[_Connection] = set()  # from connection_made to connection_lost
+        self.refused: set[_PlainOnTLS] = set()  # plain HTTP on the HTTPS port, being answered
         self.sock: socket.socket | None = None
         self._listener: asyncio.AbstractServer | None = None
         self._stopped = threading.Event()
+        # With TLS: connections accepted, their first byte awaited (and the deadline
+        # that closes them), and those whose handshake is under way.
+        self._waiting: dict[socket.socket, asyncio.TimerHandle] = {}
+        self._handshakes: set[asyncio.Task[Any]] = set()
 
     @property
     def port(self) -> int:
@@ -910,14 +944,30 @@ class Server:
             self._listener.close()
         elif self.sock is not None:
             self.loop.remove_reader(self.sock.fileno())
+        for waiting in list(self._waiting):
+            self._forget(waiting)
+        for task in self._handshakes:
+            task.cancel()  # its transport is closed as the handshake is given up
         for conn in list(self.connections):
             conn.stop()
         deadline = time.monotonic() + STOP_S
 
         def check() -> None:
-            if not self.connections or time.monotonic() >= deadline:
+            # A connection closed here whose answer is all sent is not kept for its
+            # goodbye (a TLS close_notify the client may never send).
+            transports = [c.transport for c in self.connections if c.closed]
+            transports += [r.transport for r in self.refused]
+            for transport in transports:
+                if transport is not None and not transport.get_write_buffer_size():
+                    transport.abort()
+            over = not (self.connections or self._handshakes or self.refused)
+            if over or time.monotonic() >= deadline:
                 for conn in list(self.connections):
                     conn._close(abort=True)
+                    if conn.transport is not None:
+                        conn.transport.abort()
+                for refused in list(self.refused):
+                    refused.transport.abort()
                 # After the transports' own callbacks, queued by their close.
                 self.loop.call_soon(self.loop.stop)
             else:
@@ -939,10 +989,25 @@ class Server:
                 log.warning("apollo-fake could not accept a connection: %s", exc)
                 return
             conn.setblocking(False)
-            timer = self.loop.call_later(_read_timeout(), conn.close)
-            self.loop.add_reader(conn.fileno(), self._first_byte, conn, timer)
+            self._waiting[conn] = self.loop.call_later(_read_timeout(), self._forget, conn)
+            self.loop.add_reader(conn.fileno(), self._first_byte, conn)
 
-    def _first_byte(self, conn: socket.socket, timer: asyncio.TimerHandle) -> None:
+    def _forget(self, conn: socket.socket) -> None:
+        """Close a connection whose first byte is awaited (past the deadline, or a stop).
+
+        Its reader goes first: a closed descriptor left in the selector would be
+        taken for the next connection given the same number, and that one lost.
+        """
+        self._stop_waiting(conn)
+        conn.close()
+
+    def _stop_waiting(self, conn: socket.socket) -> None:
+        timer = self._waiting.pop(conn, None)
+        if timer is not None:
+            timer.cancel()
+            self.loop.remove_reader(conn.fileno())
+
+    def _first_byte(self, conn: socket.socket) -> None:
         """Peek at a connection's first byte: a TLS handshake, or plain HTTP sent by mistake."""
         try:
             first = conn.recv(1, socket.MSG_PEEK)
@@ -950,11 +1015,10 @@ class Server:
             return
         except OSError:
             first = b""
-        self.loop.remove_reader(conn.fileno())
-        timer.cancel()
         if not first:
-            conn.close()
+            self._forget(conn)
             return
+        self._stop_waiting(conn)
         factory: Callable[[], asyncio.Protocol]
         if first == _TLS_HANDSHAKE:
             factory, context = (lambda: _Connection(self, secure=True)), self.tls
@@ -967,6 +1031,8 @@ class Server:
             ssl_handshake_timeout=_read_timeout() if context is not None else None,
         )
         task = self.loop.create_task(made)
+        self._handshakes.add(task)
+        task.add_done_callback(self._handshakes.discard)
         task.add_done_callback(_handshake_done)
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import json
 import logging
 import select
 import socket
 import struct
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +31,7 @@ from apollo_fake import fixtures
 from apollo_fake import server as server_module
 from apollo_fake.fake import Fake
 from apollo_fake.server import LiveServer
+from apollo_fake.tls import Authority
 
 from conftest import TODAY, check_body, small_doc
 
@@ -733,3 +736,87 @@ def test_a_connect_request_with_a_body_is_refused_and_smuggles_nothing(
     assert sock.closed_by_server()
     assert fixtures.dumps(fake.state()) == before
     assert fake.wait_idle(5)
+
+
+# --- over TLS: the HTTPS port reads a connection's first byte before its handshake.
+
+
+@pytest.fixture(scope="module")
+def authority() -> Authority:
+    return Authority()
+
+
+def test_a_silent_connection_on_the_https_port_costs_the_next_ones_nothing(
+    monkeypatch: pytest.MonkeyPatch, authority: Authority
+) -> None:
+    # Closed at the read deadline while its first byte was awaited: its descriptor was
+    # left in the event loop's selector, and the next connection given the same
+    # number was never read.
+    monkeypatch.setattr(server_module, "READ_TIMEOUT", 0.3)
+    context = authority.client_context()
+    with LiveServer(Fake(small_doc(), today=TODAY).app, tls=authority) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as silent:
+            assert Wire(silent).closed_by_server()  # past the deadline
+        for _ in range(3):
+            raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+                wire = Wire(sock)
+                wire.send(get("/timeEntries/71"))
+                assert wire.response().status == 200
+
+
+def test_a_stop_over_tls_leaves_no_socket_behind(authority: Authority) -> None:
+    # Connections awaiting their first byte, handshakes half done, a plain-HTTP client
+    # being refused and one closed after its answer (its TLS goodbye never comes):
+    # each is closed by the stop, none left for the garbage collector to find open.
+    context = authority.client_context()
+    with contextlib.ExitStack() as clients:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            live = LiveServer(Fake(small_doc(), today=TODAY).app, tls=authority).start()
+            try:
+
+                def connect() -> socket.socket:
+                    raw = socket.create_connection(("127.0.0.1", live.port), timeout=10)
+                    return clients.enter_context(raw)
+
+                for _ in range(3):
+                    connect()  # sends nothing
+                for _ in range(3):
+                    connect().send(b"\x16\x03\x01\x00\x50")  # a ClientHello, cut short
+                plain = Wire(connect())
+                plain.send(get("/account"))
+                assert_json_error(plain.response(), 400)
+                closing = Wire(clients.enter_context(
+                    context.wrap_socket(connect(), server_hostname="127.0.0.1")
+                ))
+                closing.send(get("/account", "Connection: close\r\n"))
+                assert closing.response().status == 200
+                server = live._server
+                assert server is not None
+                wait_until(
+                    lambda: len(server._waiting) == 3 and len(server._handshakes) == 3,
+                    "the server holds every connection",
+                )
+            finally:
+                live.stop()
+            gc.collect()
+        assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+
+
+def test_a_tls_client_gone_right_after_a_pipelined_batch_logs_nothing(
+    authority: Authority, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Over TLS nothing tells the server that a write failed before connection_lost:
+    # the answers to one read must go in one write, or asyncio logs each one after.
+    caplog.set_level(logging.DEBUG, logger="asyncio")
+    fake = Fake(small_doc(), today=TODAY)
+    context = authority.client_context()
+    with LiveServer(fake.app, tls=authority) as server:
+        for _ in range(3):
+            raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+                sock.sendall(get("/timeEntries/71") * 300)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert fake.wait_idle(5), f"{fake.in_flight} request(s) left in flight"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

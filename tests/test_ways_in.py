@@ -497,3 +497,17 @@ def test_a_delay_holds_only_its_request(ways: dict[str, Way], name: str) -> None
     # The journal lists requests as they are answered: the delayed one last.
     paths = [r["path"] for r in way.journal()]
     assert paths[-1] == "/account" and paths.count("/account") == 2
+
+
+def test_a_create_that_asks_to_upgrade_is_a_create_on_every_way_in(ways: dict[str, Way]) -> None:
+    # No way in upgrades the connection: the body is the create's, and a request
+    # written inside it (here, a DELETE) is never read as a request of its own.
+    smuggled = "DELETE /timeEntries/71 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    body = json.dumps({"time-entry": {"seconds": "60", "notes": smuggled}}).encode()
+    upgrade = {"Connection": "Upgrade", "Upgrade": "h2c"}
+    answers = {name: way.send("POST", PROJECT, body, upgrade) for name, way in ways.items()}
+    answer = same_everywhere(answers)
+    assert answer.status == 201, answer
+    for name, way in ways.items():
+        assert way.send("GET", "/timeEntries/71").status == 200, name
+        assert [r["method"] for r in way.journal()][-2:] == ["POST", "GET"], name

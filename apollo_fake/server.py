@@ -668,8 +668,10 @@ class _Connection(asyncio.Protocol):
             self._stop_reading(cause.err if isinstance(cause, _Refused) else ApolloError(BUG))
         except httptools.HttpParserError as exc:
             reason = str(exc.args[0]) if exc.args else "malformed"
-            if reason == _UNKNOWN_METHOD and at_start and not self.completed:
-                if self._feed_other_method(data):
+            if reason == _UNKNOWN_METHOD and at_start and not self.closing:
+                # After the requests this read completed (pipelined before it).
+                start = _end_of_requests(data, self.completed) if self.completed else 0
+                if start is not None and self._feed_other_method(data[start:]):
                     return
             refusal = _PARSER_REFUSALS.get(reason)
             err = refusal() if refusal else not_http(_PARSER_REASONS.get(reason, reason))
@@ -681,8 +683,9 @@ class _Connection(asyncio.Protocol):
         llhttp knows a fixed list of methods and refuses any other as malformed;
         HTTP allows any upper-case token, and the contract answers an unknown one
         with a 405. The request line is parsed with a known method in its place,
-        and the app is given the method as sent. Only a request that starts a
-        read is recognised so (one pipelined after another is refused with a 400).
+        and the app is given the method as sent. It is recognised at the start of
+        a read, or after the requests a read completed before it; one that starts
+        within a read that began in the middle of a request is refused with a 400.
         """
         space = data.find(b" ", 0, _METHOD_LIMIT + 1)
         if space < 0:
@@ -813,6 +816,42 @@ class _Connection(asyncio.Protocol):
 
 
 _KEEP = "apollo_fake.server.keep_alive"  # in the environ until the app is called
+
+
+class _Count:
+    """Parser callbacks that count the requests completed."""
+
+    def __init__(self) -> None:
+        self.completed = 0
+
+    def on_message_complete(self) -> None:
+        """Count one more."""
+        self.completed += 1
+
+
+def _end_of_requests(data: bytes, count: int) -> int | None:
+    """Return where the first ``count`` requests in ``data`` end (None if it cannot tell).
+
+    httptools does not say where in the data it stopped; a fresh parser tells how many
+    requests a prefix completes, and the shortest prefix that completes them all (or
+    fails, past their end) is found by halving.
+    """
+    low, high = 0, len(data)
+    while low < high:
+        middle = (low + high) // 2
+        counted = _Count()
+        try:
+            httptools.HttpRequestParser(counted).feed_data(data[:middle])
+        except httptools.HttpParserUpgrade:
+            return None
+        except httptools.HttpParserError:
+            high = middle  # past the requests: at the one the server could not read
+            continue
+        if counted.completed >= count:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def _read_timeout() -> float:

@@ -820,3 +820,21 @@ def test_a_tls_client_gone_right_after_a_pipelined_batch_logs_nothing(
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         assert fake.wait_idle(5), f"{fake.in_flight} request(s) left in flight"
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_an_unknown_method_pipelined_after_others_is_a_405_and_the_line_goes_on(
+    connect: Any, fake: Fake
+) -> None:
+    # llhttp refuses a method outside its list; after the requests before it in the
+    # same read, it is found and read as the method it is, as at a read's start.
+    brew = b"BREW /account HTTP/1.1\r\nHost: a\r\n\r\n"
+    sock = connect()
+    sock.send(get("/account") + post(PROJECT, CREATE) + brew + get("/timeEntries/81"))
+    assert sock.response().status == 200
+    assert sock.response("POST").status == 201
+    refused = sock.response()
+    assert_json_error(refused, 405)
+    assert refused.headers["allow"] == "GET, HEAD"
+    assert not refused.will_close
+    assert sock.response().json()["time-entry"]["seconds"] == "60"
+    assert fake.wait_idle(5)

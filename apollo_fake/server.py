@@ -106,6 +106,7 @@ BODY_GUARD = 16 * 1024 * 1024
 DRAIN_S = 1.0  # after a refusal: read what the client still sends this long...
 DRAIN_BYTES = BODY_GUARD  # ...or this much, so that the client sees the answer
 STOP_S = 3.0  # a stop waits this long for answers in flight
+STOP_GRACE_S = 0.5  # ...and this long for the pool's threads once the rest is cut short
 BACKLOG = 128
 BUG = "The fake failed unexpectedly; this is a bug in apollo-fake."
 PLAIN_ON_TLS = "This port speaks HTTPS only, and the request came as plain HTTP: use https://."
@@ -579,6 +580,9 @@ class _Connection(asyncio.Protocol):
         self.busy = True
         self._cancel_deadline()
         future = self.loop.run_in_executor(self.server.pool, make, *args)
+        answering = self.server.answering
+        answering.add(future)
+        future.add_done_callback(answering.discard)
 
         def done(fut: asyncio.Future[_Answer | None]) -> None:
             self.busy = False
@@ -805,13 +809,13 @@ class _Connection(asyncio.Protocol):
     def stop(self) -> None:
         """Close at once if no answer is in the making; else once it is sent.
 
-        A delayed answer is not waited for: it is given up, and the connection closed.
+        A delayed answer is waited for as any other; one the stop's wait cuts short
+        is given up (see Server._begin_stop), its thread freed and its request ended.
         """
         if not self.busy:
             self._close()
         else:
             self._discard_queue()
-            self._cancel_held()
             self.closing = True
 
 
@@ -903,6 +907,7 @@ class Server:
         self.loop = asyncio.new_event_loop()
         self.loop.set_exception_handler(_quiet_loop_errors)
         self.connections: set[_Connection] = set()  # from connection_made to connection_lost
+        self.answering: set[asyncio.Future[Any]] = set()  # answers being made in the pool
         self.refused: set[_PlainOnTLS] = set()  # plain HTTP on the HTTPS port, being answered
         self.sock: socket.socket | None = None
         self._listener: asyncio.AbstractServer | None = None
@@ -966,7 +971,7 @@ class Server:
         if loop.is_running():
             with contextlib.suppress(RuntimeError):  # the loop ended meanwhile
                 loop.call_soon_threadsafe(self._begin_stop)
-            self._stopped.wait(STOP_S + 1)
+            self._stopped.wait(STOP_S + STOP_GRACE_S + 1)
         self.close()
 
     def close(self) -> None:
@@ -989,7 +994,8 @@ class Server:
             task.cancel()  # its transport is closed as the handshake is given up
         for conn in list(self.connections):
             conn.stop()
-        deadline = time.monotonic() + STOP_S
+        deadline = [time.monotonic() + STOP_S]
+        cut = [False]
 
         def check() -> None:
             # A connection closed here whose answer is all sent is not kept for its
@@ -999,14 +1005,19 @@ class Server:
             for transport in transports:
                 if transport is not None and not transport.get_write_buffer_size():
                     transport.abort()
-            over = not (self.connections or self._handshakes or self.refused)
-            if over or time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline[0] and not cut[0]:
+                # Past the wait: what is left is cut short. A delayed answer given up
+                # frees its thread at once; a moment more lets it return.
+                cut[0], deadline[0] = True, now + STOP_GRACE_S
                 for conn in list(self.connections):
                     conn._close(abort=True)
                     if conn.transport is not None:
                         conn.transport.abort()
                 for refused in list(self.refused):
                     refused.transport.abort()
+            busy = self.connections or self._handshakes or self.refused or self.answering
+            if not busy or (cut[0] and now >= deadline[0]):
                 # After the transports' own callbacks, queued by their close.
                 self.loop.call_soon(self.loop.stop)
             else:
@@ -1150,6 +1161,12 @@ class _Logged:
 
     def __iter__(self) -> Any:
         return iter(self.result)
+
+    def cancel(self) -> None:
+        """Give up a held answer (see :meth:`apollo_fake.web.api.Held.cancel`), if it is one."""
+        cancel = getattr(self.result, "cancel", None)
+        if cancel is not None:
+            cancel()
 
     def close(self) -> None:
         """Close the app's result, then log."""

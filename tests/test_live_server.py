@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
+import io
 import json
 import logging
 import select
@@ -677,7 +678,12 @@ def answer_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("apollo-fake:")]
 
 
-def test_a_stop_cuts_delayed_answers_short_and_leaves_no_thread() -> None:
+def test_a_stop_cuts_long_delays_short_at_its_deadline_and_leaves_no_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A stop waits STOP_S for answers in flight, delayed ones too (test_shutdown_security
+    # holds that); a delay longer than that is given up, its thread freed, its request ended.
+    monkeypatch.setattr(server_module, "STOP_S", 0.3)
     before = set(answer_threads())
     fake = Fake(small_doc(), today=TODAY)
     fake.faults.add("/account", "GET", delay_ms=60000, times=None)
@@ -838,3 +844,16 @@ def test_an_unknown_method_pipelined_after_others_is_a_405_and_the_line_goes_on(
     assert not refused.will_close
     assert sock.response().json()["time-entry"]["seconds"] == "60"
     assert fake.wait_idle(5)
+
+
+def test_a_logged_server_gives_up_a_delayed_answer_when_its_client_is_gone() -> None:
+    # The request log wraps the app's answer: a hang-up must still reach the held one.
+    fake = Fake(small_doc(), today=TODAY)
+    before = fixtures.dumps(fake.state())
+    fake.faults.add(PROJECT, "POST", delay_ms=60000)
+    with LiveServer(fake.app, log=io.StringIO()) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(post(PROJECT, CREATE))
+            wait_until(lambda: fake.in_flight == 1, "the create is held")
+        assert fake.wait_idle(5), "the held request outlived its client"
+    assert fixtures.dumps(fake.state()) == before

@@ -107,6 +107,23 @@ def test_sigterm_under_load_lets_in_flight_requests_finish_and_exits_0(serve: An
     assert "Traceback" not in server.drain(server.stderr)
 
 
+def test_sigterm_cuts_a_delay_longer_than_the_stop_short_and_exits_0(serve: Any) -> None:
+    # Logged (no --quiet): the request log wraps the delayed answer, which a stop must
+    # still reach to give it up. Before, the pool's thread slept out the delay, and
+    # the interpreter's exit waited for it.
+    server = serve(*SMALL_ARGS)
+    fault = {"method": "GET", "path": "/account", "delay_ms": 60000}
+    assert server.request("POST", "/_fake/faults", fault)[0] == 201
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as held:
+        held.sendall(b"GET /account HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for _ in range(1000):  # until the rule is used: the request is held
+            if server.request("GET", "/_fake/faults")[2]["faults"][0]["remaining"] == 0:
+                break
+            time.sleep(0.01)
+        assert server.stop() == 0  # within Served.stop's hang guard, far below the delay
+        assert held.recv(1) == b""  # given up: closed without an answer
+
+
 @pytest.mark.parametrize("threads", [None, "1"], ids=["default", "threads-1"])
 def test_a_stalled_upload_neither_stops_others_nor_the_stop_signal(
     serve: Any, threads: str | None, tmp_path: Path

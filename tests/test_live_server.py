@@ -857,3 +857,54 @@ def test_a_logged_server_gives_up_a_delayed_answer_when_its_client_is_gone() -> 
             wait_until(lambda: fake.in_flight == 1, "the create is held")
         assert fake.wait_idle(5), "the held request outlived its client"
     assert fixtures.dumps(fake.state()) == before
+
+
+def test_nothing_pipelined_after_connection_close_is_begun_or_answered(
+    connect: Any, fake: Fake
+) -> None:
+    before = fixtures.dumps(fake.state())
+    fake.faults.add("/timeEntries/71", "GET", delay_ms=200)
+    sock = connect()
+    closing = get("/timeEntries/71", "Connection: close\r\n")
+    sock.send(get("/account") + closing + post(PROJECT, CREATE) + post(PROJECT, CREATE)[:-3])
+    assert sock.response().status == 200
+    answer = sock.response()  # the delayed one, then the end
+    assert (answer.status, answer.will_close) == (200, True)
+    assert sock.closed_by_server()
+    assert fake.wait_idle(5)
+    assert fixtures.dumps(fake.state()) == before
+    assert [r["path"] for r in fake.journal] == ["/account", "/timeEntries/71"]
+
+
+def test_a_pipelined_line_with_a_delay_a_head_and_an_expect_is_answered_in_order(
+    connect: Any, fake: Fake
+) -> None:
+    fake.faults.add("/timeEntries/71", "GET", delay_ms=200)
+    expecting = post(PROJECT, CREATE, "Expect: 100-continue\r\n")[: -len(CREATE)]
+    head = get("/timeEntries/71").replace(b"GET", b"HEAD", 1)
+    sock = connect()
+    sock.send(get("/timeEntries/71") + head + expecting)
+    assert sock.response().json()["time-entry"]["id"] == "71"  # the delayed one first
+    headed = sock.response("HEAD")
+    assert headed.status == 200 and int(headed.headers["content-length"]) > 0
+    assert sock.response().status == 100  # asked once the line before it is answered
+    sock.send(CREATE)
+    created = sock.response("POST")  # read right after the HEAD: no body bytes between
+    assert (created.status, created.json()) == (201, {"time-entry-id": "81"})
+    assert fake.wait_idle(5)
+
+
+def test_a_malformed_request_after_good_ones_is_refused_once_they_are_answered(
+    connect: Any, fake: Fake
+) -> None:
+    fake.faults.add("/timeEntries/71", "GET", delay_ms=200)
+    sock = connect()
+    bad = b"GET /account HTTP/1.1\r\nHost: a\r\nNo colon here\r\n\r\n"
+    sock.send(get("/account") + get("/timeEntries/71") + bad + post(PROJECT, CREATE))
+    assert [sock.response().status for _ in range(2)] == [200, 200]
+    refused = sock.response()
+    assert_json_error(refused, 400)
+    assert refused.will_close
+    assert sock.closed_by_server()
+    assert fake.wait_idle(5)
+    assert [r["path"] for r in fake.journal] == ["/account", "/timeEntries/71"]

@@ -92,6 +92,7 @@ class Call:
         "recorder",
         "method",
         "path",
+        "shown",
         "user_id",
         "body",
         "body_read",
@@ -108,7 +109,11 @@ class Call:
         self.recorder = recorder
         self.method: str = environ.get("REQUEST_METHOD", "GET")
         # As WSGI gives it: the path's bytes as latin-1, what routing matches.
-        self.path: str = environ.get("PATH_INFO", "") or "/"
+        path: str = environ.get("PATH_INFO", "") or "/"
+        self.path = path
+        # The path as a person reads it: its bytes decoded as UTF-8 (the journal's,
+        # the fault rules', the messages').
+        self.shown = path if path.isascii() else path.encode("latin-1").decode("utf-8", "replace")
         self.user_id: int | None = None
         self.body: Any = None
         self.body_read = False
@@ -123,14 +128,6 @@ class Call:
             text = self.environ.get("QUERY_STRING", "")
             self._query = parse_qs(text, keep_blank_values=True) if text else {}
         return self._query
-
-    @property
-    def shown(self) -> str:
-        """Return the path as a person reads it: its bytes decoded as UTF-8."""
-        path = self.path
-        if path.isascii():
-            return path
-        return path.encode("latin-1").decode("utf-8", "replace")
 
     @property
     def prefix(self) -> str:
@@ -457,7 +454,9 @@ class ApiApp:
         method = call.method
         # Auth and the rate limit come before the fault rules: a request that would be
         # a 401 or a 429 is one, and uses no rule (the contract's order).
-        denied = self._denied(call)
+        settings = self.fake.settings
+        guarded = settings.tokens or settings.rate_limit is not None
+        denied = self._denied(call) if guarded else None
         outcome: Reply | ApolloError
         if denied is not None:
             outcome = denied

@@ -77,6 +77,22 @@ class Reply:
     body: bytes
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
+    _kept: str | None = field(default=None, repr=False, compare=False)
+
+    def kept(self) -> str:
+        """Return what the journal keeps of the body, as text.
+
+        Worked out once: a kept answer to a read is answered, and journaled, many times.
+        """
+        text = self._kept
+        if text is None:
+            text = self._kept = kept_text(self.body)
+        return text
+
+
+def kept_text(answer: bytes) -> str:
+    """Return what the journal keeps of an answer: its first ANSWER_KEPT bytes, as text."""
+    return answer[:ANSWER_KEPT].decode("utf-8", "replace")
 
 
 
@@ -169,30 +185,26 @@ def read_raw(environ: dict[str, Any], limit: int) -> bytes:
     A chunked body has no Content-Length to refuse up front: the server marks
     its input as terminated, and it is read one byte past the limit.
     """
-    try:
-        return _read_raw(environ, limit)
-    except OSError as exc:  # a malformed chunked body, or a client gone mid-body
-        raise BadRequest(f"The request body could not be read: {exc}.") from None
-
-
-def _read_raw(environ: dict[str, Any], limit: int) -> bytes:
     stream = environ.get("wsgi.input")
     length_text = environ.get("CONTENT_LENGTH") or ""
     if stream is None:
         return b""
-    if length_text:
-        try:
-            length = int(length_text)
-        except ValueError:
-            raise BadRequest("The Content-Length header is not a number.") from None
-        if length > limit:
-            raise PayloadTooLarge()
-        return bytes(stream.read(length)) if length > 0 else b""
-    if environ.get("wsgi.input_terminated"):
-        raw = bytes(stream.read(limit + 1))
-        if len(raw) > limit:
-            raise PayloadTooLarge()
-        return raw
+    try:
+        if length_text:
+            try:
+                length = int(length_text)
+            except ValueError:
+                raise BadRequest("The Content-Length header is not a number.") from None
+            if length > limit:
+                raise PayloadTooLarge()
+            return bytes(stream.read(length)) if length > 0 else b""
+        if environ.get("wsgi.input_terminated"):
+            raw = bytes(stream.read(limit + 1))
+            if len(raw) > limit:
+                raise PayloadTooLarge()
+            return raw
+    except OSError as exc:  # a malformed chunked body, or a client gone mid-body
+        raise BadRequest(f"The request body could not be read: {exc}.") from None
     return b""
 
 
@@ -478,7 +490,10 @@ class ApiApp:
             status, body = outcome.status, outcome.body
             line = status_line(status)
             headers = [("Content-Type", JSON), ("Content-Length", str(len(body))), *outcome.headers]
-            record = self._journal(call, status, None, [], b"" if method == "HEAD" else body)
+            if method == "HEAD":
+                record = self._journal(call, status, None, [], b"")
+            else:
+                record = self._journal(call, status, None, [], body, kept=outcome.kept())
         else:
             err = outcome
             line, headers, body = render(err)
@@ -641,6 +656,7 @@ class ApiApp:
         violations: list[dict[str, str]],
         answer: bytes,
         fault: int | None = None,
+        kept: str | None = None,
     ) -> dict[str, Any]:
         """Record a request in the journal, with the fault rule that answered it; return it.
 
@@ -659,7 +675,7 @@ class ApiApp:
             "status": status,
             "message": message,
             "violations": violations,
-            "answer": answer[:ANSWER_KEPT].decode("utf-8", "replace"),
+            "answer": kept_text(answer) if kept is None else kept,
             "answer_size": len(answer),
         }
         if fault is not None:

@@ -14,6 +14,7 @@ import contextlib
 import hmac
 import logging
 import socket
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,8 +97,10 @@ def kept_text(answer: bytes) -> str:
 
 
 
-# What a request's (path, method) dispatches to: the view, the contract's row, the arguments.
-Match = tuple[Callable[..., Reply], Route, Mapping[str, Any]]
+# What a request's (path, method) dispatches to: the view, the contract's row, the
+# arguments as the URL map gives them (text), and as the view takes them (ids read).
+Match = tuple[Callable[..., Reply], Route, Mapping[str, Any], Mapping[str, Any]]
+ID_ARGS = frozenset(["parent_id", "entry_id"])  # the path arguments that name a record
 
 class Call:
     """One request to an Apollo call, read lazily from the WSGI environ."""
@@ -297,10 +300,12 @@ def _page_number(call: Call, path_page: str | None) -> int:
 # --- the calls ---------------------------------------------------------------
 
 
-def listing(call: Call, collection: str, parent_id: str, path_page: str | None = None) -> Reply:
+def listing(
+    call: Call, collection: str, parent_id: PathId, path_page: str | None = None
+) -> Reply:
     """List a project's or contact's entries, 50 a page, newest first."""
     number = _page_number(call, path_page)
-    pid = PathId(parent_id)
+    pid = parent_id
     page = service.page(call.fake, collection, pid, number)
     prefix = b"{"
     if page.more:
@@ -312,12 +317,12 @@ def listing(call: Call, collection: str, parent_id: str, path_page: str | None =
     return Reply(_entries_body(page.entries, prefix) + b"}")
 
 
-def create(call: Call, collection: str, parent_id: str) -> Reply:
+def create(call: Call, collection: str, parent_id: PathId) -> Reply:
     """Create an entry on a project, task or contact."""
     call.params(NO_PARAMS)
     body = call.read_body()
     with call.writing():
-        new = service.create(call.fake, collection, PathId(parent_id), body, call.user_id)
+        new = service.create(call.fake, collection, parent_id, body, call.user_id)
     return Reply(
         b'{"time-entry-id":"%d"}' % new.id,
         201,
@@ -325,34 +330,34 @@ def create(call: Call, collection: str, parent_id: str) -> Reply:
     )
 
 
-def task_listing(call: Call, parent_id: str) -> Reply:
+def task_listing(call: Call, parent_id: PathId) -> Reply:
     """List every entry of a task (no pages: a page parameter is ignored, valid or not)."""
     call.params(NO_PARAMS, ignored="page")
-    entries = service.task_entries(call.fake, PathId(parent_id))
+    entries = service.task_entries(call.fake, parent_id)
     return Reply(_entries_body(entries) + b"}")
 
 
-def get_entry(call: Call, entry_id: str) -> Reply:
+def get_entry(call: Call, entry_id: PathId) -> Reply:
     """Return one entry."""
     call.params(NO_PARAMS)
-    found = service.entry(call.fake, PathId(entry_id))
+    found = service.entry(call.fake, entry_id)
     return Reply(b'{"time-entry":' + found.wire_bytes() + b"}")
 
 
-def update_entry(call: Call, entry_id: str) -> Reply:
+def update_entry(call: Call, entry_id: PathId) -> Reply:
     """Change the given fields of an entry."""
     call.params(NO_PARAMS)
     body = call.read_body()
     with call.writing():
-        service.update(call.fake, PathId(entry_id), body)
+        service.update(call.fake, entry_id, body)
     return Reply(b"{}")
 
 
-def delete_entry(call: Call, entry_id: str) -> Reply:
+def delete_entry(call: Call, entry_id: PathId) -> Reply:
     """Delete an entry."""
     call.params(NO_PARAMS)
     with call.writing():
-        service.delete(call.fake, PathId(entry_id))
+        service.delete(call.fake, entry_id)
     return Reply(b"{}")
 
 
@@ -556,7 +561,7 @@ class ApiApp:
         if call.path.startswith("//"):
             raise NoRoute(f"No call of the API matches {call.method} {call.shown}.")
         try:
-            view, route, args = self._route(call.path, call.method)
+            view, route, args, given = self._route(call.path, call.method)
         except RoutingMethodNotAllowed as exc:
             allowed = sorted(set(exc.valid_methods or ()) - {"OPTIONS"})
             raise MethodNotAllowed(
@@ -568,7 +573,7 @@ class ApiApp:
             raise NoRoute(f"No call of the API matches {call.method} {call.shown}.") from None
         call.route = route
         if view.__name__ not in CACHED:
-            return view(call, **args)
+            return view(call, **given)
         store = self.fake.store
         version = store.version
         query = call.environ.get("QUERY_STRING", "")
@@ -580,9 +585,10 @@ class ApiApp:
             hit = kept.replies.get(key)
             if hit is not None:
                 return hit
-        reply = view(call, **args)
-        # The key weighs as much as its query string, which a client may make long.
-        size = len(reply.body) + len(query) + KEPT_OVERHEAD
+        reply = view(call, **given)
+        # The key weighs as much as its query string, which a client may make long; the
+        # journal's text of the answer is kept with it.
+        size = len(reply.body) + len(query) + KEPT_OVERHEAD + sys.getsizeof(reply.kept())
         # Kept only when it answers the data as it still is (a write during the view
         # moved the version on), and only beside answers of the same version.
         if size <= CACHE_ONE and version == store.version:
@@ -603,7 +609,8 @@ class ApiApp:
     def _route(self, path: str, method: str) -> Match:
         """Match a path and method to a view, its contract row and its arguments, remembering.
 
-        Misses (404, 405) are not remembered: a client makes few, a fuzzer many.
+        The ids among the arguments are read once, here, not on every request for the
+        path. Misses (404, 405) are not remembered: a client makes few, a fuzzer many.
         """
         key = (path, method)
         found = self._routes.get(key)
@@ -613,7 +620,8 @@ class ApiApp:
             target = self._targets.get(str(endpoint))
             if target is None:  # a route of Flask's own (none today): no call of the API
                 raise RoutingNotFound()
-            found = (target[0], target[1], args)
+            given = {k: PathId(v) if k in ID_ARGS else v for k, v in args.items()}
+            found = (target[0], target[1], args, given)
             if len(self._routes) >= ROUTES_KEPT:
                 self._routes.clear()
             self._routes[key] = found

@@ -17,7 +17,7 @@ import socket
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 import orjson
@@ -97,10 +97,16 @@ def kept_text(answer: bytes) -> str:
 
 
 
-# What a request's (path, method) dispatches to: the view, the contract's row, the
-# arguments as the URL map gives them (text), and as the view takes them (ids read).
-Match = tuple[Callable[..., Reply], Route, Mapping[str, Any], Mapping[str, Any]]
 ID_ARGS = frozenset(["parent_id", "entry_id"])  # the path arguments that name a record
+
+
+class Match(NamedTuple):
+    """What a request's (path, method) dispatches to, worked out once per path."""
+
+    view: Callable[..., Reply]
+    route: Route  # the contract's row
+    args: Mapping[str, Any]  # as the view takes them: ids read
+    kept: tuple[Any, ...] | None  # a kept answer's key, less the query; None: not kept
 
 class Call:
     """One request to an Apollo call, read lazily from the WSGI environ."""
@@ -561,7 +567,7 @@ class ApiApp:
         if call.path.startswith("//"):
             raise NoRoute(f"No call of the API matches {call.method} {call.shown}.")
         try:
-            view, route, args, given = self._route(call.path, call.method)
+            view, route, args, kept_key = self._route(call.path, call.method)
         except RoutingMethodNotAllowed as exc:
             allowed = sorted(set(exc.valid_methods or ()) - {"OPTIONS"})
             raise MethodNotAllowed(
@@ -572,12 +578,12 @@ class ApiApp:
         except RoutingNotFound:
             raise NoRoute(f"No call of the API matches {call.method} {call.shown}.") from None
         call.route = route
-        if view.__name__ not in CACHED:
-            return view(call, **given)
+        if kept_key is None:
+            return view(call, **args)
         store = self.fake.store
         version = store.version
         query = call.environ.get("QUERY_STRING", "")
-        key = (route.endpoint, *sorted(args.items()), query)
+        key = (*kept_key, query)
         if view is report:
             key += (self.fake.clock.today(),)
         kept = self._kept
@@ -585,7 +591,7 @@ class ApiApp:
             hit = kept.replies.get(key)
             if hit is not None:
                 return hit
-        reply = view(call, **given)
+        reply = view(call, **args)
         # The key weighs as much as its query string, which a client may make long; the
         # journal's text of the answer is kept with it.
         size = len(reply.body) + len(query) + KEPT_OVERHEAD + sys.getsizeof(reply.kept())
@@ -602,15 +608,16 @@ class ApiApp:
     def _route_of(self, call: Call) -> Route | None:
         """Return the contract's row of the route a request matches, or None."""
         try:
-            return self._route(call.path, call.method)[1]
+            return self._route(call.path, call.method).route
         except (RoutingMethodNotAllowed, RoutingNotFound):
             return None
 
     def _route(self, path: str, method: str) -> Match:
         """Match a path and method to a view, its contract row and its arguments, remembering.
 
-        The ids among the arguments are read once, here, not on every request for the
-        path. Misses (404, 405) are not remembered: a client makes few, a fuzzer many.
+        The ids among the arguments are read, and the key of a kept answer begun, once
+        here, not on every request for the path. Misses (404, 405) are not remembered:
+        a client makes few, a fuzzer many.
         """
         key = (path, method)
         found = self._routes.get(key)
@@ -620,8 +627,11 @@ class ApiApp:
             target = self._targets.get(str(endpoint))
             if target is None:  # a route of Flask's own (none today): no call of the API
                 raise RoutingNotFound()
+            view, route = target
             given = {k: PathId(v) if k in ID_ARGS else v for k, v in args.items()}
-            found = (target[0], target[1], args, given)
+            # Answers kept by the arguments as sent: /0071 and /71 keep apart.
+            kept = (route.endpoint, *sorted(args.items())) if view.__name__ in CACHED else None
+            found = Match(view, route, given, kept)
             if len(self._routes) >= ROUTES_KEPT:
                 self._routes.clear()
             self._routes[key] = found

@@ -96,7 +96,6 @@ def kept_text(answer: bytes) -> str:
     return answer[:ANSWER_KEPT].decode("utf-8", "replace")
 
 
-
 ID_ARGS = frozenset(["parent_id", "entry_id"])  # the path arguments that name a record
 
 
@@ -107,6 +106,7 @@ class Match(NamedTuple):
     route: Route  # the contract's row
     args: Mapping[str, Any]  # as the view takes them: ids read
     kept: tuple[Any, ...] | None  # a kept answer's key, less the query; None: not kept
+
 
 class Call:
     """One request to an Apollo call, read lazily from the WSGI environ."""
@@ -311,13 +311,12 @@ def listing(
 ) -> Reply:
     """List a project's or contact's entries, 50 a page, newest first."""
     number = _page_number(call, path_page)
-    pid = parent_id
-    page = service.page(call.fake, collection, pid, number)
+    page = service.page(call.fake, collection, parent_id, number)
     prefix = b"{"
     if page.more:
         prefix = b'{"continued-at":"/%s/%d/timeEntries/%d",' % (
             collection.encode(),
-            int(pid),  # the canonical id, whatever zeros the request had
+            int(parent_id),  # the canonical id, whatever zeros the request had
             number + 1,
         )
     return Reply(_entries_body(page.entries, prefix) + b"}")

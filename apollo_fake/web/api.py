@@ -173,7 +173,9 @@ class Call:
         self.body_read = True
         raw = read_raw(self.environ, MAX_BODY)
         self.body = parse_json(raw)
-        self.body_weight = journal_weight(raw)
+        # What the parsed body holds in the journal: its bytes, and room for each value
+        # a container holds (``[1,1,...]`` parses to many times its size).
+        self.body_weight = len(raw) + 48 * (raw.count(b",") + raw.count(b"[") + raw.count(b"{"))
         return self.body
 
     def writing(self) -> contextlib.AbstractContextManager[None]:
@@ -238,12 +240,6 @@ def parse_json(raw: bytes) -> Any:
             [{"field": "", "message": f"is nested deeper than {schemas.MAX_DEPTH} levels"}],
         )
     return value
-
-
-def journal_weight(raw: bytes) -> int:
-    """Bound the memory a parsed JSON body holds: its bytes, and room for each value
-    a container holds (``[1,1,...]`` parses to many times its size)."""
-    return len(raw) + 48 * (raw.count(b",") + raw.count(b"[") + raw.count(b"{"))
 
 
 class PathId(int):

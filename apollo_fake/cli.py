@@ -132,8 +132,8 @@ _fake_options = _options(
         type=click.IntRange(1, 256),
         default=10,
         show_default=True,
-        help="Requests answered at once (the server's thread pool). A delayed answer "
-        "(a delay_ms fault) holds one thread; the others, and the control API, go on.",
+        help="Delayed answers (delay_ms faults) made at once, each in a thread of its own; "
+        "every other request, and the control API, is answered meanwhile.",
     ),
     click.option("--no-control", is_flag=True, help="Do not serve the /_fake/ control API."),
     click.option(

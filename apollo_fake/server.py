@@ -1,586 +1,753 @@
-"""The HTTP server: cheroot, in a thread of the caller's process or as ``apollo-fake serve``.
+"""The HTTP server: asyncio and httptools, in a thread of the caller's process or as
+``apollo-fake serve``.
 
 One server for every role (the plugin's ``apollo_url``, ``Fake.serve()``,
 ``apollo-fake serve`` and ``run``), so that a request gets the same answer
-whichever carries it. cheroot is used through its documented API only:
-``cheroot.wsgi.Server``, its constructor and its attributes (``ConnectionClass``,
-``gateway``, ``max_request_header_size``, ``max_request_body_size``,
-``expiration_interval``, ``keep_alive_conn_limit``, ``ssl_adapter``) and
-``error_log`` (meant to be overridden); ``cheroot.ssl.Adapter`` (the interface
-of a TLS adapter: ``bind``, ``wrap``, ``get_environ``, ``makefile``);
-``HTTPConnection`` (its ``RequestHandlerClass``, its ``makefile`` argument,
-``communicate``, and its ``socket``, ``rfile`` and ``wfile``, replaced once TLS
-is up); ``cheroot.makefile.StreamReader`` (the reader the ``makefile`` argument
-returns, over a ``socket.SocketIO``, and its ``has_data``); ``HTTPRequest`` (its
-``proxy_mode`` argument, its ``header_reader``, ``read_request_headers`` and
-``simple_response``, which is how cheroot refuses a request); and a
-``wsgi.Gateway_10`` subclass (how the app is called: ``get_environ``,
-``start_response``, ``respond``).
+whichever carries it. The standard library's :mod:`asyncio` holds the connections
+(its documented ``Protocol``, ``create_server`` and ``connect_accepted_socket``);
+httptools (the binding to llhttp, the parser of Node.js) parses the requests
+through its documented ``HttpRequestParser`` callbacks. Neither writes an answer:
+every byte sent is the app's answer or the contract's JSON error, rendered by
+:func:`apollo_fake.errors.render`.
 
-What is added to cheroot here:
+Why not a WSGI server off the shelf: each one measured answers from a pool of
+threads, handing every request from the thread that reads it to the one that
+runs the app and back; for the fake's app, whose answer takes a small part of
+that hand-off, the hand-off is most of the cost (see ``make bench``). Here the
+fake's app is called on the event loop itself, where the request was parsed.
+An answer that would wait (a ``delay_ms`` fault) is marked by the app
+(:data:`apollo_fake.web.wire.HELD`) and finished in a pool thread, so that it
+holds only its own request. Any other WSGI app (``LiveServer(app)``) may block,
+and is called in the pool: the server is a plain threaded WSGI server for it.
+
+What the server does beyond parsing:
 
 - a request's head must arrive whole within the read timeout from its first
-  byte, and its body within the read timeout from the app's first read of it
-  (the socket's timeout alone bounds each wait, which a client trickling a byte
-  at a time never reaches); past the deadline, a 408 and a close;
-- every refusal (a bad request line or header, a head over the limit, a read
-  timeout) is the contract's JSON error, rendered by :func:`apollo_fake.errors.render`,
-  and closes the connection;
-- the header reader is strict: a doubled ``Content-Length`` or ``Host``, or a
-  ``Content-Length`` beside ``Transfer-Encoding``, is a 400 (RFC 9112 section 6.1:
-  a request framed two ways is how requests are smuggled);
+  byte, and its body within the read timeout from the end of its head; past the
+  deadline, a 408 and a close. A connection idle that long between requests is
+  closed;
+- every refusal (a bad request line or header, a head or URL over the limit, a
+  body over the guard, a read deadline, an HTTP version other than 1.0 and 1.1)
+  is the contract's JSON error and closes the connection, after reading what the
+  client still sends for a moment, so that it reads the answer instead of a reset;
+- the head is read strictly: a doubled ``Content-Length`` or ``Host``, or a
+  ``Content-Length`` beside ``Transfer-Encoding``, is a 400 (RFC 9112 section
+  6.1: a request framed two ways is how requests are smuggled); header names
+  with an underscore are not passed on, and repeated headers are joined with
+  commas, as Werkzeug does;
 - the app's answer is checked before a byte of it is sent (a status, header or
   length the protocol would not carry is a JSON 500 instead);
-- the connection's socket is in the environ (``apollo_fake.socket``), so that a
-  ``drop`` fault closes it before anything is written, and nothing is written after;
-- an answer sent before the request's body was read (a 413) is followed by a
-  short drain of what the client still sends, so that it reads the answer
-  instead of a reset connection;
-- with TLS (``tls=``, ``serve --tls``), the server's ``ssl_adapter`` is an
-  implementation of cheroot's ``cheroot.ssl.Adapter`` interface whose ``wrap``
-  leaves the handshake to the connection's own thread: cheroot's
-  ``BuiltinSSLAdapter`` shakes hands in the thread that accepts connections, so
-  one client that connects and says nothing holds up every new connection for
-  the read timeout. In its thread, a connection whose first byte is not a TLS
-  handshake record is answered with the contract's JSON 400 in plain text,
-  saying to use https (cheroot's own answer is plain text, and is reset before
-  a client reads it), and one whose handshake fails is closed.
+- an app that raises :class:`ConnectionAbortedError` (a ``drop`` fault) has its
+  connection closed without a byte written;
+- with TLS, a connection whose first byte is not a TLS handshake record is
+  answered with the contract's JSON 400 in plain text, saying to use https, and
+  one whose handshake fails is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import concurrent.futures
 import contextlib
 import email.utils
 import http.client
-import io
 import logging
 import re
 import secrets
 import signal
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from io import BytesIO
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from cheroot import errors as cheroot_errors
-from cheroot import server as cheroot_server
-from cheroot import wsgi
-from cheroot.makefile import MakeFile, StreamReader, StreamWriter
-from cheroot.ssl import Adapter
+import httptools
 
 from .errors import ApolloError, BadRequest, PayloadTooLarge, RequestTimeout
-from .web.wire import CHECKED, HEAD_LIMIT, QUIET, HeadTooLarge, UriTooLong, not_http, refusal_answer
+from .web.api import is_apollo_call
+from .web.wire import (
+    BEGUN,
+    CHECKED,
+    HEAD_LIMIT,
+    HELD,
+    LENGTH_AND_CHUNKED,
+    QUIET,
+    URL_LIMIT,
+    HeadTooLarge,
+    UriTooLong,
+    body_limit,
+    not_http,
+    path_info,
+    refusal_answer,
+)
 
 if TYPE_CHECKING:
+    from .core import Core
+    from .recorder import Recorder
     from .tls import Authority
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 log = logging.getLogger("apollo_fake")
 
-SOCKET = "apollo_fake.socket"  # the connection's socket, in the environ
+SERVER_NAME = "apollo-fake"
 # A client gets this long to send a request's head or body, and a connection
 # idle this long between requests is closed; a read past it is a 408.
-READ_TIMEOUT = 10
-DEFAULT_THREADS = 10  # requests answered at once: a delayed one holds only its own thread
-# A declared body larger than this is refused before the app sees it, and a chunk
-# larger than this is never read; the app's own limit (1 MiB) is below it.
+READ_TIMEOUT: float = 10
+DEFAULT_THREADS = 10  # answers made at once off the event loop: delayed ones, or another app's
+# A body larger than this is refused before the app sees it; the app's own limit
+# (1 MiB; PUT /_fake/state's is larger) is below it.
 BODY_GUARD = 16 * 1024 * 1024
-DRAIN_S = 1.0  # after an answer sent before the body was read: read the rest this long...
+DRAIN_S = 1.0  # after a refusal: read what the client still sends this long...
 DRAIN_BYTES = BODY_GUARD  # ...or this much, so that the client sees the answer
-STOP_S = 3.0  # `serve` waits this long for requests in flight after a stop signal
+STOP_S = 3.0  # a stop waits this long for answers in flight
+BACKLOG = 128
 BUG = "The fake failed unexpectedly; this is a bug in apollo-fake."
 PLAIN_ON_TLS = "This port speaks HTTPS only, and the request came as plain HTTP: use https://."
 _TLS_HANDSHAKE = b"\x16"  # the first byte of every TLS connection: a handshake record
+_VERSIONS = ("1.0", "1.1")
 
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _STATUS = re.compile(r"[1-5][0-9][0-9](?: [\t -~\x80-\xff]*)?\Z")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_ONCE = (b"Content-Length", b"Host")
 _NO_BODY = (204, 304)
+# What llhttp says, in the contract's words where they differ.
+_PARSER_REASONS = {
+    "Duplicate Content-Length": "Content-Length is given twice",
+    "Transfer-Encoding can't be present with Content-Length": LENGTH_AND_CHUNKED,
+    "Content-Length can't be present with Transfer-Encoding": LENGTH_AND_CHUNKED,
+    "Invalid character in Content-Length": "Content-Length is not a number",
+}
+_PARSER_REFUSALS: dict[str, Callable[[], ApolloError]] = {
+    "Chunk size overflow": PayloadTooLarge,  # a chunk declared over 2**64 bytes
+}
+_DROP = None  # what an answer is when the app dropped the connection
+_UNKNOWN_METHOD = "Invalid method encountered"  # llhttp's words
+_METHOD = re.compile(rb"[A-Z][A-Z0-9_-]*")  # a method llhttp may not know, upper case
+_METHOD_LIMIT = 32
 
 
 class ServerError(RuntimeError):
     """The live server could not be started."""
 
 
-def _refusal(status: str, message: str) -> ApolloError:
-    """Turn one of cheroot's refusals (status text and reason) into the contract's error."""
-    code = int(status[:3]) if status[:3].isdigit() else 500
-    err: ApolloError
-    if code == 400:
-        err = not_http(message or "malformed")
-    elif code == 408:
-        err = RequestTimeout()
-    elif code == 413:
-        err = PayloadTooLarge()
-    elif code == 414:
-        err = UriTooLong()
-    elif code == 431:
-        err = HeadTooLarge()
-    elif code == 500:
-        err = ApolloError(BUG)
-    else:
-        err = ApolloError(message or status[4:] or "The request was refused.")
-        err.status = code
-    return err
+class _Refused(Exception):
+    """Raised in a parser callback: read no more; refuse with ``err`` (if any) after
+    answering what came before."""
+
+    def __init__(self, err: ApolloError | None) -> None:
+        super().__init__(err.message if err is not None else "")
+        self.err = err
 
 
-class StrictHeaderReader(cheroot_server.HeaderReader):
-    """Read request headers as RFC 9112 asks, refusing what could be read two ways.
-
-    Names with an underscore are dropped, as Werkzeug does: ``X_Token`` would
-    otherwise pass for ``X-Token``. A repeated header is joined with commas, as Werkzeug does.
-    """
-
-    def __call__(self, rfile: Any, hdict: dict[bytes, bytes] | None = None) -> dict[bytes, bytes]:
-        """Read the headers into ``hdict``; raise ValueError (a 400) for a malformed one."""
-        headers: dict[bytes, bytes] = {} if hdict is None else hdict
-        while True:
-            line = rfile.readline()
-            if not line:
-                raise ValueError("the head ended before its blank line")
-            if line == b"\r\n":
-                break
-            if not line.endswith(b"\r\n"):
-                raise ValueError("a header line does not end in CRLF")
-            if line[:1] in (b" ", b"\t"):
-                raise ValueError("a header line is folded onto the next")
-            name, colon, value = line[:-2].partition(b":")
-            if not colon or not _TOKEN.match(name):
-                raise ValueError("a header line is not a name, a colon and a value")
-            value = value.strip(b" \t")
-            if b"\r" in value or b"\n" in value or b"\0" in value:
-                raise ValueError("a header value holds a control character")
-            if b"_" in name:
-                continue
-            key = name.title()
-            if key in headers:
-                if key in _ONCE:
-                    raise ValueError(f"{key.decode()} is given twice")
-                value = headers[key] + b"," + value  # as Werkzeug joins them
-            headers[key] = value
-        length = headers.get(b"Content-Length")
-        if length is not None:
-            if not length.isdigit():
-                raise ValueError("Content-Length is not a number")
-            if b"Transfer-Encoding" in headers:
-                raise ValueError(
-                    "a request may not have both Content-Length and Transfer-Encoding "
-                    "(RFC 9112, section 6.1)"
-                )
-        return headers
+_dates: list[Any] = [0, b""]
 
 
-class _Request(cheroot_server.HTTPRequest):
-    """cheroot's request, refusing in the contract's JSON shape."""
-
-    header_reader = StrictHeaderReader()
-
-    def __init__(self, server: Any, conn: Any, proxy_mode: bool = True, strict_mode: bool = True):
-        # In "proxy mode" cheroot takes a target that starts with "//" (or names a
-        # host) as sent, where it would refuse it; the wire layer reads its path.
-        super().__init__(server, conn, proxy_mode=proxy_mode, strict_mode=strict_mode)
-
-    def read_request_headers(self) -> bool:
-        """Read the headers; a head over the limit is a 431 (cheroot says 413)."""
-        try:
-            read = bool(super().read_request_headers())  # type: ignore[no-untyped-call]
-        except cheroot_errors.MaxSizeExceeded:
-            self.simple_response("431 Request Header Fields Too Large")
-            return False
-        _within(self.conn, None)  # the head is in: its deadline is over
-        return read
-
-    def simple_response(self, status: Any, msg: Any = "") -> None:
-        """Refuse with the contract's JSON error, and close the connection after it."""
-        text = status.decode("latin-1") if isinstance(status, bytes) else str(status)
-        message = msg.decode("latin-1") if isinstance(msg, bytes) else str(msg)
-        self.close_connection = True
-        self.sent_headers = True  # nothing more of this answer may be written
-        self.conn.unread = True  # the client may still be sending: drain before closing
-        try:
-            self.conn.wfile.write(_refusal_bytes(self.server, _refusal(text, message)))
-        except OSError:
-            pass  # the client has gone: there is no one to tell
+def _http_date() -> bytes:
+    """Return the Date header's value, made at most once a second."""
+    now = int(time.time())
+    if _dates[0] != now:
+        _dates[:] = [now, email.utils.formatdate(now, usegmt=True).encode("ascii")]
+    return bytes(_dates[1])
 
 
-def _refusal_bytes(server: Any, err: ApolloError) -> bytes:
+def _wire_bytes(line: str, headers: list[tuple[str, str]], body: bytes, protocol: str) -> bytes:
+    """Return an answer as it goes on the wire."""
+    head = [f"{protocol} {line}\r\n"]
+    head += [f"{name}: {value}\r\n" for name, value in headers]
+    date = _http_date()
+    return (
+        "".join(head).encode("latin-1")
+        + b"Date: "
+        + date
+        + b"\r\nServer: "
+        + SERVER_NAME.encode()
+        + b"\r\n\r\n"
+        + body
+    )
+
+
+def _refusal_bytes(err: ApolloError, protocol: str = "HTTP/1.1") -> bytes:
     """Return a whole refusal as it goes on the wire: status line, headers, JSON body."""
     line, headers, body = refusal_answer(err)
-    head = f"{server.protocol} {line}\r\n"
-    head += "".join(f"{name}: {value}\r\n" for name, value in headers)
-    head += f"Date: {email.utils.formatdate(usegmt=True)}\r\n"
-    head += f"Server: {server.server_name}\r\n\r\n"
-    return head.encode("latin-1") + body
+    return _wire_bytes(line, headers, body, protocol)
 
 
-class _Writer(StreamWriter):
-    """cheroot's socket writer, able to hold writes and send them in one call.
+class _Answer:
+    """What a request's answer is once made: the bytes to send, and whether to close after."""
 
-    cheroot writes an answer's head and body in two calls, each a system call:
-    held, they go out in one.
+    __slots__ = ("data", "close")
+
+    def __init__(self, data: bytes, close: bool) -> None:
+        self.data = data
+        self.close = close
+
+
+def _checked(
+    answer: list[Any], body: bytes, method: str
+) -> tuple[str, list[tuple[str, str]]]:
+    """Return the app's status and headers, raising ValueError if HTTP cannot carry them."""
+    if not answer:
+        raise ValueError("the app did not call start_response")
+    status, headers = answer[0], list(answer[1])
+    if not isinstance(status, str) or not _STATUS.match(status):
+        raise ValueError(f"the status {status!r} is not a code and a reason")
+    for name, value in headers:
+        if not _TOKEN.match(name) or _BAD_VALUE.search(value):
+            raise ValueError(f"the header {name!r} cannot be sent")
+        value.encode("latin-1")
+    code = int(status[:3])
+    has_body = code >= 200 and code not in _NO_BODY
+    lengths = [v for k, v in headers if k.lower() == "content-length"]
+    if has_body and not lengths:
+        headers.append(("Content-Length", str(len(body))))
+    elif lengths and method != "HEAD" and lengths != [str(len(body))]:
+        raise ValueError(f"Content-Length {lengths} does not match the body ({len(body)})")
+    return status, headers
+
+
+def _make_answer(
+    app: WSGIApp, env: dict[str, Any], fake: Core | None
+) -> tuple[Iterable[bytes] | None, list[Any]]:
+    """Call the app; return its result (None for a drop) and its start_response record.
+
+    A request begun for the fake is ended here if the app did not take it (a probe,
+    or a wrapper that answered without it).
     """
+    answer: list[Any] = []
+    written: list[bytes] = []
 
-    _held: list[bytes] | None = None
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        answer[:] = [status, headers, written]
+        return written.append
 
-    def hold(self) -> None:
-        """Keep what is written until :meth:`release`."""
-        self._held = []
-
-    def release(self) -> None:
-        """Send what was kept, in one write."""
-        held, self._held = self._held, None
-        if held:
-            super().write(b"".join(held))  # type: ignore[no-untyped-call]
-
-    def write(self, b: Any) -> Any:
-        """Write to the socket, or keep it while held."""
-        if self._held is not None:
-            self._held.append(bytes(b))
-            return len(b)
-        return super().write(b)  # type: ignore[no-untyped-call]
+    try:
+        return app(env, start_response), answer
+    except ConnectionAbortedError:
+        return _DROP, answer
+    finally:
+        begun = env.pop(BEGUN, None)
+        if begun is not None and fake is not None:
+            fake.end(begun)
 
 
-class _DeadlineIO(socket.SocketIO):
-    """A connection's socket as its reader sees it, with a deadline for a whole read.
-
-    The socket's timeout bounds each wait for bytes; a client trickling a byte at a
-    time would never reach it. While ``deadline`` is set, each wait is cut to what
-    is left of it, and a read past it times out as an idle one does (cheroot's 408).
-    """
-
-    def __init__(self, sock: socket.socket) -> None:
-        super().__init__(sock, "rb")
-        self.conn_sock = sock
-        self.idle = sock.gettimeout()  # the server's read timeout, set at accept
-        self.deadline: float | None = None
-
-    def readinto(self, b: Any) -> int | None:
-        """Read into ``b``, waiting at most until the deadline."""
-        if self.deadline is None:
-            return super().readinto(b)
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("timed out")
-        self.conn_sock.settimeout(left if self.idle is None else min(self.idle, left))
+def _finish(
+    result: Iterable[bytes] | None, answer: list[Any], env: dict[str, Any], keep: bool
+) -> _Answer | None:
+    """Read the app's result whole and make the answer's bytes (None: drop the connection)."""
+    if result is _DROP:
+        return None
+    method = env["REQUEST_METHOD"]
+    try:
         try:
-            return super().readinto(b)
+            chunks = list(result)
         finally:
-            # The socket is the writer's too: an answer is written with the usual timeout.
-            with contextlib.suppress(OSError):  # a socket closed meanwhile has none
-                self.conn_sock.settimeout(self.idle)
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+    except ConnectionAbortedError:
+        return None
+    except Exception:
+        log.exception("apollo-fake's server failed on %s", env.get("REQUEST_URI"))
+        return _Answer(_refusal_bytes(ApolloError(BUG)), True)
+    body = b"".join([*answer[2], *chunks]) if answer and answer[2] else b"".join(chunks)
+    try:
+        status, headers = _checked(answer, body, method)
+    except (ValueError, TypeError, UnicodeError) as exc:
+        log.error("apollo-fake's server made a bad answer to %s: %s", env.get("REQUEST_URI"), exc)
+        return _Answer(_refusal_bytes(ApolloError(BUG)), True)
+    close = not keep
+    for name, value in headers:
+        if name.lower() == "connection" and value.lower() == "close":
+            close = True
+    protocol = "HTTP/1.1"
+    if env["SERVER_PROTOCOL"] == "HTTP/1.0":
+        protocol = "HTTP/1.0"
+        if not close:
+            headers.append(("Connection", "keep-alive"))
+    if close and not any(name.lower() == "connection" for name, _ in headers):
+        headers.append(("Connection", "close"))
+    sent = b"" if method == "HEAD" else body
+    return _Answer(_wire_bytes(status, headers, sent, protocol), close)
 
 
-class _Reader(StreamReader):
-    """cheroot's socket reader, over a socket whose reads can have a deadline."""
-
-    def __init__(self, sock: socket.socket, mode: str = "r", bufsize: int = -1) -> None:
-        self.deadline_io = _DeadlineIO(sock)
-        # The buffered reader's own constructor, with the raw stream given here
-        # (StreamReader's would make a plain SocketIO).
-        super(StreamReader, self).__init__(self.deadline_io, bufsize)
-        self.bytes_read = 0
-
-    def within(self, seconds: float | None) -> None:
-        """Give the reads from now on ``seconds`` in all (None: no deadline)."""
-        self.deadline_io.deadline = None if seconds is None else time.monotonic() + seconds
-
-    def has_data(self) -> bool:
-        """Tell whether a request's bytes are already read, here or in the TLS layer.
-
-        cheroot waits in select() for an idle connection that has none: bytes the
-        TLS layer decrypted but nobody read yet would never wake it.
-        """
-        if super().has_data():  # type: ignore[no-untyped-call]
-            return True
-        sock = self.deadline_io.conn_sock
-        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+def _answer_whole(
+    app: WSGIApp, env: dict[str, Any], fake: Core | None, keep: bool
+) -> _Answer | None:
+    """Call the app and make its answer, all in the calling thread."""
+    result, answer = _make_answer(app, env, fake)
+    return _finish(result, answer, env, keep)
 
 
-def _makefile(sock: socket.socket, mode: str = "r", bufsize: int = -1) -> Any:
-    """Make cheroot's file objects for a connection: a writer that can hold writes,
-    a reader whose reads can have a deadline."""
-    if "w" in mode:
-        return _Writer(sock, mode, bufsize)
-    return _Reader(sock, mode, bufsize if bufsize > 0 else io.DEFAULT_BUFFER_SIZE)
+class _Connection(asyncio.Protocol):
+    """One client connection: parse its requests, answer them in order."""
 
+    def __init__(self, server: Server, secure: bool = False) -> None:
+        self.server = server
+        self.secure = secure
+        self.loop = server.loop
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.peer: tuple[str, int] = ("", 0)
+        # Requests parsed and not yet answered, in order; a refusal ends the line.
+        self.queue: collections.deque[dict[str, Any] | ApolloError] = collections.deque()
+        self.waiting: list[bytes] = []  # bytes that came while an answer was made in the pool
+        self.busy = False  # an answer is being made in the pool
+        self.closing = False  # nothing more is read as requests
+        self.closed = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.in_request = False  # a request has begun and is not complete
+        self.draining = False  # closing: what the client still sends is read and dropped
+        self.drained = 0
+        self.method = ""  # a method llhttp does not know, as sent (see _feed_other_method)
+        self.begun: Recorder | None = None  # the fake's, for the request being read
+        self.unparsed = b""
+        self.completed = 0  # requests completed by the current feed
+        self._reset_request()
 
-class _Connection(cheroot_server.HTTPConnection):
-    """cheroot's connection, closing softly when the client may still be sending."""
+    def _reset_request(self) -> None:
+        self.url = b""
+        self.head = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.names: set[bytes] = set()
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.expect = False
 
-    RequestHandlerClass = _Request
-    unread = False  # an answer went out before the whole request was read
-    dropped = False  # a drop fault closed the connection: nothing more to do
-    secured = False  # on a TLS server: the handshake is done
+    # --- asyncio
 
-    def __init__(self, server: Any, sock: socket.socket, makefile: Any = MakeFile) -> None:
-        # `makefile` is the documented way to give a connection its file objects.
-        super().__init__(server, sock, _makefile if makefile is MakeFile else makefile)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Start reading requests; the idle deadline runs from now."""
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.peer = (str(peer[0]), int(peer[1]))
+        self.server.connections.add(self)
+        self._deadline(self._idle)
 
-    def communicate(self) -> bool:
-        """Answer a request; before a close, drain what the client still sends."""
-        self.unread = False
-        if self.server.ssl_adapter is not None and not self.secured and not self._secure():
-            return False
-        # The whole head, from its first byte, within the read timeout: a client
-        # trickling it a byte at a time is cut off as a silent one is.
-        _within(self, self.server.timeout)
-        keep = bool(super().communicate())  # type: ignore[no-untyped-call]
-        if not keep and self.unread and not self.dropped:
-            self._drain()
-        return keep
+    def data_received(self, data: bytes) -> None:
+        """Parse what came; answer each request completed."""
+        if self.closing:
+            self._drained(len(data))
+            return
+        if self.busy:
+            self.waiting.append(data)
+            if sum(map(len, self.waiting)) > HEAD_LIMIT:
+                self.transport.pause_reading()  # type: ignore[union-attr]
+            return
+        self._feed(data)
+        self._pump()
 
-    def _secure(self) -> bool:
-        """Shake hands in this connection's thread; tell whether TLS is up.
+    def eof_received(self) -> bool | None:
+        """The client sent all it will: answer what is complete, then close."""
+        if not self.busy and not self.queue:
+            self._close()
+        # Keep the write side open for answers still to come (TLS cannot half-close).
+        return None if self.secure else True
 
-        Each wait is bounded by the socket's timeout (the server's read timeout),
-        and the handshake as a whole by the same time.
-        """
-        raw = self.socket
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Forget the connection."""
+        self.closed = True
+        self.closing = True
+        self._cancel_deadline()
+        self._abandon()
+        self.server.connections.discard(self)
+
+    # --- httptools' callbacks
+
+    def on_message_begin(self) -> None:
+        """A request's first byte: its head is due within the read timeout."""
+        self._reset_request()
+        self.in_request = True
+        self._deadline(self._timed_out)
+
+    def on_url(self, url: bytes) -> None:
+        """Collect the request target, refusing one over the limit."""
+        self.url += url
+        self.head += len(url)
+        if len(self.url) > URL_LIMIT:
+            raise _Refused(UriTooLong())
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Collect a header, refusing what could be read two ways."""
+        self.head += len(name) + len(value) + 4
+        if self.head > HEAD_LIMIT:
+            raise _Refused(HeadTooLarge())
+        key = name.lower()
+        if key in (b"host", b"content-length") and key in self.names:
+            raise _Refused(not_http(f"{name.decode('latin-1').title()} is given twice"))
+        self.names.add(key)
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        """Check the head as a whole; the body is due within the read timeout."""
+        version = self.parser.get_http_version()
+        if version == "0.9":  # how llhttp reads a request line without a version
+            raise _Refused(not_http("the request line has no HTTP version"))
+        if version not in _VERSIONS:
+            err = ApolloError(f"HTTP/{version} is not supported: use HTTP/1.1.")
+            err.status = 505
+            raise _Refused(err)
+        if b"#" in self.url:
+            raise _Refused(not_http("the request target has a fragment (#)"))
+        if b"transfer-encoding" in self.names and b"content-length" in self.names:
+            raise _Refused(not_http(LENGTH_AND_CHUNKED))
+        length = 0
+        for name, value in self.headers:
+            key = name.lower()
+            if key == b"content-length":
+                length = int(value)
+            elif key == b"expect" and value.lower() == b"100-continue":
+                self.expect = True
+        if length > BODY_GUARD:
+            raise _Refused(PayloadTooLarge())
+        path = path_info(self.url.decode("latin-1"))
+        fake = self.server.fake
+        if fake is not None and is_apollo_call(path):
+            self.begun = fake.begin()  # in flight from now, as far as the fake can tell
+        if length > body_limit(path):
+            # Refused by the app without reading it: answered now, not once it has come
+            # (it may never come), and the connection ends after the answer.
+            early = self._environ()
+            early[_KEEP] = False
+            self.queue.append(early)
+            raise _Refused(None)
+        self._deadline(self._timed_out)
+        if self.expect and (length or b"transfer-encoding" in self.names):
+            self._continue_when_free()
+
+    def on_body(self, body: bytes) -> None:
+        """Collect the body, refusing one over the guard."""
+        self.body_size += len(body)
+        if self.body_size > BODY_GUARD:
+            raise _Refused(PayloadTooLarge())
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        """Queue the request, and answer it if nothing is before it."""
+        self.in_request = False
+        self.completed += 1
+        self.queue.append(self._environ())
+        self.method = ""
+        self._reset_request()
+        self._pump()
+
+    # --- requests
+
+    def _environ(self) -> dict[str, Any]:
+        parser = self.parser
+        target = self.url.decode("latin-1")
+        path, _, query = target.partition("?")
+        server = self.server
+        env: dict[str, Any] = {
+            "REQUEST_METHOD": self.method or parser.get_method().decode("latin-1"),
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "REQUEST_URI": target,
+            "RAW_URI": target,
+            "SERVER_NAME": server.host,
+            "SERVER_PORT": str(server.port),
+            "SERVER_PROTOCOL": "HTTP/" + parser.get_http_version(),
+            "SERVER_SOFTWARE": SERVER_NAME,
+            "REMOTE_ADDR": self.peer[0],
+            "REMOTE_PORT": str(self.peer[1]),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "https" if self.secure else "http",
+            "wsgi.input": BytesIO(b"".join(self.body)),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            CHECKED: True,  # the head's limits were enforced while it was read
+            _KEEP: parser.should_keep_alive(),
+        }
+        if self.secure:
+            env["HTTPS"] = "on"
+        if self.begun is not None:  # the app ends it from now on
+            env[BEGUN], self.begun = self.begun, None
+        chunked = False
+        for name, value in self.headers:
+            text = name.decode("latin-1")
+            if "_" in text:
+                continue  # X_Token would pass for X-Token: dropped, as Werkzeug does
+            key = text.upper().replace("-", "_")
+            val = value.decode("latin-1")
+            if key == "TRANSFER_ENCODING":
+                chunked = True
+            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                env[key] = val
+                continue
+            key = "HTTP_" + key
+            env[key] = f"{env[key]},{val}" if key in env else val
+        if chunked:
+            env["wsgi.input_terminated"] = True
+            env.pop("CONTENT_LENGTH", None)
+        return env
+
+    def _pump(self) -> None:
+        """Answer the queued requests in order, until one must be made in the pool."""
+        server = self.server
+        while self.queue and not self.busy and not self.closed:
+            item = self.queue.popleft()
+            if isinstance(item, ApolloError):
+                self._refuse(item)
+                return
+            keep = bool(item.pop(_KEEP))
+            if not server.inline:
+                self._in_pool(_answer_whole, server.app, item, server.fake, keep)
+                return
+            result, answer = _make_answer(server.app, item, server.fake)
+            if item.get(HELD):
+                self._in_pool(_finish, result, answer, item, keep)
+                return
+            self._send(_finish(result, answer, item, keep))
+        if self.closing and not self.busy and not self.queue and not self.closed:
+            if not self.draining:
+                self._drain_then_close()
+            return
+        if not self.busy and not self.closed:
+            if self.waiting:
+                waiting, self.waiting = self.waiting, []
+                self.transport.resume_reading()  # type: ignore[union-attr]
+                for data in waiting:
+                    if self.closing or self.busy:
+                        self.waiting.append(data)
+                    else:
+                        self._feed(data)
+                if not self.busy and self.queue:
+                    self._pump()
+                    return
+            if self.expect and self.in_request:
+                self._continue_when_free()
+            if not self.in_request and not self.queue and not self.busy and not self.closing:
+                self._deadline(self._idle)
+
+    def _in_pool(self, make: Callable[..., _Answer | None], *args: Any) -> None:
+        """Make an answer in a pool thread; send it from the loop, then go on."""
+        self.busy = True
+        self._cancel_deadline()
+        future = self.loop.run_in_executor(self.server.pool, make, *args)
+
+        def done(fut: asyncio.Future[_Answer | None]) -> None:
+            self.busy = False
+            try:
+                answer = fut.result()
+            except BaseException:  # cancelled by a stop, or failed past every guard
+                self._close(abort=True)
+                return
+            self._send(answer)
+            self._pump()
+
+        future.add_done_callback(done)
+
+    def _send(self, answer: _Answer | None) -> None:
+        if self.closed:
+            return
+        if answer is None:  # a drop: not a byte, the connection just ends
+            self._close(abort=True)
+            return
+        self.transport.write(answer.data)  # type: ignore[union-attr]
+        if answer.close:
+            self._discard_queue()
+            if self.closing:  # reading stopped mid-request: the client may still send
+                self._drain_then_close()
+            else:
+                self._close()
+
+    def _continue_when_free(self) -> None:
+        """Ask for the body (100 Continue) once every earlier request is answered."""
+        if self.busy or self.queue:
+            return  # asked again by _pump when the line is free
+        self.expect = False
+        self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
+
+    def _feed(self, data: bytes) -> None:
+        if self.unparsed:  # the start of a request line with a method llhttp does not know
+            data, self.unparsed = self.unparsed + data, b""
+            if self._feed_other_method(data):
+                return
+        at_start = not self.in_request  # at a request's first byte
+        self.completed = 0
         try:
-            first = raw.recv(1, socket.MSG_PEEK)
-        except OSError:
-            return False  # silent until the timeout, or gone
-        if first != _TLS_HANDSHAKE:
-            if first:  # plain HTTP, most likely: say so in the contract's shape
-                with contextlib.suppress(OSError):
-                    self.wfile.write(_refusal_bytes(self.server, BadRequest(PLAIN_ON_TLS)))
-                    self.wfile.flush()
-                self._drain()
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            # An Upgrade or CONNECT request: answered as any other (the app refuses it);
+            # what follows its head is read as the next request.
+            offset = int(exc.args[0]) if exc.args else len(data)
+            self.parser = httptools.HttpRequestParser(self)
+            if offset < len(data):
+                self._feed(data[offset:])
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            self._stop_reading(cause.err if isinstance(cause, _Refused) else ApolloError(BUG))
+        except httptools.HttpParserError as exc:
+            reason = str(exc.args[0]) if exc.args else "malformed"
+            if reason == _UNKNOWN_METHOD and at_start and not self.completed:
+                if self._feed_other_method(data):
+                    return
+            refusal = _PARSER_REFUSALS.get(reason)
+            err = refusal() if refusal else not_http(_PARSER_REASONS.get(reason, reason))
+            self._stop_reading(err)
+
+    def _feed_other_method(self, data: bytes) -> bool:
+        """Parse a request whose method llhttp does not know (``BREW``): tell if it can be.
+
+        llhttp knows a fixed list of methods and refuses any other as malformed;
+        HTTP allows any upper-case token, and the contract answers an unknown one
+        with a 405. The request line is parsed with a known method in its place,
+        and the app is given the method as sent. Only a request that starts a
+        read is recognised so (one pipelined after another is refused with a 400).
+        """
+        space = data.find(b" ", 0, _METHOD_LIMIT + 1)
+        if space < 0:
+            if len(data) <= _METHOD_LIMIT and _METHOD.fullmatch(data):
+                self.unparsed = data  # more is to come
+                return True
             return False
-        context: ssl.SSLContext = self.server.ssl_adapter.context
-        try:
-            self.socket = context.wrap_socket(
-                raw, server_side=True, do_handshake_on_connect=False
-            )
-            self.socket.do_handshake()
-        except (OSError, ValueError) as exc:
-            log.debug("TLS handshake with %s failed: %s", self.remote_addr, exc)
+        if not _METHOD.fullmatch(data[:space]):
             return False
-        self.rfile = _makefile(self.socket, "rb", self.rbufsize)
-        self.wfile = _makefile(self.socket, "wb", self.wbufsize)
-        self.secured = True
+        self.method = data[:space].decode("ascii")
+        self.parser = httptools.HttpRequestParser(self)
+        self._feed(b"GET" + data[space:])
         return True
 
-    def _drain(self) -> None:
-        """Read and drop what the client still sends, for a bounded time, then let it close.
+    def _discard_queue(self) -> None:
+        """Forget the requests not yet answered: none of them will reach the app."""
+        fake = self.server.fake
+        while self.queue:
+            item = self.queue.popleft()
+            if fake is not None and isinstance(item, dict) and BEGUN in item:
+                fake.end(item[BEGUN])
+
+    def _abandon(self) -> None:
+        """The request being read will not reach the app: end it for the fake."""
+        if self.begun is not None:
+            begun, self.begun = self.begun, None
+            assert self.server.fake is not None
+            self.server.fake.end(begun)
+
+    def _stop_reading(self, err: ApolloError | None) -> None:
+        """Read no more requests: answer those before, refuse with ``err``, then close."""
+        self._abandon()
+        self.in_request = False
+        if err is not None:
+            self.queue.append(err)
+        self.closing = True
+        self._pump()
+
+    # --- ending
+
+    def _timed_out(self) -> None:
+        if self.closed:
+            return
+        if self.in_request or self.closing:
+            self.timer = None
+            if self.closing:
+                self._close()
+                return
+            self._stop_reading(RequestTimeout())
+        else:
+            self._idle()
+
+    def _idle(self) -> None:
+        self.timer = None
+        if not self.busy and not self.queue:
+            self._close()
+
+    def _deadline(self, then: Callable[[], None]) -> None:
+        self._cancel_deadline()
+        self.timer = self.loop.call_later(_read_timeout(), then)
+
+    def _cancel_deadline(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _refuse(self, err: ApolloError) -> None:
+        """Send the contract's error, stop reading requests, and close soon."""
+        self.closing = True
+        self._discard_queue()
+        self.transport.write(_refusal_bytes(err))  # type: ignore[union-attr]
+        self._drain_then_close()
+
+    def _drain_then_close(self) -> None:
+        """Close after reading what the client still sends, for a moment.
 
         Closing a socket with unread data resets the connection, and the client
         may lose the answer it has not read yet (a 413 sent while the body arrives).
         """
-        sock = self.socket
-        try:
-            sock.shutdown(socket.SHUT_WR)
-            deadline = time.monotonic() + DRAIN_S
-            drained = 0
-            while drained < DRAIN_BYTES:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                sock.settimeout(left)
-                data = sock.recv(65536)
-                if not data:
-                    break
-                drained += len(data)
-        except OSError:
-            pass
-
-
-def _within(conn: Any, seconds: float | None) -> None:
-    """Give a connection's reads from now on ``seconds`` in all (None: no deadline)."""
-    rfile = getattr(conn, "rfile", None)
-    if isinstance(rfile, _Reader):
-        rfile.within(seconds)
-
-
-class _Input:
-    """The request body as the app reads it: a failed read is the contract's error."""
-
-    def __init__(self, req: _Request, stream: Any) -> None:
-        self._req = req
-        self._stream = stream
-        self._started = False
-
-    def _start(self) -> None:
-        # The whole body within the read timeout, from the app's first read of it
-        # (a delay fault waits before that, and is not counted).
-        if not self._started:
-            self._started = True
-            _within(self._req.conn, self._req.server.timeout)
-
-    def read(self, size: int | None = None) -> bytes:
-        """Read up to ``size`` bytes of the body (all of it without)."""
-        self._start()
-        try:
-            return bytes(self._stream.read(size))
-        except TimeoutError:
-            raise self._broken(RequestTimeout()) from None
-        except cheroot_errors.MaxSizeExceeded:
-            raise self._broken(PayloadTooLarge()) from None
-        except (OSError, ValueError) as exc:
-            if "Too Large" in str(exc):  # cheroot's refusal of an oversized chunk
-                raise self._broken(PayloadTooLarge()) from None
-            raise self._broken(not_http(f"the request body could not be read ({exc})")) from None
-
-    def readline(self, size: int | None = None) -> bytes:
-        """Read one line of the body (Werkzeug's form parser asks for lines)."""
-        self._start()
-        try:
-            return bytes(self._stream.readline(size))
-        except (OSError, ValueError, cheroot_errors.MaxSizeExceeded):
-            raise self._broken(not_http("the request body could not be read")) from None
-
-    def __iter__(self) -> Any:
-        return iter(self.readline, b"")
-
-    def _broken(self, err: ApolloError) -> ApolloError:
-        # The framing of what follows is lost: this connection ends with the answer.
-        self._req.close_connection = True
-        self._req.conn.unread = True
-        err.headers.setdefault("Connection", "close")
-        return err
-
-
-class _Gateway(wsgi.Gateway_10):
-    """Call the app, check its answer whole, then send it (or nothing, for a drop)."""
-
-    # cheroot's stubs leave Gateway_10 untyped, and type the base class's as None.
-    _answer: tuple[str, list[tuple[str, str]]] | None = None
-    _chunks: list[bytes]
-
-    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]
-        """Return cheroot's environ, with the socket and a body that fails as JSON."""
-        env: dict[str, Any] = super().get_environ()  # type: ignore[no-untyped-call]
-        env[SOCKET] = self.req.conn.socket
-        env[CHECKED] = True  # the head's limits were enforced while it was read
-        env["wsgi.input"] = _Input(self.req, env["wsgi.input"])
-        return env
-
-    def start_response(self, status: str, headers: Any, exc_info: Any = None) -> Any:
-        """Keep the status and headers: nothing is sent before the app has returned."""
-        self._answer = (status, list(headers))
-        return self._chunks.append
-
-    def respond(self) -> None:
-        """Run the app and send its answer, or close at once if it dropped the connection."""
-        req = self.req
-        self._answer = None
-        self._chunks = []
-        try:
-            result = req.server.wsgi_app(self.env, self.start_response)
-            try:
-                self._chunks.extend(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
-        except ConnectionAbortedError:
-            self._drop()
+        transport = self.transport
+        assert transport is not None
+        if self.draining:
             return
-        except Exception:
-            log.exception("apollo-fake's server failed on %s", self.env.get("REQUEST_URI"))
-            req.simple_response("500 Internal Server Error")
+        self.draining = True
+        if transport.can_write_eof():
+            transport.write_eof()  # the client reads the end of the answer at once
+        self._cancel_deadline()
+        self.timer = self.loop.call_later(DRAIN_S, self._close)
+
+    def _drained(self, size: int) -> None:
+        self.drained += size
+        if self.drained > DRAIN_BYTES:
+            self._close()
+
+    def _close(self, abort: bool = False) -> None:
+        self.closing = True
+        self._cancel_deadline()
+        if self.closed or self.transport is None:
             return
-        body = b"".join(self._chunks)
-        try:
-            status, headers = self._checked(body)
-            super().start_response(status, headers)
-        except (ValueError, TypeError, UnicodeError) as exc:
-            log.error(
-                "apollo-fake's server made a bad answer to %s: %s", self.env.get("REQUEST_URI"), exc
-            )
-            req.outheaders = []
-            req.simple_response("500 Internal Server Error")
-            return
-        if req.chunked_read and not getattr(req.rfile, "closed", True):
-            req.close_connection = True  # no telling where the next request would start
-        if any(k.lower() == "connection" and v.lower() == "close" for k, v in headers):
-            req.close_connection = True
-            req.conn.unread = bool(getattr(req.rfile, "remaining", 0)) or req.conn.unread
-        wfile = req.conn.wfile
-        held = isinstance(wfile, _Writer)
-        if held:
-            wfile.hold()
-        req.ensure_headers_sent()
-        if body and req.method != b"HEAD":
-            req.write(body)
-        if held:
-            wfile.release()
+        self.closed = True
+        self.server.connections.discard(self)
+        if abort:
+            self.transport.abort()
+        else:
+            self.transport.close()
 
-    def _checked(self, body: bytes) -> tuple[str, list[tuple[str, str]]]:
-        """Return the app's status and headers, raising ValueError if HTTP cannot carry them."""
-        if self._answer is None:
-            raise ValueError("the app did not call start_response")
-        status, headers = self._answer
-        if not _STATUS.match(status):
-            raise ValueError(f"the status {status!r} is not a code and a reason")
-        for name, value in headers:
-            if not _TOKEN.match(name.encode("latin-1")) or _BAD_VALUE.search(value):
-                raise ValueError(f"the header {name!r} cannot be sent")
-            value.encode("latin-1")
-        code = int(status[:3])
-        has_body = code >= 200 and code not in _NO_BODY
-        lengths = [v for k, v in headers if k.lower() == "content-length"]
-        if has_body and not lengths:
-            headers = [*headers, ("Content-Length", str(len(body)))]
-        elif lengths and self.req.method != b"HEAD" and lengths != [str(len(body))]:
-            raise ValueError(f"Content-Length {lengths} does not match the body ({len(body)})")
-        return status, headers
-
-    def _drop(self) -> None:
-        """End the connection without a byte written: the app asked for a drop."""
-        req = self.req
-        try:
-            req.conn.socket.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        req.close_connection = True
-        req.sent_headers = True
-        req.ready = False
-        req.conn.dropped = True
+    def stop(self) -> None:
+        """Close at once if no answer is in the making; else once it is sent."""
+        if not self.busy:
+            self._close()
+        else:
+            self._discard_queue()
+            self.closing = True
 
 
-class _TLS(Adapter):
-    """cheroot's TLS adapter interface, leaving the handshake to the connection's thread.
-
-    ``wrap`` is called where connections are accepted, one at a time: it hands the
-    socket on as it is, and :meth:`_Connection._secure` shakes hands in the thread
-    that then serves the connection.
-    """
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        super().__init__(None, None)
-        self.context = context
-
-    def bind(self, sock: socket.socket) -> socket.socket:
-        """Return the listening socket unchanged."""
-        return sock
-
-    def wrap(self, sock: socket.socket) -> tuple[socket.socket, dict[str, str]]:
-        """Return the accepted socket unchanged, and the environ entries of HTTPS."""
-        return sock, self.get_environ()
-
-    def get_environ(self) -> dict[str, str]:
-        """Return the WSGI environ entries of a request that came over TLS."""
-        return {"HTTPS": "on"}
-
-    def makefile(self, sock: socket.socket, mode: str = "r", bufsize: int = -1) -> Any:
-        """Make the connection's file objects, as for plain HTTP."""
-        return _makefile(sock, mode, bufsize)
+_KEEP = "apollo_fake.server.keep_alive"  # in the environ until the app is called
 
 
-class Server(wsgi.Server):
-    """cheroot's WSGI server with the contract's refusals, limits and read deadlines."""
+def _read_timeout() -> float:
+    return READ_TIMEOUT  # read at each use: a test may shorten it
 
-    ConnectionClass = _Connection
-    max_request_header_size = HEAD_LIMIT
-    max_request_body_size = BODY_GUARD
-    # How often the connection loop looks up from select(): a stop waits for it.
-    expiration_interval = 0.05
+
+class _PlainOnTLS(asyncio.Protocol):
+    """A plain-HTTP client on the HTTPS port: the contract's 400, in plain text, then close."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(_refusal_bytes(BadRequest(PLAIN_ON_TLS)))
+        transport.write_eof()
+        self.timer = self.server.loop.call_later(DRAIN_S, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        pass  # drained: the client may still be sending its request
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.timer.cancel()
+
+
+class Server:
+    """An HTTP/1.1 server for a WSGI app, on an asyncio event loop of its own thread."""
 
     def __init__(
         self,
@@ -589,31 +756,162 @@ class Server(wsgi.Server):
         port: int,
         threads: int = DEFAULT_THREADS,
         tls: ssl.SSLContext | None = None,
+        inline: bool = False,
+        fake: Core | None = None,
     ) -> None:
-        super().__init__(
-            (host, port),
-            app,
-            numthreads=threads,
-            max=threads,
-            request_queue_size=128,
-            timeout=READ_TIMEOUT,
-            shutdown_timeout=1,
-            server_name="apollo-fake",
-        )
-        self.gateway = _Gateway
-        # Idle keep-alive connections wait in cheroot's selector, not in a thread.
-        self.keep_alive_conn_limit = 1000
-        if tls is not None:
-            self.ssl_adapter = _TLS(tls)
-
-    def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
-        """Log cheroot's messages through the package's logger instead of stderr."""
-        log.log(level, "cheroot: %s", msg, exc_info=traceback)
+        self.app = app
+        self.host = host
+        self.requested_port = port
+        self.tls = tls
+        self.inline = inline  # the app never blocks: call it on the event loop
+        self.fake = fake  # the fake whose app this is: its calls begin as their head arrives
+        self.pool = concurrent.futures.ThreadPoolExecutor(threads, "apollo-fake:answer")
+        self.loop = asyncio.new_event_loop()
+        self.loop.set_exception_handler(_quiet_loop_errors)
+        self.connections: set[_Connection] = set()
+        self.sock: socket.socket | None = None
+        self._listener: asyncio.AbstractServer | None = None
+        self._stopped = threading.Event()
 
     @property
     def port(self) -> int:
         """Return the port bound (the real one when 0 was asked for), once prepared."""
-        return int(self.bind_addr[1])
+        if self.sock is None:
+            return self.requested_port
+        return int(self.sock.getsockname()[1])
+
+    def prepare(self) -> None:
+        """Bind and listen, raising ServerError naming the address if that is refused."""
+        host, port = self.host, self.requested_port
+        try:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((host or "0.0.0.0", port))
+                sock.listen(BACKLOG)
+                sock.setblocking(False)
+            except BaseException:
+                sock.close()
+                raise
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if "Address already in use" in str(exc) or "[Errno 98]" in str(exc):
+                reason = "the port is already in use"
+            self.close()
+            raise ServerError(f"cannot listen on {host}:{port}: {reason}") from None
+        self.sock = sock
+
+    def serve(self) -> None:
+        """Serve until :meth:`stop`; the calling thread runs the event loop."""
+        loop = self.loop
+        sock = self.sock
+        assert sock is not None, "prepare() first"
+        asyncio.set_event_loop(loop)
+        try:
+            if self.tls is None:
+                self._listener = loop.run_until_complete(
+                    loop.create_server(lambda: _Connection(self), sock=sock, backlog=BACKLOG)
+                )
+            else:
+                loop.add_reader(sock.fileno(), self._accept_tls)
+            loop.run_forever()
+        finally:
+            self._stopped.set()
+
+    def stop(self) -> None:
+        """Stop serving: close the connections, wait a little for answers in flight."""
+        loop = self.loop
+        if loop.is_closed():
+            return
+        if loop.is_running():
+            with contextlib.suppress(RuntimeError):  # the loop ended meanwhile
+                loop.call_soon_threadsafe(self._begin_stop)
+            self._stopped.wait(STOP_S + 1)
+        self.close()
+
+    def close(self) -> None:
+        """Free the loop, the pool and the socket (the loop must not be running)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.close()
+        if not self.loop.is_running() and not self.loop.is_closed():
+            self.loop.close()
+
+    def _begin_stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        elif self.sock is not None:
+            self.loop.remove_reader(self.sock.fileno())
+        for conn in list(self.connections):
+            conn.stop()
+        deadline = time.monotonic() + STOP_S
+
+        def check() -> None:
+            if not self.connections or time.monotonic() >= deadline:
+                for conn in list(self.connections):
+                    conn._close(abort=True)
+                # After the transports' own callbacks, queued by their close.
+                self.loop.call_soon(self.loop.stop)
+            else:
+                self.loop.call_later(0.02, check)
+
+        check()
+
+    # --- TLS
+
+    def _accept_tls(self) -> None:
+        """Accept connections on the HTTPS port; each is read by its first byte."""
+        assert self.sock is not None
+        for _ in range(BACKLOG):
+            try:
+                conn, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("apollo-fake could not accept a connection: %s", exc)
+                return
+            conn.setblocking(False)
+            timer = self.loop.call_later(_read_timeout(), conn.close)
+            self.loop.add_reader(conn.fileno(), self._first_byte, conn, timer)
+
+    def _first_byte(self, conn: socket.socket, timer: asyncio.TimerHandle) -> None:
+        """Peek at a connection's first byte: a TLS handshake, or plain HTTP sent by mistake."""
+        try:
+            first = conn.recv(1, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            first = b""
+        self.loop.remove_reader(conn.fileno())
+        timer.cancel()
+        if not first:
+            conn.close()
+            return
+        factory: Callable[[], asyncio.Protocol]
+        if first == _TLS_HANDSHAKE:
+            factory, context = (lambda: _Connection(self, secure=True)), self.tls
+        else:
+            factory, context = (lambda: _PlainOnTLS(self)), None
+        made = self.loop.connect_accepted_socket(
+            factory,
+            conn,
+            ssl=context,
+            ssl_handshake_timeout=_read_timeout() if context is not None else None,
+        )
+        task = self.loop.create_task(made)
+        task.add_done_callback(_handshake_done)
+
+
+def _handshake_done(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("a TLS handshake failed: %s", task.exception())
+
+
+def _quiet_loop_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Log what asyncio reports (a client gone mid-handshake, say) as the package's debug."""
+    log.debug("asyncio: %s", context.get("message"), exc_info=context.get("exception"))
 
 
 def _with_probe(app: WSGIApp, probe: str) -> WSGIApp:
@@ -637,7 +935,7 @@ def _wait_until_answering(
     tls: bool = False,
 ) -> bool:
     """Poll the probe path until it answers (True), time runs out or ``alive()`` fails."""
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
     deadline = time.monotonic() + timeout
     # The probe asks whether the server answers; clients check its certificate.
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -658,23 +956,48 @@ def _wait_until_answering(
                 conn.close()
         except (OSError, http.client.HTTPException):
             pass
-        time.sleep(0.01)
+        time.sleep(0.005)
     return False
 
 
-def _prepared(
-    app: WSGIApp, host: str, port: int, threads: int, tls: ssl.SSLContext | None
-) -> Server:
-    """Build the server and bind it, turning failure into a ServerError naming the address."""
-    server = Server(app, host, port, threads, tls)
-    try:
-        server.prepare()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        if "Address already in use" in str(exc) or "[Errno 98]" in str(exc):
-            reason = "the port is already in use"
-        raise ServerError(f"cannot listen on {host}:{port}: {reason}") from None
-    return server
+class _Logged:
+    """An app's result that writes the request's log line once it has been sent."""
+
+    def __init__(
+        self,
+        result: Iterable[bytes],
+        environ: dict[str, Any],
+        status: list[str],
+        began: float,
+        stream: TextIO,
+    ) -> None:
+        self.result = result
+        self.environ = environ
+        self.status = status
+        self.began = began
+        self.stream = stream
+
+    def __iter__(self) -> Any:
+        return iter(self.result)
+
+    def close(self) -> None:
+        """Close the app's result, then log."""
+        try:
+            close = getattr(self.result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._log()
+
+    def _log(self) -> None:
+        environ, status = self.environ, self.status[0]
+        if environ.get(QUIET) and status[:1] in ("2", "3"):
+            return
+        ms = (time.perf_counter() - self.began) * 1000
+        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
+        query = environ.get("QUERY_STRING")
+        path += f"?{query}" if query else ""
+        print(f"{method} {path} {status} {ms:.1f}ms", file=self.stream)
 
 
 def _log_requests(app: WSGIApp, stream: TextIO) -> WSGIApp:
@@ -693,17 +1016,20 @@ def _log_requests(app: WSGIApp, stream: TextIO) -> WSGIApp:
             status[0] = code.split(" ", 1)[0]
             return start_response(code, headers, exc_info)
 
-        body = app(environ, capture)
-        ms = (time.perf_counter() - began) * 1000
-        if environ.get(QUIET) and status[0][0] in "23":
-            return body
-        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
-        query = environ.get("QUERY_STRING")
-        path += f"?{query}" if query else ""
-        print(f"{method} {path} {status[0]} {ms:.1f}ms", file=stream)
-        return body
+        return _Logged(app(environ, capture), environ, status, began, stream)
 
     return logged
+
+
+def _fake_of(app: WSGIApp) -> Core | None:
+    """Return the fake whose app ``app`` is (None for any other WSGI app).
+
+    The fake's app answers at once, or marks its answer held: it is called on the
+    event loop. Its calls count as in flight from the moment their head arrives.
+    """
+    extensions = getattr(app, "extensions", None)
+    fake = extensions.get("apollo_fake") if isinstance(extensions, dict) else None
+    return fake if fake is not None and hasattr(fake, "recorder") else None
 
 
 def run(
@@ -716,15 +1042,19 @@ def run(
     threads: int = DEFAULT_THREADS,
     timeout: float = 10.0,
     tls: Authority | None = None,
+    inline: bool | None = None,
 ) -> None:
     """Serve a WSGI app from this process until SIGINT or SIGTERM.
 
     ``on_ready(port)`` is called once a request has been answered. With ``tls``,
-    the server speaks HTTPS only, with a certificate that CA signed. The server's
-    threads are daemons, and a stop waits at most a few seconds for requests in
-    flight: a stalled client or a long ``delay_ms`` cannot keep the process alive.
+    the server speaks HTTPS only, with a certificate that CA signed. ``inline``
+    (by default, for the fake's own app) calls the app on the event loop: say it
+    only of an app that never blocks. A stop waits at most a few seconds for
+    requests in flight: a stalled client or a long ``delay_ms`` cannot keep the
+    process alive.
     """
     probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
+    fake = _fake_of(app)
     served = _with_probe(_log_requests(app, log) if log is not None else app, probe)
     stop = threading.Event()
 
@@ -734,69 +1064,56 @@ def run(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         context = tls.server_context() if tls is not None else None
-        server, _ = _launch(served, host, port, threads, context)
-        if not _wait_until_answering(
-            host, server.port, probe, timeout, lambda: not stop.is_set(), tls is not None
-        ):
-            if not stop.is_set():
-                _stop_within(server, STOP_S)
-                raise ServerError(
-                    f"the server did not answer on {host}:{server.port} within {timeout:g} s"
-                )
-        elif on_ready is not None:
-            on_ready(server.port)
-        while not stop.wait(0.5):  # a timed wait lets the signal handler run
-            pass
-        _stop_within(server, STOP_S)
+        server, _ = _launch(served, host, port, threads, context, fake, inline)
+        try:
+            if not _wait_until_answering(
+                host, server.port, probe, timeout, lambda: not stop.is_set(), tls is not None
+            ):
+                if not stop.is_set():
+                    raise ServerError(
+                        f"the server did not answer on {host}:{server.port} within {timeout:g} s"
+                    )
+            elif on_ready is not None:
+                on_ready(server.port)
+            while not stop.wait(0.5):  # a timed wait lets the signal handler run
+                pass
+        finally:
+            server.stop()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
 def _launch(
-    app: WSGIApp, host: str, port: int, threads: int, tls: ssl.SSLContext | None = None
+    app: WSGIApp,
+    host: str,
+    port: int,
+    threads: int,
+    tls: ssl.SSLContext | None,
+    fake: Core | None,
+    inline: bool | None,
 ) -> tuple[Server, threading.Thread]:
     """Bind, then serve from a daemon thread; raise ServerError if the address is refused.
 
-    cheroot's worker threads are started by the thread that binds, and take its
-    daemon flag: started here, they cannot keep a process alive that forgot to
-    stop its server, or one stopping while a client stalls.
+    ``fake`` is the fake whose app is served (inside the wrappers), if it is: its app
+    is called on the event loop unless ``inline`` says otherwise, and its requests
+    begin as their head arrives. A daemon thread cannot keep a process alive that
+    forgot to stop its server, or one stopping while a client stalls.
     """
-    box: list[Server | ServerError] = []
-    bound = threading.Event()
-
-    def serve() -> None:
-        try:
-            server = _prepared(app, host, port, threads, tls)
-            box.append(server)
-        except ServerError as exc:
-            box.append(exc)
-            return
-        finally:
-            bound.set()
-        server.serve()
-
-    thread = threading.Thread(target=serve, name="apollo-fake:server", daemon=True)
+    at_once = (fake is not None) if inline is None else inline
+    server = Server(app, host, port, threads, tls, at_once, fake)
+    server.prepare()
+    thread = threading.Thread(target=server.serve, name="apollo-fake:server", daemon=True)
     thread.start()
-    bound.wait()
-    found = box[0]
-    if isinstance(found, ServerError):
-        raise found
-    return found, thread
-
-
-def _stop_within(server: Server, seconds: float) -> None:
-    """Stop a server, waiting at most ``seconds`` for requests in flight."""
-    stopper = threading.Thread(target=server.stop, name="apollo-fake:stop", daemon=True)
-    stopper.start()
-    stopper.join(seconds)
+    return server, thread
 
 
 class LiveServer:
     """Serve a WSGI app over HTTP from a daemon thread; ``url`` is known once it answers.
 
     With ``tls`` (an :class:`apollo_fake.tls.Authority`), over HTTPS only, with a
-    certificate that CA signed; clients trust ``tls.ca_pem``.
+    certificate that CA signed; clients trust ``tls.ca_pem``. The fake's own app is
+    answered on the server's event loop; any other app in a pool of ``threads``.
     """
 
     def __init__(
@@ -807,10 +1124,13 @@ class LiveServer:
         log: TextIO | None = None,
         threads: int = DEFAULT_THREADS,
         tls: Authority | None = None,
+        inline: bool | None = None,
     ) -> None:
         self.host = host
         self.tls = tls
         self._probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
+        self._fake = _fake_of(app)
+        self._inline = inline
         inner = _log_requests(app, log) if log is not None else app
         self._app = _with_probe(inner, self._probe)
         self._requested_port = port
@@ -834,7 +1154,15 @@ class LiveServer:
     def start(self, timeout: float = 5.0) -> LiveServer:
         """Bind, serve from a thread, and return once a request is answered."""
         context = self.tls.server_context() if self.tls is not None else None
-        server, thread = _launch(self._app, self.host, self._requested_port, self._threads, context)
+        server, thread = _launch(
+            self._app,
+            self.host,
+            self._requested_port,
+            self._threads,
+            context,
+            self._fake,
+            self._inline,
+        )
         self._server, self._thread = server, thread
         tls = self.tls is not None
         if _wait_until_answering(self.host, self.port, self._probe, timeout, thread.is_alive, tls):
@@ -846,7 +1174,7 @@ class LiveServer:
         raise ServerError(f"the server did not answer within {timeout:g} s")
 
     def stop(self) -> None:
-        """Stop serving and wait for the server's threads to end."""
+        """Stop serving and wait for the server's thread to end."""
         if self._server is not None:
             self._server.stop()
         if self._thread is not None:

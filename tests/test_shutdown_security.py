@@ -129,32 +129,35 @@ def test_a_stalled_upload_neither_stops_others_nor_the_stop_signal(
 @pytest.mark.parametrize(
     ("threads", "overlaps"), [(None, True), ("1", False)], ids=["default", "threads-1"]
 )
-def test_threads_decide_whether_requests_pass_a_delayed_one(
+def test_threads_decide_whether_delayed_answers_overlap(
     serve: Any, threads: str | None, overlaps: bool
 ) -> None:
+    # A delayed answer is made in one of --threads threads; any other request is
+    # answered at once whatever the count.
     server = serve("--quiet", *SMALL_ARGS, *(["--threads", threads] if threads else []))
     # Long enough that the calls below certainly fit in it, on a busy machine too.
-    fault = {"method": "GET", "path": "/account", "delay_ms": 3000}
-    assert server.request("POST", "/_fake/faults", fault)[0] == 201
+    long = {"method": "GET", "path": "/account", "delay_ms": 3000}
+    short = {"method": "GET", "path": "/timeEntries/72", "delay_ms": 50}
+    for fault in (long, short):
+        assert server.request("POST", "/_fake/faults", fault)[0] == 201
     slow = threading.Thread(target=server.request, args=("GET", "/account"))
     slow.start()
-    if overlaps:  # the control API answers during the delay: wait until it has begun
-        deadline = time.monotonic() + 10  # a hang guard
-        while server.request("GET", "/_fake/faults")[2]["faults"][0]["remaining"] != 0:
-            assert time.monotonic() < deadline, "the delayed request never arrived"
-            time.sleep(0.01)
-    else:
-        time.sleep(0.3)  # with one thread, nothing can tell; give the request time to arrive
+    deadline = time.monotonic() + 10  # a hang guard
+    while server.request("GET", "/_fake/faults")[2]["faults"][0]["remaining"] != 0:
+        assert time.monotonic() < deadline, "the delayed request never arrived"
+        time.sleep(0.01)
+    # Not delayed: answered at once, with one thread too.
     status, _, body = server.request("GET", "/timeEntries/71")
-    slow.join(10)
     assert status == 200 and body["time-entry"]["id"] == "71"
+    assert server.request("GET", "/timeEntries/72")[0] == 200  # delayed, briefly
+    slow.join(10)
     # The journal lists requests as they are answered.
     journal = server.request("GET", "/_fake/requests")[2]["requests"]
-    order = [r["path"] for r in journal if r["path"] in ("/account", "/timeEntries/71")]
+    order = [r["path"] for r in journal if r["path"].startswith(("/account", "/timeEntries/"))]
     if overlaps:
-        assert order == ["/timeEntries/71", "/account"], "a request waited for the delayed one"
+        assert order == ["/timeEntries/71", "/timeEntries/72", "/account"], "one delay held another"
     else:
-        assert order == ["/account", "/timeEntries/71"], "one thread answered two at once"
+        assert order == ["/timeEntries/71", "/account", "/timeEntries/72"], "two threads, not one"
 
 
 # --- binding -----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import hmac
 import logging
 import socket
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
@@ -48,6 +48,7 @@ from ..errors import (
 from ..model import Entry
 from ..recorder import Recorder
 from ..report import broken_rules
+from .wire import BEGUN, HELD
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger("apollo_fake")
@@ -426,6 +427,11 @@ class _Kept:
         self.size = 0  # what they weigh: bodies, keys and all
 
 
+def is_apollo_call(path: str) -> bool:
+    """Tell whether a request to ``path`` is for the Apollo calls (not the fake's own)."""
+    return not (path.startswith("/_fake") or path == "/openapi.json")
+
+
 class ApiApp:
     """Dispatch the Apollo calls over the app's URL map; hand the rest to Flask behind it."""
 
@@ -455,15 +461,19 @@ class ApiApp:
                 self._targets[name] = (view, ROUTES[endpoint])
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path: str = environ.get("PATH_INFO", "")
-        if path.startswith("/_fake") or path == "/openapi.json":
+        if not is_apollo_call(environ.get("PATH_INFO", "")):
             return self.flask_wsgi(environ, start_response)
         fake = self.fake
-        recorder = fake.begin()  # the one of this request, whatever a reset does meanwhile
+        # The recorder of this request, whatever a reset does meanwhile: begun here,
+        # or by the server as the request's head arrived.
+        recorder = environ.pop(BEGUN, None) or fake.begin()
+        answer: Iterable[bytes] | None = None
         try:
-            return self._serve(environ, start_response, Call(environ, fake, recorder))
+            answer = self._serve(environ, start_response, Call(environ, fake, recorder))
+            return answer
         finally:
-            fake.end(recorder)
+            if not isinstance(answer, Held):  # a held answer ends its request itself
+                fake.end(recorder)
 
     def _serve(
         self, environ: dict[str, Any], start_response: StartResponse, call: Call
@@ -475,19 +485,22 @@ class ApiApp:
         settings = self.fake.settings
         guarded = settings.tokens or settings.rate_limit is not None
         denied = self._denied(call) if guarded else None
-        outcome: Reply | ApolloError
-        if denied is not None:
-            outcome = denied
-        else:
+        if denied is None:
             shown = call.shown
             fault = recorder.faults.match(method, shown[3:] if shown.startswith("/v1/") else shown)
             if fault is not None:
                 if fault.delay_ms is None:
                     return self._fault(call, fault, start_response)
-                # A reset (the test is over) cuts the delay short.
-                if recorder.ended.wait(fault.delay_ms / 1000):
-                    return self._superseded(call, start_response)
-            outcome = self._answer(call)
+                environ[HELD] = True
+                return Held(fault.delay_ms / 1000, call, start_response, self)
+        return self._reply(call, start_response, denied)
+
+    def _reply(
+        self, call: Call, start_response: StartResponse, denied: ApolloError | None = None
+    ) -> Iterable[bytes]:
+        """Answer the call (or refuse it with ``denied``): journal it, count it, send it."""
+        environ, recorder, method = call.environ, call.recorder, call.method
+        outcome: Reply | ApolloError = denied if denied is not None else self._answer(call)
         if isinstance(outcome, Superseded):
             return self._superseded(call, start_response)
         route = call.route
@@ -757,3 +770,39 @@ class ApiApp:
             yield b""  # pragma: no cover
 
         return broken()
+
+
+class Held:
+    """The answer to a request held by a ``delay_ms`` fault: made once the delay is over.
+
+    Reading it waits (a reset, the test being over, cuts the wait short), then
+    answers the request as if it had just come. A server that answers on an event
+    loop sees :data:`~apollo_fake.web.wire.HELD` in the environ and reads this in a
+    thread of its own, so that the delay holds only this request.
+    """
+
+    def __init__(
+        self, seconds: float, call: Call, start_response: StartResponse, api: ApiApp
+    ) -> None:
+        self.seconds = seconds
+        self.call = call
+        self.start_response = start_response
+        self.api = api
+        self.ended = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        call = self.call
+        try:
+            if call.recorder.ended.wait(self.seconds):
+                answer = self.api._superseded(call, self.start_response)
+            else:
+                answer = self.api._reply(call, self.start_response)
+            yield from answer
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End the request (once), whether or not its answer was read."""
+        if not self.ended:
+            self.ended = True
+            self.api.fake.end(self.call.recorder)

@@ -18,7 +18,6 @@ from ..clock import parse_moment, stamp
 from ..core import Core
 from ..errors import (
     MAX_BODY,
-    MAX_STATE_BODY,
     ApolloError,
     BadRequest,
     FixtureError,
@@ -28,7 +27,7 @@ from ..errors import (
 from ..model import parse_id
 from ..service import PARENTS, flag, single_params
 from .api import parse_json, read_raw
-from .wire import QUIET
+from .wire import QUIET, STATE_PATH, body_limit
 
 bp = Blueprint("control", __name__, url_prefix="/_fake")
 JSON = "application/json"
@@ -197,7 +196,7 @@ def get_state() -> Response:
 @bp.put("/state")
 def put_state() -> Response:
     """Replace the state with a fixture document (checked first; an invalid one changes nothing)."""
-    doc = _body("", limit=MAX_STATE_BODY)
+    doc = _body("", limit=body_limit(STATE_PATH))
     try:
         _fake().load(doc)
     except FixtureError as exc:

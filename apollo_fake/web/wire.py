@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
-from ..errors import ApolloError, BadRequest, render
+from ..errors import MAX_BODY, MAX_STATE_BODY, ApolloError, BadRequest, render
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -34,7 +34,21 @@ CHECKED = "apollo_fake.wire_checked"  # set by a server that enforced the limits
 # Set by the app on a request a server's log may leave out when it succeeds: a read of
 # the control API, which an open inspector page makes several times a second.
 QUIET = "apollo_fake.quiet"
+# Set by the app on a request whose answer waits before it is made (a ``delay_ms``
+# fault): its result blocks when read, and a server reads it off its event loop.
+HELD = "apollo_fake.held"
+# Set by a server that reads a request's body before it calls the app: the recorder
+# the request began in (``Core.begin``) when its head arrived, so that it counts as in
+# flight meanwhile, and a write whose test ended before its body was in is refused.
+# The app ends it, as one it began itself.
+BEGUN = "apollo_fake.begun"
 _ENCODED_SLASH = re.compile("%2[fF]")
+STATE_PATH = "/_fake/state"  # the one call whose body may be a whole state
+
+
+def body_limit(path: str) -> int:
+    """Return the largest body the call at ``path`` takes (a larger one is a 413)."""
+    return MAX_STATE_BODY if path == STATE_PATH else MAX_BODY
 
 
 class UriTooLong(ApolloError):

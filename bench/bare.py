@@ -58,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     def ready(port: int) -> None:
         print(f"bare-flask listening on http://{args.host}:{port}", flush=True)
 
-    run(app, args.host, args.port, on_ready=ready)
+    # Called on the event loop, as the fake's own app is: the same server doing the same work.
+    run(app, args.host, args.port, on_ready=ready, inline=True)
     sys.stdout.flush()
 
 

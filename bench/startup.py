@@ -153,7 +153,7 @@ def _importtime() -> dict[str, Any]:
         "total_ms": total,
         "top": top,
         "packages": [{"package": p, "self_ms": ms} for p, ms in packages],
-        "cheroot": "cheroot" in by_package,
+        "httptools": "httptools" in by_package,
     }
 
 
@@ -222,7 +222,7 @@ def main() -> None:
     print()
 
     imports = _importtime()
-    server = "cheroot (server.run)" if imports["cheroot"] else "no cheroot: not the server"
+    server = "httptools (server.run)" if imports["httptools"] else "no httptools: not the server"
     print(
         f"python -X importtime -m apollo_fake serve --port 0 --quiet, up to the first answer: "
         f"{imports['modules']} modules, {imports['total_ms']:.0f} ms of imports; serve "

@@ -38,14 +38,14 @@ def main(mode: str) -> None:
     if mode == "run":
         from apollo_fake.server import run
 
-        run(create_app(), HOST, 0, on_ready=ready)
+        run(create_app(), HOST, 0, on_ready=ready, inline=True)
         return
     from apollo_fake.server import LiveServer
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    server = LiveServer(create_app(), HOST, 0).start()
+    server = LiveServer(create_app(), HOST, 0, inline=True).start()
     ready(server.port)
     while not stop.wait(0.5):
         pass

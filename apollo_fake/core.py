@@ -12,7 +12,7 @@ import datetime
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -486,18 +486,14 @@ class Core:
         """Wait until no request is in flight (at most ``timeout`` seconds); tell if none is."""
         return self._wait_for(lambda: self._in_flight == 0, timeout)
 
-    @contextlib.contextmanager
-    def writing(self, recorder: Recorder) -> Iterator[None]:
+    def writing(self, recorder: Recorder) -> contextlib.AbstractContextManager[None]:
         """Hold the store for a request's write; refuse it when a reset ended its recorder.
 
         The check and the write are one step under the store's lock, and a reset
         replaces the recorder before it restores the data under that lock: a write
         either lands before the restore (which undoes it) or is refused.
         """
-        with self.store.lock:
-            if recorder.ended.is_set():
-                raise Superseded()
-            yield
+        return _Writing(self.store.lock, recorder)
 
     def record(self, entry: dict[str, Any], weight: int = 0) -> None:
         """Add a request to the journal (``weight``: what its body weighs), see Recorder."""
@@ -527,6 +523,28 @@ class Core:
     def take_request(self, token: str) -> int | None:
         """Count one request against the rate limit; return seconds to wait when over it."""
         return self.recorder.take_request(token, self.clock.now())
+
+
+class _Writing:
+    """The store's lock, held for one write of a request that no reset has ended.
+
+    A class rather than a generator: every create, update and delete enters one.
+    """
+
+    __slots__ = ("lock", "recorder")
+
+    def __init__(self, lock: Any, recorder: Recorder) -> None:
+        self.lock = lock
+        self.recorder = recorder
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+        if self.recorder.ended.is_set():
+            self.lock.release()
+            raise Superseded()
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
 
 
 _STATUS = re.compile(r"([1-5])([0-9][0-9]|xx)", re.IGNORECASE)

@@ -301,7 +301,9 @@ class _Connection(asyncio.Protocol):
         self.busy = False  # an answer is being made in the pool
         self.closing = False  # nothing more is read as requests
         self.closed = False
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: asyncio.TimerHandle | None = None  # the end of a drain
+        self.due: float | None = None  # the loop's time when ``then`` is called
+        self.then: Callable[[], None] = self._idle
         self.in_request = False  # a request has begun and is not complete
         self.draining = False  # closing: what the client still sends is read and dropped
         self.drained = 0
@@ -741,7 +743,6 @@ class _Connection(asyncio.Protocol):
         if self.closed:
             return
         if self.in_request or self.closing:
-            self.timer = None
             if self.closing:
                 self._close()
                 return
@@ -750,15 +751,20 @@ class _Connection(asyncio.Protocol):
             self._idle()
 
     def _idle(self) -> None:
-        self.timer = None
         if not self.busy and not self.queue:
             self._close()
 
     def _deadline(self, then: Callable[[], None]) -> None:
-        self._cancel_deadline()
-        self.timer = self.loop.call_later(_read_timeout(), then)
+        """Call ``then`` unless something happens within the read timeout (see Server._sweep).
+
+        A time and a callable, not a timer: this is set several times a request, and
+        one sweep a fraction of the timeout serves every connection.
+        """
+        self.due = self.loop.time() + _read_timeout()
+        self.then = then
 
     def _cancel_deadline(self) -> None:
+        self.due = None
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -959,6 +965,8 @@ class Server:
                 )
             else:
                 loop.add_reader(sock.fileno(), self._accept_tls)
+            self._sweep_every = min(1.0, _read_timeout() / 4)
+            loop.call_soon(self._sweep)
             loop.run_forever()
         finally:
             self._stopped.set()
@@ -982,6 +990,15 @@ class Server:
                 self.sock.close()
         if not self.loop.is_running() and not self.loop.is_closed():
             self.loop.close()
+
+    def _sweep(self) -> None:
+        """Call each connection's deadline that has passed; come back in a moment."""
+        now = self.loop.time()
+        for conn in list(self.connections):
+            if conn.due is not None and conn.due <= now:
+                conn.due = None
+                conn.then()
+        self.loop.call_later(self._sweep_every, self._sweep)
 
     def _begin_stop(self) -> None:
         if self._listener is not None:

@@ -9,7 +9,7 @@ import inspect
 import sys
 from collections.abc import Callable
 
-from . import pertest, reset, scale, soak, startup, throughput
+from . import apptime, pertest, reset, scale, soak, startup, throughput
 
 # In the order `make bench` runs them; the five-minute soak last.
 BENCHMARKS: dict[str, Callable[..., None]] = {
@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, Callable[..., None]] = {
     "pertest": pertest.main,
     "scale": scale.main,
     "throughput": throughput.main,
+    "apptime": apptime.main,
     "soak": soak.main,
 }
 

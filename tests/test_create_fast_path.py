@@ -1,10 +1,11 @@
 """What makes a create cheap must not change what a create does.
 
 A write's path takes shortcuts: entries are filled in as a draft and then become
-immutable, the clock's last time stamp is remembered, the schemas' quick
-validators are compiled without error details, fault rules are not looked at
-(nor locked) when there are none, and a body is parsed before it is checked for
-emptiness. Each test here fails if its shortcut gives a different answer.
+immutable, the clock's last time stamp is remembered, a plain body is accepted
+by a few type checks before any validator, the schemas' quick validators are
+compiled without error details, fault rules are not looked at (nor locked) when
+there are none, and a body is parsed before it is checked for emptiness. Each
+test here fails if its shortcut gives a different answer.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from apollo_fake import clock, schemas
+from apollo_fake import clock, schemas, service
 from apollo_fake.faults import Faults
 from apollo_fake.model import Entry
 
@@ -109,6 +112,75 @@ BODIES: list[Any] = [
 def test_the_quick_validator_agrees_with_the_full_one(body: Any) -> None:
     name = "create-request.schema.json"
     assert schemas.is_valid(name, body) is (not schemas.errors(name, body))
+
+
+# Values at and around every edge of the fields' rules, and of the quick check's own.
+VALUES: list[Any] = [
+    *["3600", "0", "000000000", "999999999", "0999999999", "1000000000", "2147483647"],
+    *["2147483648", "", " 1", "1 ", "3600\n", "\u0663", "\u00b2", "-1", "+1", "1e3", "1.5"],
+    *[0, 1, -1, 2**31 - 1, 2**31, 2**63, -(2**63), 60.0, 1.5, -0.0, float("inf"), True, False],
+    *[None, [], {}, ["1"], {"a": 1}],
+    *["2012-02-29", "2011-02-29", "2012-2-29", "20120229", "2012-13-01", "0000-01-01"],
+    *["9999-12-31", "2012-02-29\n", "2012-02-29 ", "\uff12012-02-29", "2012-W09-3"],
+    *["unset", "not billable", "billable", "billed", "Billed", "billed "],
+    *["notes", "x" * 65535, "x" * 65536, "\u00e9" * 65535, "\ud83d\ude00"],
+]
+FIELD_NAMES = ["seconds", "notes", "date", "billable", "category-id", "user-id"]
+NAMES = [*FIELD_NAMES, "time-category-id", "id", "Seconds", ""]
+
+
+@settings(
+    max_examples=400,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(
+    fields=st.dictionaries(st.sampled_from(NAMES), st.sampled_from(VALUES), max_size=7),
+    schema=st.sampled_from([service.CREATE_SCHEMA, service.UPDATE_SCHEMA]),
+)
+def test_the_plain_check_accepts_only_what_the_schema_accepts(
+    fields: dict[str, Any], schema: str
+) -> None:
+    body = {"time-entry": fields}
+    valid = not schemas.errors(schema, body)
+    if service._plain(fields, service._REQUIRED[schema]):
+        assert valid
+    # Whichever way it is decided, the write's answer is the validators' answer.
+    if valid:
+        assert service._fields(schema, body) is fields
+    else:
+        with pytest.raises((service.BadRequest, service.Unprocessable)):
+            service._fields(schema, body)
+
+
+def test_each_field_value_passes_the_plain_check_only_when_valid() -> None:
+    accepted = 0
+    for name in FIELD_NAMES:
+        for value in VALUES:
+            fields = {"seconds": "60", name: value}
+            for schema in (service.CREATE_SCHEMA, service.UPDATE_SCHEMA):
+                if service._plain(fields, service._REQUIRED[schema]):
+                    assert not schemas.errors(schema, {"time-entry": fields}), (schema, fields)
+                    accepted += 1
+    assert accepted > 100  # the check is not one that refuses everything
+
+
+def test_the_bodies_clients_send_take_the_plain_check() -> None:
+    create, update = (service._REQUIRED[s] for s in (service.CREATE_SCHEMA, service.UPDATE_SCHEMA))
+    every = {
+        "seconds": 3600,
+        "notes": "n",
+        "date": "2012-02-29",
+        "billable": "billed",
+        "category-id": None,
+        "user-id": "11",
+    }
+    assert service._plain(BODY["time-entry"], create)
+    assert service._plain(every, create) and service._plain(every, update)
+    assert service._plain({"notes": "changed"}, update)
+    assert not service._plain({"notes": "no seconds"}, create)
 
 
 def test_every_schema_has_a_quick_validator_that_answers() -> None:

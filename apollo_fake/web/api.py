@@ -14,10 +14,11 @@ import contextlib
 import hmac
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 import orjson
@@ -79,11 +80,35 @@ class Reply:
     body: bytes
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
+    _kept: str | None = field(default=None, repr=False, compare=False)
+
+    def kept(self) -> str:
+        """Return what the journal keeps of the body, as text.
+
+        Worked out once: a kept answer to a read is answered, and journaled, many times.
+        """
+        text = self._kept
+        if text is None:
+            text = self._kept = kept_text(self.body)
+        return text
 
 
+def kept_text(answer: bytes) -> str:
+    """Return what the journal keeps of an answer: its first ANSWER_KEPT bytes, as text."""
+    return answer[:ANSWER_KEPT].decode("utf-8", "replace")
 
-# What a request's (path, method) dispatches to: the view, the contract's row, the arguments.
-Match = tuple[Callable[..., Reply], Route, Mapping[str, Any]]
+
+ID_ARGS = frozenset(["parent_id", "entry_id"])  # the path arguments that name a record
+
+
+class Match(NamedTuple):
+    """What a request's (path, method) dispatches to, worked out once per path."""
+
+    view: Callable[..., Reply]
+    route: Route  # the contract's row
+    args: Mapping[str, Any]  # as the view takes them: ids read
+    kept: tuple[Any, ...] | None  # a kept answer's key, less the query; None: not kept
+
 
 class Call:
     """One request to an Apollo call, read lazily from the WSGI environ."""
@@ -94,6 +119,7 @@ class Call:
         "recorder",
         "method",
         "path",
+        "shown",
         "user_id",
         "body",
         "body_read",
@@ -110,7 +136,11 @@ class Call:
         self.recorder = recorder
         self.method: str = environ.get("REQUEST_METHOD", "GET")
         # As WSGI gives it: the path's bytes as latin-1, what routing matches.
-        self.path: str = environ.get("PATH_INFO", "") or "/"
+        path: str = environ.get("PATH_INFO", "") or "/"
+        self.path = path
+        # The path as a person reads it: its bytes decoded as UTF-8 (the journal's,
+        # the fault rules', the messages').
+        self.shown = path if path.isascii() else path.encode("latin-1").decode("utf-8", "replace")
         self.user_id: int | None = None
         self.body: Any = None
         self.body_read = False
@@ -125,14 +155,6 @@ class Call:
             text = self.environ.get("QUERY_STRING", "")
             self._query = parse_qs(text, keep_blank_values=True) if text else {}
         return self._query
-
-    @property
-    def shown(self) -> str:
-        """Return the path as a person reads it: its bytes decoded as UTF-8."""
-        path = self.path
-        if path.isascii():
-            return path
-        return path.encode("latin-1").decode("utf-8", "replace")
 
     @property
     def prefix(self) -> str:
@@ -153,7 +175,9 @@ class Call:
         self.body_read = True
         raw = read_raw(self.environ, MAX_BODY)
         self.body = parse_json(raw)
-        self.body_weight = journal_weight(raw)
+        # What the parsed body holds in the journal: its bytes, and room for each value
+        # a container holds (``[1,1,...]`` parses to many times its size).
+        self.body_weight = len(raw) + 48 * (raw.count(b",") + raw.count(b"[") + raw.count(b"{"))
         return self.body
 
     def writing(self) -> contextlib.AbstractContextManager[None]:
@@ -174,30 +198,26 @@ def read_raw(environ: dict[str, Any], limit: int) -> bytes:
     A chunked body has no Content-Length to refuse up front: the server marks
     its input as terminated, and it is read one byte past the limit.
     """
-    try:
-        return _read_raw(environ, limit)
-    except OSError as exc:  # a malformed chunked body, or a client gone mid-body
-        raise BadRequest(f"The request body could not be read: {exc}.") from None
-
-
-def _read_raw(environ: dict[str, Any], limit: int) -> bytes:
     stream = environ.get("wsgi.input")
     length_text = environ.get("CONTENT_LENGTH") or ""
     if stream is None:
         return b""
-    if length_text:
-        try:
-            length = int(length_text)
-        except ValueError:
-            raise BadRequest("The Content-Length header is not a number.") from None
-        if length > limit:
-            raise PayloadTooLarge()
-        return bytes(stream.read(length)) if length > 0 else b""
-    if environ.get("wsgi.input_terminated"):
-        raw = bytes(stream.read(limit + 1))
-        if len(raw) > limit:
-            raise PayloadTooLarge()
-        return raw
+    try:
+        if length_text:
+            try:
+                length = int(length_text)
+            except ValueError:
+                raise BadRequest("The Content-Length header is not a number.") from None
+            if length > limit:
+                raise PayloadTooLarge()
+            return bytes(stream.read(length)) if length > 0 else b""
+        if environ.get("wsgi.input_terminated"):
+            raw = bytes(stream.read(limit + 1))
+            if len(raw) > limit:
+                raise PayloadTooLarge()
+            return raw
+    except OSError as exc:  # a malformed chunked body, or a client gone mid-body
+        raise BadRequest(f"The request body could not be read: {exc}.") from None
     return b""
 
 
@@ -222,12 +242,6 @@ def parse_json(raw: bytes) -> Any:
             [{"field": "", "message": f"is nested deeper than {schemas.MAX_DEPTH} levels"}],
         )
     return value
-
-
-def journal_weight(raw: bytes) -> int:
-    """Bound the memory a parsed JSON body holds: its bytes, and room for each value
-    a container holds (``[1,1,...]`` parses to many times its size)."""
-    return len(raw) + 48 * (raw.count(b",") + raw.count(b"[") + raw.count(b"{"))
 
 
 class PathId(int):
@@ -290,27 +304,28 @@ def _page_number(call: Call, path_page: str | None) -> int:
 # --- the calls ---------------------------------------------------------------
 
 
-def listing(call: Call, collection: str, parent_id: str, path_page: str | None = None) -> Reply:
+def listing(
+    call: Call, collection: str, parent_id: PathId, path_page: str | None = None
+) -> Reply:
     """List a project's or contact's entries, 50 a page, newest first."""
     number = _page_number(call, path_page)
-    pid = PathId(parent_id)
-    page = service.page(call.fake, collection, pid, number)
+    page = service.page(call.fake, collection, parent_id, number)
     prefix = b"{"
     if page.more:
         prefix = b'{"continued-at":"/%s/%d/timeEntries/%d",' % (
             collection.encode(),
-            int(pid),  # the canonical id, whatever zeros the request had
+            int(parent_id),  # the canonical id, whatever zeros the request had
             number + 1,
         )
     return Reply(_entries_body(page.entries, prefix) + b"}")
 
 
-def create(call: Call, collection: str, parent_id: str) -> Reply:
+def create(call: Call, collection: str, parent_id: PathId) -> Reply:
     """Create an entry on a project, task or contact."""
     call.params(NO_PARAMS)
     body = call.read_body()
     with call.writing():
-        new = service.create(call.fake, collection, PathId(parent_id), body, call.user_id)
+        new = service.create(call.fake, collection, parent_id, body, call.user_id)
     return Reply(
         b'{"time-entry-id":"%d"}' % new.id,
         201,
@@ -318,34 +333,34 @@ def create(call: Call, collection: str, parent_id: str) -> Reply:
     )
 
 
-def task_listing(call: Call, parent_id: str) -> Reply:
+def task_listing(call: Call, parent_id: PathId) -> Reply:
     """List every entry of a task (no pages: a page parameter is ignored, valid or not)."""
     call.params(NO_PARAMS, ignored="page")
-    entries = service.task_entries(call.fake, PathId(parent_id))
+    entries = service.task_entries(call.fake, parent_id)
     return Reply(_entries_body(entries) + b"}")
 
 
-def get_entry(call: Call, entry_id: str) -> Reply:
+def get_entry(call: Call, entry_id: PathId) -> Reply:
     """Return one entry."""
     call.params(NO_PARAMS)
-    found = service.entry(call.fake, PathId(entry_id))
+    found = service.entry(call.fake, entry_id)
     return Reply(b'{"time-entry":' + found.wire_bytes() + b"}")
 
 
-def update_entry(call: Call, entry_id: str) -> Reply:
+def update_entry(call: Call, entry_id: PathId) -> Reply:
     """Change the given fields of an entry."""
     call.params(NO_PARAMS)
     body = call.read_body()
     with call.writing():
-        service.update(call.fake, PathId(entry_id), body)
+        service.update(call.fake, entry_id, body)
     return Reply(b"{}")
 
 
-def delete_entry(call: Call, entry_id: str) -> Reply:
+def delete_entry(call: Call, entry_id: PathId) -> Reply:
     """Delete an entry."""
     call.params(NO_PARAMS)
     with call.writing():
-        service.delete(call.fake, PathId(entry_id))
+        service.delete(call.fake, entry_id)
     return Reply(b"{}")
 
 
@@ -468,7 +483,9 @@ class ApiApp:
         method = call.method
         # Auth and the rate limit come before the fault rules: a request that would be
         # a 401 or a 429 is one, and uses no rule (the contract's order).
-        denied = self._denied(call)
+        settings = self.fake.settings
+        guarded = settings.tokens or settings.rate_limit is not None
+        denied = self._denied(call) if guarded else None
         if denied is None:
             shown = call.shown
             fault = recorder.faults.match(method, shown[3:] if shown.startswith("/v1/") else shown)
@@ -493,7 +510,10 @@ class ApiApp:
             status, body = outcome.status, outcome.body
             line = status_line(status)
             headers = [("Content-Type", JSON), ("Content-Length", str(len(body))), *outcome.headers]
-            record = self._journal(call, status, None, [], b"" if method == "HEAD" else body)
+            if method == "HEAD":
+                record = self._journal(call, status, None, [], b"")
+            else:
+                record = self._journal(call, status, None, [], body, kept=outcome.kept())
         else:
             err = outcome
             line, headers, body = render(err)
@@ -556,7 +576,7 @@ class ApiApp:
         if call.path.startswith("//"):
             raise NoRoute(f"No call of the API matches {call.method} {call.shown}.")
         try:
-            view, route, args = self._route(call.path, call.method)
+            view, route, args, kept_key = self._route(call.path, call.method)
         except RoutingMethodNotAllowed as exc:
             allowed = sorted(set(exc.valid_methods or ()) - {"OPTIONS"})
             raise MethodNotAllowed(
@@ -567,12 +587,12 @@ class ApiApp:
         except RoutingNotFound:
             raise NoRoute(f"No call of the API matches {call.method} {call.shown}.") from None
         call.route = route
-        if view.__name__ not in CACHED:
+        if kept_key is None:
             return view(call, **args)
         store = self.fake.store
         version = store.version
         query = call.environ.get("QUERY_STRING", "")
-        key = (route.endpoint, *sorted(args.items()), query)
+        key = (*kept_key, query)
         if view is report:
             key += (self.fake.clock.today(),)
         kept = self._kept
@@ -581,8 +601,9 @@ class ApiApp:
             if hit is not None:
                 return hit
         reply = view(call, **args)
-        # The key weighs as much as its query string, which a client may make long.
-        size = len(reply.body) + len(query) + KEPT_OVERHEAD
+        # The key weighs as much as its query string, which a client may make long; the
+        # journal's text of the answer is kept with it.
+        size = len(reply.body) + len(query) + KEPT_OVERHEAD + sys.getsizeof(reply.kept())
         # Kept only when it answers the data as it still is (a write during the view
         # moved the version on), and only beside answers of the same version.
         if size <= CACHE_ONE and version == store.version:
@@ -596,14 +617,16 @@ class ApiApp:
     def _route_of(self, call: Call) -> Route | None:
         """Return the contract's row of the route a request matches, or None."""
         try:
-            return self._route(call.path, call.method)[1]
+            return self._route(call.path, call.method).route
         except (RoutingMethodNotAllowed, RoutingNotFound):
             return None
 
     def _route(self, path: str, method: str) -> Match:
         """Match a path and method to a view, its contract row and its arguments, remembering.
 
-        Misses (404, 405) are not remembered: a client makes few, a fuzzer many.
+        The ids among the arguments are read, and the key of a kept answer begun, once
+        here, not on every request for the path. Misses (404, 405) are not remembered:
+        a client makes few, a fuzzer many.
         """
         key = (path, method)
         found = self._routes.get(key)
@@ -613,7 +636,11 @@ class ApiApp:
             target = self._targets.get(str(endpoint))
             if target is None:  # a route of Flask's own (none today): no call of the API
                 raise RoutingNotFound()
-            found = (target[0], target[1], args)
+            view, route = target
+            given = {k: PathId(v) if k in ID_ARGS else v for k, v in args.items()}
+            # Answers kept by the arguments as sent: /0071 and /71 keep apart.
+            kept = (route.endpoint, *sorted(args.items())) if view.__name__ in CACHED else None
+            found = Match(view, route, given, kept)
             if len(self._routes) >= ROUTES_KEPT:
                 self._routes.clear()
             self._routes[key] = found
@@ -656,6 +683,7 @@ class ApiApp:
         violations: list[dict[str, str]],
         answer: bytes,
         fault: int | None = None,
+        kept: str | None = None,
     ) -> dict[str, Any]:
         """Record a request in the journal, with the fault rule that answered it; return it.
 
@@ -674,7 +702,7 @@ class ApiApp:
             "status": status,
             "message": message,
             "violations": violations,
-            "answer": answer[:ANSWER_KEPT].decode("utf-8", "replace"),
+            "answer": kept_text(answer) if kept is None else kept,
             "answer_size": len(answer),
         }
         if fault is not None:

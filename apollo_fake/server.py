@@ -429,7 +429,7 @@ class _Connection(asyncio.Protocol):
             elif key == b"expect" and value.lower() == b"100-continue":
                 self.expect = True
         if length > BODY_GUARD:
-            raise _Refused(PayloadTooLarge())
+            raise _Refused(self._too_large())
         self.has_body = bool(length) or b"transfer-encoding" in self.names
         upgrade = self.parser.should_upgrade()
         if upgrade and self.has_body and not self.method and self.parser.get_method() == b"CONNECT":
@@ -454,7 +454,7 @@ class _Connection(asyncio.Protocol):
         """Collect the body, refusing one over the guard."""
         self.body_size += len(body)
         if self.body_size > BODY_GUARD:
-            raise _Refused(PayloadTooLarge())
+            raise _Refused(self._too_large())
         self.body.append(body)
 
     def on_message_complete(self) -> None:
@@ -474,6 +474,15 @@ class _Connection(asyncio.Protocol):
         self._pump()
 
     # --- requests
+
+    def _too_large(self) -> PayloadTooLarge:
+        """Return the 413 for a body over the guard, naming the limit that refused it.
+
+        The guard is above an Apollo call's limit (whose 413 names it) and below the
+        state upload's, so that a state over the guard is told of the guard.
+        """
+        limit = min(body_limit(path_info(self.url.decode("latin-1"))), BODY_GUARD)
+        return PayloadTooLarge(f"The request body is larger than {limit // (1024 * 1024)} MiB")
 
     def _replay_head(self) -> bytes:
         """Return the head being read as sent, without its Upgrade header."""

@@ -908,3 +908,30 @@ def test_a_malformed_request_after_good_ones_is_refused_once_they_are_answered(
     assert sock.closed_by_server()
     assert fake.wait_idle(5)
     assert [r["path"] for r in fake.journal] == ["/account", "/timeEntries/71"]
+
+
+@pytest.mark.parametrize("extra", [0, 1], ids=["at-the-guard", "one-byte-over"])
+def test_a_chunked_state_upload_is_read_up_to_the_guard_and_refused_past_it_naming_it(
+    connect: Any, fake: Fake, extra: int
+) -> None:
+    # PUT /_fake/state takes far more than the server's guard, so the guard is what a
+    # larger upload meets: its 413 names the guard, not an Apollo call's 1 MiB.
+    doc = fixtures.dumps(fake.state())
+    body = doc + b" " * (server_module.BODY_GUARD - len(doc) + extra)
+    sock = connect()
+    head = b"PUT /_fake/state HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    step = 1024 * 1024
+    chunks = [b"%x\r\n%s\r\n" % (len(body[i : i + step]), body[i : i + step])
+              for i in range(0, len(body), step)]
+    with contextlib.suppress(ConnectionError):  # the server may stop reading past the guard
+        sock.sock.sendall(head + b"".join(chunks) + b"0\r\nX-Trailer: 1\r\n\r\n")
+    response = sock.response("PUT")
+    if extra:
+        assert_json_error(response, 413)
+        guard = server_module.BODY_GUARD // (1024 * 1024)
+        assert response.json()["error"]["message"] == (
+            f"The request body is larger than {guard} MiB"
+        )
+    else:
+        assert response.status == 200, response.body
+    assert fixtures.dumps(fake.state()) == doc

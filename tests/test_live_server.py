@@ -935,3 +935,43 @@ def test_a_chunked_state_upload_is_read_up_to_the_guard_and_refused_past_it_nami
     else:
         assert response.status == 200, response.body
     assert fixtures.dumps(fake.state()) == doc
+
+
+def test_hundreds_of_idle_connections_neither_stop_an_answer_nor_the_stop() -> None:
+    fake = Fake(small_doc(), today=TODAY)
+    with contextlib.ExitStack() as clients:
+        with LiveServer(fake.app) as server:
+            idle = [
+                clients.enter_context(
+                    socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                )
+                for _ in range(500)
+            ]
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+                wire = Wire(raw)
+                wire.send(get("/timeEntries/71"))
+                assert wire.response().status == 200
+        assert all(Wire(sock).closed_by_server() for sock in idle)
+
+
+def test_a_100_mib_body_streamed_to_a_call_is_refused_at_once_and_changes_nothing(
+    connect: Any, fake: Fake
+) -> None:
+    before = fixtures.dumps(fake.state())
+    sock = connect()
+    size = 100 * 1024 * 1024
+    sock.send(f"POST {PROJECT} HTTP/1.1\r\nHost: a\r\nContent-Length: {size}\r\n\r\n".encode())
+
+    def stream() -> None:
+        with contextlib.suppress(OSError):  # the server stops reading after a while
+            for _ in range(100):
+                sock.sock.sendall(b"x" * (1024 * 1024))
+
+    streaming = threading.Thread(target=stream)
+    streaming.start()
+    response = sock.response("POST")
+    streaming.join(timeout=30)
+    assert_json_error(response, 413)
+    assert response.will_close
+    assert fake.wait_idle(5)
+    assert fixtures.dumps(fake.state()) == before

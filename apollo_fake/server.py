@@ -68,7 +68,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import httptools
 
-from .errors import ApolloError, BadRequest, PayloadTooLarge, RequestTimeout
+from .errors import MAX_BODY, ApolloError, BadRequest, PayloadTooLarge, RequestTimeout
 from .web.api import is_apollo_call
 from .web.wire import (
     BEGUN,
@@ -128,6 +128,17 @@ _PARSER_REFUSALS: dict[str, Callable[[], ApolloError]] = {
     "Chunk size overflow": PayloadTooLarge,  # a chunk declared over 2**64 bytes
 }
 _DROP = None  # what an answer is when the app dropped the connection
+_ONCE = (b"host", b"content-length")  # headers a request may not give twice
+# Statuses and header names an answer gave that HTTP carries, each with its lower case.
+_GOOD: dict[str, str] = {}
+_GOOD_KEPT = 1024
+
+
+def _remember(good: str) -> str:
+    lower = good.lower()
+    if len(_GOOD) < _GOOD_KEPT:
+        _GOOD[good] = lower
+    return lower
 _UNKNOWN_METHOD = "Invalid method encountered"  # llhttp's words
 _METHOD = re.compile(rb"[A-Z][A-Z0-9_-]*")  # a method llhttp may not know, upper case
 _METHOD_LIMIT = 32
@@ -154,23 +165,17 @@ def _http_date() -> bytes:
     now = int(time.time())
     if _dates[0] != now:
         _dates[:] = [now, email.utils.formatdate(now, usegmt=True).encode("ascii")]
-    return bytes(_dates[1])
+    date: bytes = _dates[1]
+    return date
+
+
+_SERVER_LINE = f"\r\nServer: {SERVER_NAME}\r\n\r\n".encode()
 
 
 def _wire_bytes(line: str, headers: list[tuple[str, str]], body: bytes, protocol: str) -> bytes:
     """Return an answer as it goes on the wire."""
-    head = [f"{protocol} {line}\r\n"]
-    head += [f"{name}: {value}\r\n" for name, value in headers]
-    date = _http_date()
-    return (
-        "".join(head).encode("latin-1")
-        + b"Date: "
-        + date
-        + b"\r\nServer: "
-        + SERVER_NAME.encode()
-        + b"\r\n\r\n"
-        + body
-    )
+    head = "".join([protocol, " ", line, "\r\n", *[f"{k}: {v}\r\n" for k, v in headers], "Date: "])
+    return b"".join((head.encode("latin-1"), _http_date(), _SERVER_LINE, body))
 
 
 def _refusal_bytes(err: ApolloError, protocol: str = "HTTP/1.1") -> bytes:
@@ -192,19 +197,41 @@ class _Answer:
 def _checked(
     answer: list[Any], body: bytes, method: str
 ) -> tuple[str, list[tuple[str, str]]]:
-    """Return the app's status and headers, raising ValueError if HTTP cannot carry them."""
+    """Return the app's status and headers, raising ValueError if HTTP cannot carry them.
+
+    Statuses and header names already found good are remembered (an app answers
+    with the same few); the values are checked together, then one by one to name
+    the bad one.
+    """
     if not answer:
         raise ValueError("the app did not call start_response")
     status, headers = answer[0], list(answer[1])
-    if not isinstance(status, str) or not _STATUS.match(status):
-        raise ValueError(f"the status {status!r} is not a code and a reason")
+    if status not in _GOOD:
+        if not isinstance(status, str) or not _STATUS.match(status):
+            raise ValueError(f"the status {status!r} is not a code and a reason")
+        _remember(status)
+    lengths = []
     for name, value in headers:
-        if not _TOKEN.match(name) or _BAD_VALUE.search(value):
-            raise ValueError(f"the header {name!r} cannot be sent")
-        value.encode("latin-1")
+        lower = _GOOD.get(name)
+        if lower is None:
+            if not isinstance(name, str) or not _TOKEN.match(name):
+                raise ValueError(f"the header {name!r} cannot be sent")
+            lower = _remember(name)
+        if lower == "content-length":
+            lengths.append(value)
+    try:
+        values = "\t".join([value for _, value in headers])  # a tab may be in a value
+        bad = _BAD_VALUE.search(values) is not None
+        values.encode("latin-1")
+    except (TypeError, UnicodeError):
+        bad = True
+    if bad:
+        for name, value in headers:
+            if not isinstance(value, str) or _BAD_VALUE.search(value):
+                raise ValueError(f"the header {name!r} cannot be sent")
+            value.encode("latin-1")
     code = int(status[:3])
     has_body = code >= 200 and code not in _NO_BODY
-    lengths = [v for k, v in headers if k.lower() == "content-length"]
     if has_body and not lengths:
         headers.append(("Content-Length", str(len(body))))
     elif lengths and method != "HEAD" and lengths != [str(len(body))]:
@@ -263,15 +290,18 @@ def _finish(
         log.error("apollo-fake's server made a bad answer to %s: %s", env.get("REQUEST_URI"), exc)
         return _Answer(_refusal_bytes(ApolloError(BUG)), True)
     close = not keep
+    connection = None  # the app's own Connection header, if it gave one
     for name, value in headers:
-        if name.lower() == "connection" and value.lower() == "close":
-            close = True
+        if name.lower() == "connection":
+            connection = value.lower()
+    if connection == "close":
+        close = True
     protocol = "HTTP/1.1"
     if env["SERVER_PROTOCOL"] == "HTTP/1.0":
         protocol = "HTTP/1.0"
         if not close:
             headers.append(("Connection", "keep-alive"))
-    if close and not any(name.lower() == "connection" for name, _ in headers):
+    if close and connection is None:
         headers.append(("Connection", "close"))
     sent = b"" if method == "HEAD" else body
     return _Answer(_wire_bytes(status, headers, sent, protocol), close)
@@ -294,7 +324,7 @@ class _Connection(asyncio.Protocol):
         self.loop = server.loop
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
-        self.peer: tuple[str, int] = ("", 0)
+        self.peer: tuple[str, str] = ("", "0")  # address and port, as the environ has them
         # Requests parsed and not yet answered, in order; a refusal ends the line.
         self.queue: collections.deque[dict[str, Any] | ApolloError] = collections.deque()
         self.waiting: list[bytes] = []  # bytes that came while an answer was made in the pool
@@ -325,6 +355,8 @@ class _Connection(asyncio.Protocol):
         self.body_size = 0
         self.expect = False
         self.has_body = False
+        self.length = 0  # as Content-Length declares it
+        self.target = ""  # the request target, decoded once its head is in
 
     # --- asyncio
 
@@ -334,7 +366,7 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
-            self.peer = (str(peer[0]), int(peer[1]))
+            self.peer = (str(peer[0]), str(peer[1]))
         self.server.connections.add(self)
         self._deadline(self._idle)
 
@@ -353,7 +385,8 @@ class _Connection(asyncio.Protocol):
         self.out = []
         try:
             self._feed(data)
-            self._pump()
+            if self.queue:
+                self._pump()
         finally:
             self._flush()
 
@@ -403,8 +436,13 @@ class _Connection(asyncio.Protocol):
         if self.head > HEAD_LIMIT:
             raise _Refused(HeadTooLarge())
         key = name.lower()
-        if key in (b"host", b"content-length") and key in self.names:
-            raise _Refused(not_http(f"{name.decode('latin-1').title()} is given twice"))
+        if key in _ONCE:
+            if key in self.names:
+                raise _Refused(not_http(f"{name.decode('latin-1').title()} is given twice"))
+            if key == b"content-length":
+                self.length = int(value) if value.isdigit() else 0  # else llhttp refuses it
+        elif key == b"expect" and value.lower() == b"100-continue":
+            self.expect = True
         self.names.add(key)
         self.headers.append((name, value))
 
@@ -421,13 +459,7 @@ class _Connection(asyncio.Protocol):
             raise _Refused(not_http("the request target has a fragment (#)"))
         if b"transfer-encoding" in self.names and b"content-length" in self.names:
             raise _Refused(not_http(LENGTH_AND_CHUNKED))
-        length = 0
-        for name, value in self.headers:
-            key = name.lower()
-            if key == b"content-length":
-                length = int(value)
-            elif key == b"expect" and value.lower() == b"100-continue":
-                self.expect = True
+        length = self.length
         if length > BODY_GUARD:
             raise _Refused(self._too_large())
         self.has_body = bool(length) or b"transfer-encoding" in self.names
@@ -435,18 +467,20 @@ class _Connection(asyncio.Protocol):
         if upgrade and self.has_body and not self.method and self.parser.get_method() == b"CONNECT":
             # llhttp would skip the body and read it as the next request: refused.
             raise _Refused(not_http("a CONNECT request may not have a body"))
-        path = path_info(self.url.decode("latin-1"))
+        self.target = self.url.decode("latin-1")
+        path = path_info(self.target)
         fake = self.server.fake
         if fake is not None and is_apollo_call(path):
             self.begun = fake.arrive()  # in flight from now, as far as the fake can tell
-        if length > body_limit(path):
+        if length > MAX_BODY and length > body_limit(path):
             # Refused by the app without reading it: answered now, not once it has come
             # (it may never come), and the connection ends after the answer.
             early = self._environ()
             early[_KEEP] = False
             self.queue.append(early)
             raise _Refused(None)
-        self._deadline(self._timed_out)
+        if self.has_body:  # the body is due within the timeout from here
+            self._deadline(self._timed_out)
         if self.expect and self.has_body and not upgrade:
             self._continue_when_free()
 
@@ -468,10 +502,15 @@ class _Connection(asyncio.Protocol):
             return
         self.in_request = False
         self.completed += 1
-        self.queue.append(self._environ())
+        env = self._environ()
         self.method = ""
-        self._reset_request()
-        self._pump()
+        if self.queue or self.busy or self.closing or self._gone():
+            self.queue.append(env)  # after those before it
+            self._pump()
+            return
+        self._answer(env)  # the usual case: nothing before it, answered at once
+        if not self.busy and not self.closing:
+            self._deadline(self._idle)
 
     # --- requests
 
@@ -495,7 +534,7 @@ class _Connection(asyncio.Protocol):
 
     def _environ(self) -> dict[str, Any]:
         parser = self.parser
-        target = self.url.decode("latin-1")
+        target = self.target
         path, _, query = target.partition("?")
         server = self.server
         env: dict[str, Any] = {
@@ -506,11 +545,11 @@ class _Connection(asyncio.Protocol):
             "REQUEST_URI": target,
             "RAW_URI": target,
             "SERVER_NAME": server.host,
-            "SERVER_PORT": str(server.port),
+            "SERVER_PORT": server.port_text,
             "SERVER_PROTOCOL": "HTTP/" + parser.get_http_version(),
             "SERVER_SOFTWARE": SERVER_NAME,
             "REMOTE_ADDR": self.peer[0],
-            "REMOTE_PORT": str(self.peer[1]),
+            "REMOTE_PORT": self.peer[1],
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "https" if self.secure else "http",
             "wsgi.input": BytesIO(b"".join(self.body)),
@@ -525,21 +564,16 @@ class _Connection(asyncio.Protocol):
             env["HTTPS"] = "on"
         if self.begun is not None:  # the app ends it from now on
             env[BEGUN], self.begun = self.begun, None
-        chunked = False
+        keys = _ENVIRON_KEYS
         for name, value in self.headers:
-            text = name.decode("latin-1")
-            if "_" in text:
+            key = keys.get(name)
+            if key is None:
+                key = _environ_key(name)
+            if not key:
                 continue  # X_Token would pass for X-Token: dropped, as Werkzeug does
-            key = text.upper().replace("-", "_")
             val = value.decode("latin-1")
-            if key == "TRANSFER_ENCODING":
-                chunked = True
-            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                env[key] = val
-                continue
-            key = "HTTP_" + key
             env[key] = f"{env[key]},{val}" if key in env else val
-        if chunked:
+        if b"transfer-encoding" in self.names:
             env["wsgi.input_terminated"] = True
             env.pop("CONTENT_LENGTH", None)
         return env
@@ -552,16 +586,7 @@ class _Connection(asyncio.Protocol):
             if isinstance(item, ApolloError):
                 self._refuse(item)
                 return
-            keep = bool(item.pop(_KEEP))
-            if not server.inline:
-                self._in_pool(_answer_whole, server.app, item, server.fake, keep)
-                return
-            result, answer = _make_answer(server.app, item, server.fake)
-            if item.get(HELD):
-                self.held = result
-                self._in_pool(_finish, result, answer, item, keep)
-                return
-            self._send(_finish(result, answer, item, keep))
+            self._answer(item)
         if self._gone():
             self._discard_queue()  # the client is gone: what it sent is not answered
             return
@@ -585,6 +610,20 @@ class _Connection(asyncio.Protocol):
                 self._continue_when_free()
             if not self.in_request and not self.queue and not self.busy and not self.closing:
                 self._deadline(self._idle)
+
+    def _answer(self, env: dict[str, Any]) -> None:
+        """Answer a request now, or start its answer in the pool (then ``busy``)."""
+        server = self.server
+        keep = bool(env.pop(_KEEP))
+        if not server.inline:
+            self._in_pool(_answer_whole, server.app, env, server.fake, keep)
+            return
+        result, answer = _make_answer(server.app, env, server.fake)
+        if env.get(HELD):
+            self.held = result
+            self._in_pool(_finish, result, answer, env, keep)
+            return
+        self._send(_finish(result, answer, env, keep))
 
     def _in_pool(self, make: Callable[..., _Answer | None], *args: Any) -> None:
         """Make an answer in a pool thread; send it from the loop, then go on."""
@@ -834,6 +873,21 @@ class _Connection(asyncio.Protocol):
             self.closing = True
 
 
+def _environ_key(name: bytes) -> str:
+    """Return the environ key of a header name ("" for one not passed on), remembered."""
+    text = name.decode("latin-1")
+    key = "" if "_" in text else text.upper().replace("-", "_")
+    if key and key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        key = "HTTP_" + key
+    if len(_ENVIRON_KEYS) < _ENVIRON_KEYS_KEPT:
+        _ENVIRON_KEYS[name] = key
+    return key
+
+
+# Header names as sent -> environ keys: clients send the same few names again and again.
+_ENVIRON_KEYS: dict[bytes, str] = {}
+_ENVIRON_KEYS_KEPT = 1024
+
 _KEEP = "apollo_fake.server.keep_alive"  # in the environ until the app is called
 
 
@@ -925,6 +979,7 @@ class Server:
         self.answering: set[asyncio.Future[Any]] = set()  # answers being made in the pool
         self.refused: set[_PlainOnTLS] = set()  # plain HTTP on the HTTPS port, being answered
         self.sock: socket.socket | None = None
+        self.port_text = str(port)
         self._listener: asyncio.AbstractServer | None = None
         self._stopped = threading.Event()
         # With TLS: connections accepted, their first byte awaited (and the deadline
@@ -960,6 +1015,7 @@ class Server:
             self.close()
             raise ServerError(f"cannot listen on {host}:{port}: {reason}") from None
         self.sock = sock
+        self.port_text = str(self.port)  # the environ's SERVER_PORT, made once
 
     def serve(self) -> None:
         """Serve until :meth:`stop`; the calling thread runs the event loop."""

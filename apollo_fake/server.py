@@ -580,7 +580,6 @@ class _Connection(asyncio.Protocol):
 
     def _pump(self) -> None:
         """Answer the queued requests in order, until one must be made in the pool."""
-        server = self.server
         while self.queue and not self.busy and not self._gone():
             item = self.queue.popleft()
             if isinstance(item, ApolloError):

@@ -447,7 +447,8 @@ class Core:
         """Count a request in flight that no app has yet (its head is in, its body coming).
 
         A reset does not wait for it: the server that holds it may be the one the
-        reset runs on, and it is refused as superseded when it reaches the app. Pass
+        reset runs on, and it is answered as superseded (a 503, read or write) when it
+        reaches the app after the reset. Pass
         the recorder to :meth:`begin` when it does, or to :meth:`leave` if it never will.
         """
         with self._counts:

@@ -1,10 +1,11 @@
-"""The HTTP server: asyncio and httptools, in a thread of the caller's process or as
-``apollo-fake serve``.
+"""The HTTP server: an event loop and httptools, in a thread of the caller's process or
+as ``apollo-fake serve``.
 
 One server for every role (the plugin's ``apollo_url``, ``Fake.serve()``,
 ``apollo-fake serve`` and ``run``), so that a request gets the same answer
-whichever carries it. The standard library's :mod:`asyncio` holds the connections
-(its documented ``Protocol``, ``create_server`` and ``connect_accepted_socket``);
+whichever carries it. Connections are held by an event loop, uvloop's (libuv)
+where it is built and asyncio's own elsewhere, through asyncio's documented API
+(``Protocol``, ``create_server``, ``connect_accepted_socket``, ``add_reader``);
 httptools (the binding to llhttp, the parser of Node.js) parses the requests
 through its documented ``HttpRequestParser`` callbacks. Neither writes an answer:
 every byte sent is the app's answer or the contract's JSON error, rendered by
@@ -134,17 +135,12 @@ _PARSER_REFUSALS: dict[str, Callable[[], ApolloError]] = {
     "Chunk size overflow": PayloadTooLarge,  # a chunk declared over 2**64 bytes
 }
 _DROP = None  # what an answer is when the app dropped the connection
+_FAILED: list[bytes] = []  # ... and when the app raised (its own object): a JSON 500
 _ONCE = (b"host", b"content-length")  # headers a request may not give twice
-# Statuses and header names an answer gave that HTTP carries, each with its lower case.
-_GOOD: dict[str, str] = {}
+# Statuses, and header names (each with its lower case), that answers gave and HTTP carries.
+_GOOD_STATUSES: set[str] = set()
+_GOOD_NAMES: dict[str, str] = {}
 _GOOD_KEPT = 1024
-
-
-def _remember(good: str) -> str:
-    lower = good.lower()
-    if len(_GOOD) < _GOOD_KEPT:
-        _GOOD[good] = lower
-    return lower
 _UNKNOWN_METHOD = "Invalid method encountered"  # llhttp's words
 _METHOD = re.compile(rb"[A-Z][A-Z0-9_-]*")  # a method llhttp may not know, upper case
 _METHOD_LIMIT = 32
@@ -212,17 +208,20 @@ def _checked(
     if not answer:
         raise ValueError("the app did not call start_response")
     status, headers = answer[0], list(answer[1])
-    if status not in _GOOD:
+    if status not in _GOOD_STATUSES:
         if not isinstance(status, str) or not _STATUS.match(status):
             raise ValueError(f"the status {status!r} is not a code and a reason")
-        _remember(status)
+        if len(_GOOD_STATUSES) < _GOOD_KEPT:
+            _GOOD_STATUSES.add(status)
     lengths = []
     for name, value in headers:
-        lower = _GOOD.get(name)
+        lower = _GOOD_NAMES.get(name)
         if lower is None:
             if not isinstance(name, str) or not _TOKEN.match(name):
                 raise ValueError(f"the header {name!r} cannot be sent")
-            lower = _remember(name)
+            lower = name.lower()
+            if len(_GOOD_NAMES) < _GOOD_KEPT:
+                _GOOD_NAMES[name] = lower
         if lower == "content-length":
             lengths.append(value)
     try:
@@ -264,6 +263,9 @@ def _make_answer(
         return app(env, start_response), answer
     except ConnectionAbortedError:
         return _DROP, answer
+    except Exception:
+        log.exception("apollo-fake's server failed on %s", env.get("REQUEST_URI"))
+        return _FAILED, answer
     finally:
         begun = env.pop(BEGUN, None)
         if begun is not None and fake is not None:
@@ -276,6 +278,8 @@ def _finish(
     """Read the app's result whole and make the answer's bytes (None: drop the connection)."""
     if result is _DROP:
         return None
+    if result is _FAILED:
+        return _Answer(_refusal_bytes(ApolloError(BUG)), True)
     method = env["REQUEST_METHOD"]
     try:
         try:
@@ -284,12 +288,12 @@ def _finish(
             close = getattr(result, "close", None)
             if close is not None:
                 close()
+        body = b"".join([*answer[2], *chunks]) if answer and answer[2] else b"".join(chunks)
     except ConnectionAbortedError:
         return None
     except Exception:
         log.exception("apollo-fake's server failed on %s", env.get("REQUEST_URI"))
         return _Answer(_refusal_bytes(ApolloError(BUG)), True)
-    body = b"".join([*answer[2], *chunks]) if answer and answer[2] else b"".join(chunks)
     try:
         status, headers = _checked(answer, body, method)
     except (ValueError, TypeError, UnicodeError) as exc:
@@ -363,6 +367,7 @@ class _Connection(asyncio.Protocol):
         self.has_body = False
         self.length = 0  # as Content-Length declares it
         self.target = ""  # the request target, decoded once its head is in
+        self.path = ""  # its path as the app routes on it (wire.path_info)
 
     # --- asyncio
 
@@ -473,7 +478,7 @@ class _Connection(asyncio.Protocol):
             # llhttp would skip the body and read it as the next request: refused.
             raise _Refused(not_http("a CONNECT request may not have a body"))
         self.target = self.url.decode("latin-1")
-        path = path_info(self.target)
+        path = self.path = path_info(self.target)
         fake = self.server.fake
         if fake is not None and is_apollo_call(path):
             self.begun = fake.arrive()  # in flight from now, as far as the fake can tell
@@ -540,12 +545,12 @@ class _Connection(asyncio.Protocol):
     def _environ(self) -> dict[str, Any]:
         parser = self.parser
         target = self.target
-        path, _, query = target.partition("?")
+        query = target.partition("?")[2]
         server = self.server
         env: dict[str, Any] = {
             "REQUEST_METHOD": self.method or parser.get_method().decode("latin-1"),
             "SCRIPT_NAME": "",
-            "PATH_INFO": path,
+            "PATH_INFO": self.path,  # decoded (but for %2F), as WSGI has it
             "QUERY_STRING": query,
             "REQUEST_URI": target,
             "RAW_URI": target,
@@ -643,9 +648,12 @@ class _Connection(asyncio.Protocol):
             self.held = None
             try:
                 answer = fut.result()
-            except BaseException:  # cancelled by a stop, or failed past every guard
+            except asyncio.CancelledError:  # given up by a stop
                 self._close(abort=True)
                 return
+            except Exception:  # past every guard of _finish: a bug of the server's
+                log.exception("apollo-fake's server failed answering a request")
+                answer = _Answer(_refusal_bytes(ApolloError(BUG)), True)
             self.out = []
             try:
                 self._send(answer)
@@ -723,6 +731,8 @@ class _Connection(asyncio.Protocol):
                 self._feed(rest)
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
+            if not isinstance(cause, _Refused):
+                log.error("apollo-fake's server failed reading a request", exc_info=cause)
             self._stop_reading(cause.err if isinstance(cause, _Refused) else ApolloError(BUG))
         except httptools.HttpParserError as exc:
             reason = str(exc.args[0]) if exc.args else "malformed"
@@ -739,8 +749,8 @@ class _Connection(asyncio.Protocol):
         """Parse a request whose method llhttp does not know (``BREW``): tell if it can be.
 
         llhttp knows a fixed list of methods and refuses any other as malformed;
-        HTTP allows any upper-case token, and the contract answers an unknown one
-        with a 405. The request line is parsed with a known method in its place,
+        HTTP allows any token, and the contract answers an unknown method with a
+        405: an upper-case one (as methods are written) is read so. The request line is parsed with a known method in its place,
         and the app is given the method as sent. It is recognised at the start of
         a read, or after the requests a read completed before it; one that starts
         within a read that began in the middle of a request is refused with a 400.
@@ -940,7 +950,7 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     """
     if uvloop is not None:
         return cast(asyncio.AbstractEventLoop, uvloop.new_event_loop())
-    return asyncio.new_event_loop()
+    return asyncio.SelectorEventLoop()  # on Windows too: the TLS port's peek needs add_reader
 
 
 def _read_timeout() -> float:
@@ -1074,11 +1084,16 @@ class Server:
     def _sweep(self) -> None:
         """Call each connection's deadline that has passed; come back in a moment."""
         now = self.loop.time()
-        for conn in list(self.connections):
-            if conn.due is not None and conn.due <= now:
-                conn.due = None
-                conn.then()
-        self.loop.call_later(self._sweep_every, self._sweep)
+        try:
+            for conn in list(self.connections):
+                if conn.due is not None and conn.due <= now:
+                    conn.due = None
+                    try:
+                        conn.then()
+                    except Exception:  # one connection's failure stops no other's deadline
+                        log.exception("apollo-fake's server failed ending a connection")
+        finally:
+            self.loop.call_later(self._sweep_every, self._sweep)
 
     def _begin_stop(self) -> None:
         if self._listener is not None:
@@ -1189,8 +1204,10 @@ def _handshake_done(task: asyncio.Task[Any]) -> None:
 
 
 def _quiet_loop_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """Log what asyncio reports (a client gone mid-handshake, say) as the package's debug."""
-    log.debug("asyncio: %s", context.get("message"), exc_info=context.get("exception"))
+    """Log what the loop reports: a client gone mid-handshake as debug, else as an error."""
+    exc = context.get("exception")
+    level = logging.DEBUG if exc is None or isinstance(exc, OSError) else logging.ERROR
+    log.log(level, "event loop: %s", context.get("message"), exc_info=exc)
 
 
 def _with_probe(app: WSGIApp, probe: str) -> WSGIApp:

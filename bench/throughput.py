@@ -709,7 +709,10 @@ def _run(args: argparse.Namespace, command: str, workdir: Path) -> None:
     lines, ratios = render(measured, call_notes, args.workloads)
     versions = {
         "python": platform.python_version(),
-        **{d: _version(d) for d in ("apollo-fake", "flask", "werkzeug", "httptools", "uvloop", "orjson")},
+        **{
+            d: _version(d)
+            for d in ("apollo-fake", "flask", "werkzeug", "httptools", "uvloop", "orjson")
+        },
         "wrk": _first_line([wrk, "-v"]).split(" [")[0].removeprefix("wrk "),
         "node": _first_line(["node", "--version"]),
         "java": _first_line(["java", "-version"]).replace(" version ", " ").replace('"', ""),

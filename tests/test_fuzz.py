@@ -6,7 +6,7 @@ negative modes, plus its coverage phase of boundary values):
 
 - in process: the schema is read from the app's own ``GET /openapi.json`` and
   each case goes through the WSGI app, so many examples fit in the budget;
-- over a socket: ``apollo-fake serve`` (cheroot) in a subprocess, as an outside
+- over a socket: ``apollo-fake serve`` in a subprocess, as an outside
   fuzzer would meet it; the document it serves must be the one fuzzed.
 
 Each response must pass four checks: no 5xx, a status the operation documents,

@@ -1,4 +1,4 @@
-"""The live server (cheroot with apollo-fake's hooks), over raw sockets.
+"""The live server (apollo_fake/server.py: an event loop and httptools), over raw sockets.
 
 The Apollo calls themselves are tested over the live server everywhere else (the
 "socket" transport of conftest's Api), and what every way in must answer alike
@@ -310,6 +310,8 @@ def test_headers_with_underscores_are_not_passed_to_the_app(connect: Any, fake: 
         pytest.param("99 Odd", [], b"{}", id="status-under-100"),
         pytest.param("OK", [], b"{}", id="status-without-code"),
         pytest.param("200 OK", [("X-Name", "caf\u00e9\u2603")], b"{}", id="header-not-latin-1"),
+        # A name that is a status the server has seen: checked as a name all the same.
+        pytest.param("200 OK", [("200 OK", "x")], b"{}", id="header-named-like-a-status"),
     ],
 )
 def test_an_answer_the_protocol_refuses_is_a_json_500_and_the_server_goes_on(
@@ -329,6 +331,59 @@ def test_an_answer_the_protocol_refuses_is_a_json_500_and_the_server_goes_on(
                 assert "Traceback" not in response.body.decode()
                 assert sock.closed_by_server()
     assert "bad answer" in caplog.text
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["on-the-loop", "in-the-pool"])
+@pytest.mark.parametrize("fails", ["raises", "yields-text", "raises-reading"])
+def test_an_app_that_fails_is_a_logged_json_500_and_the_server_goes_on(
+    fails: str, inline: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["PATH_INFO"] == "/fine":
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [b"{}"]
+        if fails == "raises":
+            raise RuntimeError("the app broke")
+        start_response("200 OK", [("Content-Type", "application/json")])
+        if fails == "yields-text":
+            return ["{}"]  # text, not bytes: WSGI carries bytes
+
+        def broken() -> Any:
+            raise RuntimeError("the app broke while its answer was read")
+            yield b""
+
+        return broken()
+
+    with LiveServer(app, inline=inline) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+            sock = Wire(raw)
+            sock.send(get("/anything"))
+            response = sock.response()
+            assert_json_error(response, 500)
+            assert "Traceback" not in response.body.decode()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+            sock = Wire(raw)
+            sock.send(get("/fine"))
+            assert sock.response().status == 200
+    assert "apollo-fake's server failed" in caplog.text
+
+
+def test_another_app_gets_the_path_decoded_as_wsgi_has_it() -> None:
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        seen.append(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    with LiveServer(app) as server:
+        for target in ("/a%20b", "http://127.0.0.1/abs%C3%A9", "/keep%2Fslash"):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+                sock = Wire(raw)
+                sock.send(f"GET {target} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+                assert sock.response().status == 200
+    # Latin-1 strings of the bytes (PEP 3333); %2F stays, as on every way in.
+    assert seen == ["/a b", "/abs\u00c3\u00a9", "/keep%2Fslash"]
 
 
 def test_a_body_the_app_did_not_read_is_skipped_and_the_connection_kept(connect: Any) -> None:
@@ -669,7 +724,7 @@ def test_a_reset_answers_at_once_while_a_delayed_request_holds_a_pipelined_one(
     assert fixtures.dumps(fake.state()) == before
 
 
-def test_fake_reset_from_python_cuts_a_delay_short_and_the_pipeline_goes_on(
+def test_fake_reset_from_python_cuts_a_delay_short_and_the_pipeline_is_superseded(
     connect: Any, fake: Fake
 ) -> None:
     fake.faults.add("/timeEntries/71", "GET", delay_ms=60000)
@@ -678,8 +733,10 @@ def test_fake_reset_from_python_cuts_a_delay_short_and_the_pipeline_goes_on(
     wait_until(lambda: fake.in_flight == 2, "both requests are begun")
     fake.reset()
     assert_json_error(sock.response(), 503)
-    assert sock.response().status == 404  # the read goes on, past the reset: 81 is gone
+    # Arrived before the reset, answered after it: its test is over, read or write.
+    assert_json_error(sock.response(), 503)
     assert fake.wait_idle(5)
+    assert not fake.requests()  # journaled nowhere the new test sees
 
 
 def answer_threads() -> list[threading.Thread]:

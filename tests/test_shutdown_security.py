@@ -1,8 +1,8 @@
 """Shutdown under load, and the security promises of the fake.
 
 - SIGTERM while requests are in flight: they finish, the process exits 0 within 5 s.
-- ``--threads``: by default a request (and the control API) passes a delayed one;
-  with one thread, requests are answered in turn, behind it.
+- ``--threads``: delayed answers are made in that many threads at once; any other
+  request (and the control API) passes a delayed one whatever the count.
 - A stalled upload does not stop SIGTERM.
 - ``serve`` binds 127.0.0.1 unless told otherwise; another address without
   ``--token`` or ``--control-token`` prints a warning that names the risk.

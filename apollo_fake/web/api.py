@@ -470,7 +470,10 @@ class ApiApp:
         recorder = fake.begin(environ.pop(BEGUN, None))
         answer: Iterable[bytes] | None = None
         try:
-            answer = self._serve(environ, start_response, Call(environ, fake, recorder))
+            call = Call(environ, fake, recorder)
+            if recorder.ended.is_set():  # arrived before a reset: its test is over
+                return self._superseded(call, start_response)
+            answer = self._serve(environ, start_response, call)
             return answer
         finally:
             if not isinstance(answer, Held):  # a held answer ends its request itself
@@ -789,7 +792,7 @@ class Held:
         self.call = call
         self.start_response = start_response
         self.api = api
-        self.ended = False
+        self.closed = False
         self.cancelled = False
         self._wake = threading.Event()
 
@@ -823,6 +826,6 @@ class Held:
 
     def close(self) -> None:
         """End the request (once), whether or not its answer was read."""
-        if not self.ended:
-            self.ended = True
+        if not self.closed:
+            self.closed = True
             self.api.fake.end(self.call.recorder)

@@ -38,9 +38,9 @@ QUIET = "apollo_fake.quiet"
 # fault): its result blocks when read, and a server reads it off its event loop.
 HELD = "apollo_fake.held"
 # Set by a server that reads a request's body before it calls the app: the recorder
-# the request began in (``Core.begin``) when its head arrived, so that it counts as in
-# flight meanwhile, and a write whose test ended before its body was in is refused.
-# The app ends it, as one it began itself.
+# of the request's arrival (``Core.arrive``) when its head came, so that it counts as
+# in flight meanwhile, and one whose test ended (a reset) before it reached the app is
+# answered as superseded. The app takes it up (``Core.begin``) and ends it.
 BEGUN = "apollo_fake.begun"
 _ENCODED_SLASH = re.compile("%2[fF]")
 STATE_PATH = "/_fake/state"  # the one call whose body may be a whole state
@@ -133,5 +133,6 @@ class Wire:
             status, headers, body = refusal_answer(err)
             start_response(status, headers)
             return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
-        environ["PATH_INFO"] = path_info(target)
+        if not environ.get(CHECKED):  # a server of the project's has set it already
+            environ["PATH_INFO"] = path_info(target)
         return self.app(environ, start_response)

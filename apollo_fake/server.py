@@ -750,8 +750,9 @@ class _Connection(asyncio.Protocol):
 
         llhttp knows a fixed list of methods and refuses any other as malformed;
         HTTP allows any token, and the contract answers an unknown method with a
-        405: an upper-case one (as methods are written) is read so. The request line is parsed with a known method in its place,
-        and the app is given the method as sent. It is recognised at the start of
+        405: an upper-case one (as methods are written) is read so. The request
+        line is parsed with a known method in its place, and the app is given the
+        method as sent. It is recognised at the start of
         a read, or after the requests a read completed before it; one that starts
         within a read that began in the middle of a request is refused with a 400.
         """

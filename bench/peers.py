@@ -566,11 +566,37 @@ def httpserver(setup: Setup) -> Server:
     )
 
 
+def on_cheroot(setup: Setup) -> Server:
+    """The fake's own app on cheroot's WSGI server: what apollo-fake's server buys."""
+    version = pip_package("cheroot", "cheroot>=11.1,<12")
+    workdir = setup.workdir / "cheroot"
+    workdir.mkdir(exist_ok=True)
+    fixture = workdir / "fixture.json"
+    fixture.write_text(json.dumps(setup.document), encoding="utf-8")
+
+    def start() -> Running:
+        cmd = [
+            sys.executable, "-m", "bench.oncheroot",
+            "--fixtures", str(fixture), "--today", setup.today,
+        ]  # fmt: skip
+        return start_with_line("apollo-fake-on-cheroot", cmd, workdir, cwd=ROOT)
+
+    return Server(
+        "apollo-fake-on-cheroot",
+        version,
+        start,
+        dict(setup.calls),
+        notes={w: "the same app as apollo-fake, on cheroot" for w in WORKLOADS},
+        remark="apollo-fake's app on cheroot.wsgi.Server, 10 threads (its server before)",
+    )
+
+
 PEERS: dict[str, Callable[[Setup], Server]] = {
     "json-server": json_server,
     "prism": prism,
     "wiremock": wiremock,
     "pytest-httpserver": httpserver,
+    "apollo-fake-on-cheroot": on_cheroot,
 }
 
 

@@ -522,7 +522,7 @@ def render(
         f = fake.results.get(w)
         size = f"  ({f.body_bytes:,} bytes)" if f and f.body_bytes else ""
         lines.append(f"{w}: {calls['apollo-fake'].get(w, '')}{size}")
-        head = f"  {'server':<18} {'req/s':>9} {'p99 ms':>9} {'bytes':>10}"
+        head = f"  {'server':<22} {'req/s':>9} {'p99 ms':>9} {'bytes':>10}"
         lines.append(f"{head} {'apollo-fake/server':>18}  note")
         ratios[w] = {}
         for m in measured:
@@ -541,7 +541,7 @@ def render(
             if m.name not in ("apollo-fake", "bare-flask") and r.rps is not None:
                 flags.append(calls.get(m.name, {}).get(w, ""))
             lines.append(
-                f"  {m.name:<18} {_num(r.rps):>9} {_ms(r.p99_ms):>9} "
+                f"  {m.name:<22} {_num(r.rps):>9} {_ms(r.p99_ms):>9} "
                 f"{_num(r.body_bytes):>10} {('-' if ratio is None else f'{ratio:.2f}'):>18}  "
                 + "; ".join(x for x in flags if x)
             )
@@ -597,7 +597,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--only",
         default="",
         metavar="NAME,...",
-        help="servers (bare-flask, json-server, prism, wiremock, pytest-httpserver) and/or "
+        help="servers (bare-flask, json-server, prism, wiremock, pytest-httpserver, "
+        "apollo-fake-on-cheroot) and/or "
         "workloads (page, entry, create, report) to run; apollo-fake always runs",
     )
     args = parser.parse_args(argv)

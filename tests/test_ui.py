@@ -405,6 +405,14 @@ def test_snapshots_are_saved_and_restored_from_the_page(live: Live, page: Any) -
     page.fill("#snapshot-name", "no way")
     page.click("#snapshot-form button[type=submit]")
     expect(page.locator("#status")).to_contain_text("Bad snapshot name", timeout=GUARD_MS)
+    # It stays to be read: the live count of the polls that follow does not replace it.
+    polled = live.control("GET", "/_fake/requests?limit=1")["last"]
+    assert live.send("GET", "/account")[0] == 200
+    expect(page.locator("#requests tbody tr").first).to_contain_text(
+        "/account", timeout=GUARD_MS
+    )
+    assert live.control("GET", "/_fake/requests?limit=1")["last"] > polled
+    expect(page.locator("#status")).to_contain_text("Bad snapshot name")
     page.watch.errors[:] = [e for e in page.watch.errors if "400" not in e]
 
 

@@ -8,6 +8,7 @@ const TOKEN_KEY = "apollo-fake-control-token";
 const HEADER = "X-Fake-Control-Token";
 const POLL_MS = 300; // new requests show within a second
 const RETRY_MS = 3000; // while the fake does not answer
+const ERROR_HOLD_MS = 8000; // a refusal stays in the status line this long, polls or not
 const KEEP_ROWS = 500; // rows the page keeps; the journal keeps more
 const FIRST_LOAD = 200; // the newest records shown when the page opens or a filter changes
 const COVERAGE_MS = 1500; // the report is redrawn at most this often while requests arrive
@@ -20,6 +21,7 @@ const state = {
   rows: [], // shown records, newest first
   selected: null, // seq of the record shown in detail
   polling: false,
+  errorUntil: 0, // the live count does not replace a refusal before this time
   generation: 0, // bumped when filters change: an older poll's answer is dropped
   view: "requests",
   seen: 0, // requests noticed since the coverage and the data were last drawn
@@ -86,10 +88,11 @@ function showCall(method, path, body) {
   setText($("last-answer"), "");
 }
 
-function say(text, isError = false) {
+function say(text, isError = false, hold = isError) {
   const status = $("status");
   setText(status, text);
   status.classList.toggle("bad", isError);
+  state.errorUntil = hold ? Date.now() + ERROR_HOLD_MS : 0;
 }
 
 function fields(error) {
@@ -272,6 +275,8 @@ function plural(count, one, many) {
 }
 
 function sayLive(dropped) {
+  // A refusal just said stays to be read: the next polls do not wipe it.
+  if (Date.now() < state.errorUntil) return;
   // What the list holds: the journal since the last reset or clear, as filtered.
   const count = state.rows.length;
   const filtered = filterQuery().toString() !== "";
@@ -402,7 +407,8 @@ async function loop() {
           await poll();
         } catch (error) {
           if (error instanceof Refused && error.status === 401) break;
-          say(`The fake does not answer (${error.message}); retrying.`, true);
+          // Not held: the live count replaces it as soon as the fake answers again.
+          say(`The fake does not answer (${error.message}); retrying.`, true, false);
           wait = RETRY_MS;
         }
       }

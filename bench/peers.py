@@ -345,8 +345,8 @@ def pip_package(module: str, spec: str) -> str:
         importlib.invalidate_caches()
         if importlib.util.find_spec(module) is None:
             raise Skip(f"pip installed {spec} but {module} is not importable")
-    try:
-        return importlib.metadata.version(spec)
+    try:  # the distribution's name: the spec without its version range
+        return importlib.metadata.version(re.split(r"[<>=!~;\[ ]", spec, maxsplit=1)[0])
     except importlib.metadata.PackageNotFoundError:
         return "?"
 

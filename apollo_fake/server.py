@@ -136,7 +136,6 @@ _PARSER_REFUSALS: dict[str, Callable[[], ApolloError]] = {
 }
 _DROP = None  # what an answer is when the app dropped the connection
 _FAILED: list[bytes] = []  # ... and when the app raised (its own object): a JSON 500
-_ONCE = (b"host", b"content-length")  # headers a request may not give twice
 # Statuses, and header names (each with its lower case), that answers gave and HTTP carries.
 _GOOD_STATUSES: set[str] = set()
 _GOOD_NAMES: dict[str, str] = {}
@@ -446,11 +445,11 @@ class _Connection(asyncio.Protocol):
         if self.head > HEAD_LIMIT:
             raise _Refused(HeadTooLarge())
         key = name.lower()
-        if key in _ONCE:
+        if key == b"host":
             if key in self.names:
-                raise _Refused(not_http(f"{name.decode('latin-1').title()} is given twice"))
-            if key == b"content-length":
-                self.length = int(value) if value.isdigit() else 0  # else llhttp refuses it
+                raise _Refused(not_http("Host is given twice"))
+        elif key == b"content-length":  # llhttp refuses a second one, or one not a number
+            self.length = int(value) if value.isdigit() else 0
         elif key == b"expect" and value.lower() == b"100-continue":
             self.expect = True
         self.names.add(key)
@@ -467,8 +466,6 @@ class _Connection(asyncio.Protocol):
             raise _Refused(err)
         if b"#" in self.url:
             raise _Refused(not_http("the request target has a fragment (#)"))
-        if b"transfer-encoding" in self.names and b"content-length" in self.names:
-            raise _Refused(not_http(LENGTH_AND_CHUNKED))
         length = self.length
         if length > BODY_GUARD:
             raise _Refused(self._too_large())

@@ -50,7 +50,7 @@ ifeq ($(CHROMIUM),)
 endif
 
 test: $(VENV)/.installed-test $(TS_CLIENTS)/node_modules/.installed chromium  ## Run the whole test suite, on every core.
-	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test  ## Run the benchmarks (not part of the tests).
 	$(PY) -m bench

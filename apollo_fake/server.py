@@ -69,7 +69,14 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import httptools
 
-from .errors import MAX_BODY, ApolloError, BadRequest, PayloadTooLarge, RequestTimeout
+from .errors import (
+    MAX_BODY,
+    ApolloError,
+    BadRequest,
+    InternalError,
+    PayloadTooLarge,
+    RequestTimeout,
+)
 from .web.api import is_apollo_call
 from .web.wire import (
     BEGUN,
@@ -115,7 +122,6 @@ DRAIN_BYTES = BODY_GUARD  # ...or this much, so that the client sees the answer
 STOP_S = 3.0  # a stop waits this long for answers in flight
 STOP_GRACE_S = 0.5  # ...and this long for the pool's threads once the rest is cut short
 BACKLOG = 128
-BUG = "The fake failed unexpectedly; this is a bug in apollo-fake."
 PLAIN_ON_TLS = "This port speaks HTTPS only, and the request came as plain HTTP: use https://."
 _TLS_HANDSHAKE = b"\x16"  # the first byte of every TLS connection: a handshake record
 _VERSIONS = ("1.0", "1.1")
@@ -278,7 +284,7 @@ def _finish(
     if result is _DROP:
         return None
     if result is _FAILED:
-        return _Answer(_refusal_bytes(ApolloError(BUG)), True)
+        return _Answer(_refusal_bytes(InternalError()), True)
     method = env["REQUEST_METHOD"]
     try:
         try:
@@ -292,12 +298,12 @@ def _finish(
         return None
     except Exception:
         log.exception("apollo-fake's server failed on %s", env.get("REQUEST_URI"))
-        return _Answer(_refusal_bytes(ApolloError(BUG)), True)
+        return _Answer(_refusal_bytes(InternalError()), True)
     try:
         status, headers = _checked(answer, body, method)
     except (ValueError, TypeError, UnicodeError) as exc:
         log.error("apollo-fake's server made a bad answer to %s: %s", env.get("REQUEST_URI"), exc)
-        return _Answer(_refusal_bytes(ApolloError(BUG)), True)
+        return _Answer(_refusal_bytes(InternalError()), True)
     close = not keep
     connection = None  # the app's own Connection header, if it gave one
     for name, value in headers:
@@ -650,7 +656,7 @@ class _Connection(asyncio.Protocol):
                 return
             except Exception:  # past every guard of _finish: a bug of the server's
                 log.exception("apollo-fake's server failed answering a request")
-                answer = _Answer(_refusal_bytes(ApolloError(BUG)), True)
+                answer = _Answer(_refusal_bytes(InternalError()), True)
             self.out = []
             try:
                 self._send(answer)
@@ -730,7 +736,7 @@ class _Connection(asyncio.Protocol):
             cause = exc.__context__
             if not isinstance(cause, _Refused):
                 log.error("apollo-fake's server failed reading a request", exc_info=cause)
-            self._stop_reading(cause.err if isinstance(cause, _Refused) else ApolloError(BUG))
+            self._stop_reading(cause.err if isinstance(cause, _Refused) else InternalError())
         except httptools.HttpParserError as exc:
             reason = str(exc.args[0]) if exc.args else "malformed"
             if reason == _UNKNOWN_METHOD and at_start and not self.closing:
@@ -997,7 +1003,7 @@ class Server:
         self.fake = fake  # the fake whose app this is: its calls begin as their head arrives
         self.pool = concurrent.futures.ThreadPoolExecutor(threads, "apollo-fake:answer")
         self.loop = _new_loop()
-        self.loop.set_exception_handler(_quiet_loop_errors)
+        self.loop.set_exception_handler(_log_loop_errors)
         self.connections: set[_Connection] = set()  # from connection_made to connection_lost
         self.answering: set[asyncio.Future[Any]] = set()  # answers being made in the pool
         self.refused: set[_PlainOnTLS] = set()  # plain HTTP on the HTTPS port, being answered
@@ -1201,7 +1207,7 @@ def _handshake_done(task: asyncio.Task[Any]) -> None:
         log.debug("a TLS handshake failed: %s", task.exception())
 
 
-def _quiet_loop_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+def _log_loop_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     """Log what the loop reports: a client gone mid-handshake as debug, else as an error."""
     exc = context.get("exception")
     level = logging.DEBUG if exc is None or isinstance(exc, OSError) else logging.ERROR

@@ -12,13 +12,22 @@ PORT   ?= 8000
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# uv installs the package and its extras into the environment: it resolves and unpacks
+# the test extras several times faster than pip, which makes most of a fresh clone's
+# set-up. pip only installs uv itself.
+UV := $(VENV)/bin/uv
+$(UV): | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check 'uv>=0.5,<1'
+
+INSTALL := $(UV) pip install --quiet --python $(PY)
+
 # Stamps re-run the install when pyproject.toml changes.
-$(VENV)/.installed-run: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+$(VENV)/.installed-run: pyproject.toml | $(UV)
+	$(INSTALL) -e .
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml | $(UV)
+	$(INSTALL) -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
 # The install is editable: compile the package's bytecode, as a wheel install does,
@@ -49,8 +58,10 @@ ifeq ($(CHROMIUM),)
 	  { $(APT) update >/dev/null && $(APT) install --no-install-recommends chromium >/dev/null; }
 endif
 
+# `tests` is named so that pytest reads tests/conftest.py before xdist counts its workers:
+# one more than the cores, since part of the suite waits on subprocesses and sockets.
 test: $(VENV)/.installed-test $(TS_CLIENTS)/node_modules/.installed chromium  ## Run the whole test suite, on every core.
-	$(PY) -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --dist worksteal $(or $(PYTEST_ARGS),tests)
 
 bench: $(VENV)/.installed-test  ## Run the benchmarks (not part of the tests).
 	$(PY) -m bench

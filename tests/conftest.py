@@ -10,6 +10,7 @@ import contextlib
 import datetime
 import http.client
 import json
+import os
 import queue
 import re
 import signal
@@ -39,6 +40,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "fixtures" / "small.json"
 DEMO = ROOT / "fixtures" / "demo.json"
 TODAY = datetime.date(2012, 7, 31)  # tests on small.json run with the clock frozen here
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Run one xdist worker more than there are cores for ``-n auto``.
+
+    A part of the suite waits rather than computes (servers in subprocesses, the
+    browser, delays, sockets): one more worker keeps the cores busy meanwhile.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) + 1
 
 
 def small_doc() -> dict[str, Any]:

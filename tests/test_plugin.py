@@ -1,4 +1,9 @@
-"""The pytest plugin, used the way a user uses it: a small test project run in a subprocess.
+"""The pytest plugin, used the way a user uses it: a small test project run by pytest.
+
+Each inner project runs in a pytest session of its own, in this process (a fresh
+configuration and plugin manager, the plugin loaded by its entry point), or in a
+subprocess where the test is about the process: xdist, threads left at the end,
+start-up that fails or could hang.
 
 Covers the fixtures (``apollo_fake``, ``apollo_client``, ``apollo_url``, the overridable
 ``apollo_baseline`` and ``apollo_strict``), the ``--apollo-*`` options and their ini keys,
@@ -13,6 +18,7 @@ import json
 import socket
 import textwrap
 import time
+import warnings
 
 import pytest
 
@@ -79,8 +85,20 @@ RULE = (
 )
 
 
-def run(pytester: pytest.Pytester, *args: str, timeout: float = 30) -> pytest.RunResult:
-    """Run pytest on the inner project in a subprocess, so the plugin loads by entry point."""
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """Run pytest on the inner project in this process, the plugin loaded by entry point.
+
+    The inner session gets a fresh configuration and plugin manager, as in a process
+    of its own; only the warning filters are process-wide, so this suite's "error"
+    filter is set aside for it.
+    """
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        return pytester.runpytest_inprocess(*FAST, *args)
+
+
+def run_apart(pytester: pytest.Pytester, *args: str, timeout: float = 30) -> pytest.RunResult:
+    """Run pytest on the inner project in a subprocess: for xdist and process-wide state."""
     return pytester.runpytest_subprocess(*FAST, *args, timeout=timeout)
 
 
@@ -1332,7 +1350,7 @@ def test_a_refused_listen_errors_quickly(pytester: pytest.Pytester, refusal: str
         )
     )
     began = time.monotonic()
-    result = run(pytester, timeout=20)
+    result = run_apart(pytester, timeout=20)
     elapsed = time.monotonic() - began
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
@@ -1366,7 +1384,7 @@ def test_a_serving_thread_that_dies_errors_within_seconds(pytester: pytest.Pytes
     )
     began = time.monotonic()
     try:
-        result = run(pytester, timeout=12)
+        result = run_apart(pytester, timeout=12)
     except pytester.TimeoutExpired:
         pytest.fail(
             f"pytest still ran after {time.monotonic() - began:.0f} s: a server whose thread "
@@ -1423,7 +1441,7 @@ def pytest_unconfigure(config):
             pass
         """
     )
-    result = run(pytester, *args)
+    result = run_apart(pytester, *args)  # apart: no thread of this process's other tests
     result.assert_outcomes(failed=1, passed=0 if args else 1)
     assert (pytester.path / "after.txt").read_text() == "refused []"
     assert refused((pytester.path / "url.txt").read_text())
@@ -1453,7 +1471,7 @@ def test_xdist_gives_each_worker_its_own_server(pytester: pytest.Pytester) -> No
             (SEEN / f"{n}.json").write_text(json.dumps(record))
         """
     )
-    result = run(pytester, "-n", "2", timeout=40)
+    result = run_apart(pytester, "-n", "2", timeout=40)
     result.assert_outcomes(passed=6)
     records = [json.loads(p.read_text()) for p in sorted((pytester.path / "seen").iterdir())]
     assert len(records) == 6

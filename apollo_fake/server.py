@@ -122,6 +122,7 @@ DRAIN_BYTES = BODY_GUARD  # ...or this much, so that the client sees the answer
 STOP_S = 3.0  # a stop waits this long for answers in flight
 STOP_GRACE_S = 0.5  # ...and this long for the pool's threads once the rest is cut short
 BACKLOG = 128
+LOG_EVERY_S = 0.05  # a request's log line is written at most this long after its answer
 PLAIN_ON_TLS = "This port speaks HTTPS only, and the request came as plain HTTP: use https://."
 _TLS_HANDSHAKE = b"\x16"  # the first byte of every TLS connection: a handshake record
 _VERSIONS = ("1.0", "1.1")
@@ -192,13 +193,20 @@ def _refusal_bytes(err: ApolloError, protocol: str = "HTTP/1.1") -> bytes:
 
 
 class _Answer:
-    """What a request's answer is once made: the bytes to send, and whether to close after."""
+    """What a request's answer is once made: the bytes to send, whether to close after,
+    and its status code (for the request log)."""
 
-    __slots__ = ("data", "close")
+    __slots__ = ("data", "close", "code")
 
-    def __init__(self, data: bytes, close: bool) -> None:
+    def __init__(self, data: bytes, close: bool, code: str) -> None:
         self.data = data
         self.close = close
+        self.code = code
+
+
+def _failed() -> _Answer:
+    """Return the answer to a request the app failed on: the contract's JSON 500."""
+    return _Answer(_refusal_bytes(InternalError()), True, "500")
 
 
 def _checked(
@@ -284,7 +292,7 @@ def _finish(
     if result is _DROP:
         return None
     if result is _FAILED:
-        return _Answer(_refusal_bytes(InternalError()), True)
+        return _failed()
     method = env["REQUEST_METHOD"]
     try:
         try:
@@ -298,12 +306,12 @@ def _finish(
         return None
     except Exception:
         log.exception("apollo-fake's server failed on %s", env.get("REQUEST_URI"))
-        return _Answer(_refusal_bytes(InternalError()), True)
+        return _failed()
     try:
         status, headers = _checked(answer, body, method)
     except (ValueError, TypeError, UnicodeError) as exc:
         log.error("apollo-fake's server made a bad answer to %s: %s", env.get("REQUEST_URI"), exc)
-        return _Answer(_refusal_bytes(InternalError()), True)
+        return _failed()
     close = not keep
     connection = None  # the app's own Connection header, if it gave one
     for name, value in headers:
@@ -319,7 +327,13 @@ def _finish(
     if close and connection is None:
         headers.append(("Connection", "close"))
     sent = b"" if method == "HEAD" else body
-    return _Answer(_wire_bytes(status, headers, sent, protocol), close)
+    return _Answer(_wire_bytes(status, headers, sent, protocol), close, status[:3])
+
+
+def _probe_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Answer the server's readiness probe: 204, no body."""
+    start_response("204 No Content", [])
+    return [b""]
 
 
 def _answer_whole(
@@ -627,17 +641,26 @@ class _Connection(asyncio.Protocol):
         """Answer a request now, or start its answer in the pool (then ``busy``)."""
         server = self.server
         keep = bool(env.pop(_KEEP))
+        if env["PATH_INFO"] == server.probe:  # neither the app's nor logged
+            self._send(_answer_whole(_probe_app, env, server.fake, keep))
+            return
+        began = time.perf_counter()
         if not server.inline:
-            self._in_pool(_answer_whole, server.app, env, server.fake, keep)
+            self._in_pool(env, began, _answer_whole, server.app, env, server.fake, keep)
             return
         result, answer = _make_answer(server.app, env, server.fake)
         if env.get(HELD):
             self.held = result
-            self._in_pool(_finish, result, answer, env, keep)
+            self._in_pool(env, began, _finish, result, answer, env, keep)
             return
-        self._send(_finish(result, answer, env, keep))
+        made = _finish(result, answer, env, keep)
+        self._send(made)
+        if made is not None and server.log is not None:
+            server.log.add(env, made.code, began)
 
-    def _in_pool(self, make: Callable[..., _Answer | None], *args: Any) -> None:
+    def _in_pool(
+        self, env: dict[str, Any], began: float, make: Callable[..., _Answer | None], *args: Any
+    ) -> None:
         """Make an answer in a pool thread; send it from the loop, then go on."""
         self.busy = True
         self._cancel_deadline()
@@ -656,10 +679,12 @@ class _Connection(asyncio.Protocol):
                 return
             except Exception:  # past every guard of _finish: a bug of the server's
                 log.exception("apollo-fake's server failed answering a request")
-                answer = _Answer(_refusal_bytes(InternalError()), True)
+                answer = _failed()
             self.out = []
             try:
                 self._send(answer)
+                if answer is not None and self.server.log is not None:
+                    self.server.log.add(env, answer.code, began)
                 self._pump()
             finally:
                 self._flush()
@@ -994,6 +1019,7 @@ class Server:
         tls: ssl.SSLContext | None = None,
         inline: bool = False,
         fake: Core | None = None,
+        log: TextIO | None = None,
     ) -> None:
         self.app = app
         self.host = host
@@ -1004,6 +1030,9 @@ class Server:
         self.pool = concurrent.futures.ThreadPoolExecutor(threads, "apollo-fake:answer")
         self.loop = _new_loop()
         self.loop.set_exception_handler(_log_loop_errors)
+        self.log = _RequestLog(log, self.loop) if log is not None else None
+        # A secret path the server answers itself (204), to tell when it answers.
+        self.probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
         self.connections: set[_Connection] = set()  # from connection_made to connection_lost
         self.answering: set[asyncio.Future[Any]] = set()  # answers being made in the pool
         self.refused: set[_PlainOnTLS] = set()  # plain HTTP on the HTTPS port, being answered
@@ -1063,6 +1092,8 @@ class Server:
             loop.call_soon(self._sweep)
             loop.run_forever()
         finally:
+            if self.log is not None:
+                self.log.write()
             self._stopped.set()
 
     def stop(self) -> None:
@@ -1214,18 +1245,6 @@ def _log_loop_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -
     log.log(level, "event loop: %s", context.get("message"), exc_info=exc)
 
 
-def _with_probe(app: WSGIApp, probe: str) -> WSGIApp:
-    """Answer a secret readiness path with 204 before the app sees anything."""
-
-    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == probe:
-            start_response("204 No Content", [])
-            return [b""]
-        return app(environ, start_response)
-
-    return wrapped
-
-
 def _wait_until_answering(
     host: str,
     port: int,
@@ -1260,71 +1279,42 @@ def _wait_until_answering(
     return False
 
 
-class _Logged:
-    """An app's result that writes the request's log line once it has been sent."""
+class _RequestLog:
+    """The request log: a line per answered request (method, path, status, time), written
+    in batches from the event loop.
 
-    def __init__(
-        self,
-        result: Iterable[bytes],
-        environ: dict[str, Any],
-        status: list[str],
-        began: float,
-        stream: TextIO,
-    ) -> None:
-        self.result = result
-        self.environ = environ
-        self.status = status
-        self.began = began
-        self.stream = stream
-
-    def __iter__(self) -> Any:
-        return iter(self.result)
-
-    def cancel(self) -> None:
-        """Give up a held answer (see :meth:`apollo_fake.web.api.Held.cancel`), if it is one."""
-        cancel = getattr(self.result, "cancel", None)
-        if cancel is not None:
-            cancel()
-
-    def close(self) -> None:
-        """Close the app's result, then log."""
-        try:
-            close = getattr(self.result, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._log()
-
-    def _log(self) -> None:
-        environ, status = self.environ, self.status[0]
-        if environ.get(QUIET) and status[:1] in ("2", "3"):
-            return
-        ms = (time.perf_counter() - self.began) * 1000
-        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
-        query = environ.get("QUERY_STRING")
-        path += f"?{query}" if query else ""
-        print(f"{method} {path} {status} {ms:.1f}ms", file=self.stream)
-
-
-def _log_requests(app: WSGIApp, stream: TextIO) -> WSGIApp:
-    """Wrap an app so that it writes one line per request: method, path, status, time.
-
+    A write of its own per request would cost a request a good part of its time: a
+    line waits at most ``LOG_EVERY_S``, and the server writes what is left as it stops.
     Requests the app marks quiet (reads of the control API) are left out when they
     succeed: the log is there for the client's requests, and an open inspector page
     polls the journal several times a second. A refused one is logged.
     """
 
-    def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        began = time.perf_counter()
-        status = ["-"]
+    def __init__(self, stream: TextIO, loop: asyncio.AbstractEventLoop) -> None:
+        self.stream = stream
+        self.loop = loop
+        self.lines: list[str] = []
 
-        def capture(code: str, headers: Any, exc_info: Any = None) -> Any:
-            status[0] = code.split(" ", 1)[0]
-            return start_response(code, headers, exc_info)
+    def add(self, env: dict[str, Any], code: str, began: float) -> None:
+        """Log an answered request, unless it is a quiet one that succeeded."""
+        if env.get(QUIET) and code[:1] in ("2", "3"):
+            return
+        ms = (time.perf_counter() - began) * 1000
+        path = env.get("PATH_INFO", "")
+        query = env.get("QUERY_STRING")
+        if query:
+            path += "?" + query
+        if not self.lines:
+            self.loop.call_later(LOG_EVERY_S, self.write)
+        self.lines.append(f"{env.get('REQUEST_METHOD')} {path} {code} {ms:.1f}ms\n")
 
-        return _Logged(app(environ, capture), environ, status, began, stream)
-
-    return logged
+    def write(self) -> None:
+        """Write the lines logged since the last write."""
+        lines, self.lines = self.lines, []
+        if lines:
+            with contextlib.suppress(OSError, ValueError):  # a log closed or gone
+                self.stream.write("".join(lines))
+                self.stream.flush()
 
 
 def _fake_of(app: WSGIApp) -> Core | None:
@@ -1359,9 +1349,7 @@ def run(
     requests in flight: a stalled client or a long ``delay_ms`` cannot keep the
     process alive.
     """
-    probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
     fake = _fake_of(app)
-    served = _with_probe(_log_requests(app, log) if log is not None else app, probe)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -1370,10 +1358,10 @@ def run(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         context = tls.server_context() if tls is not None else None
-        server, _ = _launch(served, host, port, threads, context, fake, inline)
+        server, _ = _launch(app, host, port, threads, context, fake, inline, log)
         try:
             if not _wait_until_answering(
-                host, server.port, probe, timeout, lambda: not stop.is_set(), tls is not None
+                host, server.port, server.probe, timeout, lambda: not stop.is_set(), tls is not None
             ):
                 if not stop.is_set():
                     raise ServerError(
@@ -1398,6 +1386,7 @@ def _launch(
     tls: ssl.SSLContext | None,
     fake: Core | None,
     inline: bool | None,
+    log: TextIO | None = None,
 ) -> tuple[Server, threading.Thread]:
     """Bind, then serve from a daemon thread; raise ServerError if the address is refused.
 
@@ -1407,7 +1396,7 @@ def _launch(
     forgot to stop its server, or one stopping while a client stalls.
     """
     at_once = (fake is not None) if inline is None else inline
-    server = Server(app, host, port, threads, tls, at_once, fake)
+    server = Server(app, host, port, threads, tls, at_once, fake, log)
     server.prepare()
     thread = threading.Thread(target=server.serve, name="apollo-fake:server", daemon=True)
     thread.start()
@@ -1434,11 +1423,10 @@ class LiveServer:
     ) -> None:
         self.host = host
         self.tls = tls
-        self._probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
         self._fake = _fake_of(app)
         self._inline = inline
-        inner = _log_requests(app, log) if log is not None else app
-        self._app = _with_probe(inner, self._probe)
+        self._log = log
+        self._app = app
         self._requested_port = port
         self._threads = threads
         self._server: Server | None = None
@@ -1468,10 +1456,11 @@ class LiveServer:
             context,
             self._fake,
             self._inline,
+            self._log,
         )
         self._server, self._thread = server, thread
         tls = self.tls is not None
-        if _wait_until_answering(self.host, self.port, self._probe, timeout, thread.is_alive, tls):
+        if _wait_until_answering(self.host, self.port, server.probe, timeout, thread.is_alive, tls):
             return self
         died = not thread.is_alive()
         self.stop()

@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from apollo_fake.generate import generate
 
-from conftest import MODULE, SMALL_ARGS, Served
+from conftest import MODULE, SERVE_DEADLINE, SMALL_ARGS, Served
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "fixtures" / "small.json"
@@ -114,6 +114,25 @@ def test_each_request_logs_one_line_to_stderr(serve: Any) -> None:
         match = LOG_LINE.fullmatch(line)
         assert match, line
         assert match.group(1, 2, 3) == (method, path, str(status))
+
+
+def test_a_request_is_logged_while_the_server_runs(serve: Any) -> None:
+    # Lines are written in batches a moment apart, not held until the stop; a delayed
+    # answer (made in the pool) is logged once it is sent, with the time it took.
+    server = serve(*SMALL_ARGS)
+    assert server.request("POST", "/_fake/faults", {"path": "/account", "delay_ms": 300})[0] == 201
+    assert server.request("GET", "/timeEntries/71")[0] == 200
+    assert server.request("GET", "/account")[0] == 200
+    lines = [str(server.stderr.get(timeout=SERVE_DEADLINE)).rstrip("\n") for _ in range(3)]
+    matches = [LOG_LINE.fullmatch(line) for line in lines]
+    assert all(matches), lines
+    assert [m.group(1, 2, 3) for m in matches if m] == [
+        ("POST", "/_fake/faults", "201"),
+        ("GET", "/timeEntries/71", "200"),
+        ("GET", "/account", "200"),
+    ]
+    assert float(lines[2].rsplit(" ", 1)[1][:-2]) >= 300  # the delay is in its time
+    assert server.stop() == 0
 
 
 def test_quiet_logs_nothing_per_request(serve: Any) -> None:

@@ -115,6 +115,8 @@ class Server:
     # Extra warm-up seconds per workload, for a JIT that compiles the hot path late.
     warmup: float = 0.0
     remark: str = ""
+    # Shown for reference, not held to the target: it skips work apollo-fake always does.
+    reference: bool = False
 
 
 # Processes -------------------------------------------------------------------------------
@@ -482,8 +484,17 @@ def prism(setup: Setup) -> Server:
     )
 
 
-def wiremock(setup: Setup) -> Server:
-    """WireMock standalone (the jar in the npm package ``wiremock``) with canned stubs."""
+def wiremock(setup: Setup, journal: bool = True) -> Server:
+    """WireMock standalone (the jar in the npm package ``wiremock``) with canned stubs.
+
+    By default it keeps its request journal, as WireMock does out of the box (its
+    ``verify`` reads it) and as apollo-fake always does. ``journal=False`` is
+    ``--no-request-journal``, a mode apollo-fake has no equivalent of: a reference
+    row, not a peer doing the same work. Neither writes a request log (apollo-fake
+    runs ``--quiet``). A bounded journal (``--max-request-journal-entries``, like
+    apollo-fake's 10,000) is not used: WireMock then drops to a small fraction of
+    either figure.
+    """
     java = shutil.which("java")
     if java is None:
         raise Skip("Java is not installed")
@@ -491,7 +502,7 @@ def wiremock(setup: Setup) -> Server:
     jars = sorted((folder / "build").glob("wiremock-standalone-*.jar"))
     if not jars:
         raise Skip(f"no wiremock-standalone jar under {folder / 'build'}")
-    root = setup.workdir / "wiremock"
+    root = setup.workdir / ("wiremock" if journal else "wiremock-no-journal")
     (root / "mappings").mkdir(parents=True, exist_ok=True)
     (root / "__files").mkdir(exist_ok=True)
     for w in WORKLOADS:
@@ -510,9 +521,12 @@ def wiremock(setup: Setup) -> Server:
         (root / "mappings" / f"{w}.json").write_text(json.dumps(stub), encoding="utf-8")
     version = jars[-1].stem.removeprefix("wiremock-standalone-")
 
+    name = "wiremock" if journal else "wiremock-no-journal"
+    journal_flag = [] if journal else ["--no-request-journal"]
+
     def start() -> Running:
         return start_on_port(
-            "wiremock",
+            name,
             lambda port: [
                 java,
                 "-jar",
@@ -524,9 +538,7 @@ def wiremock(setup: Setup) -> Server:
                 "--root-dir",
                 str(root),
                 "--disable-banner",
-                "--no-request-journal",
-                # The journal and request log would grow for the whole run; a fair peer
-                # is configured the way one would for load.
+                *journal_flag,
                 "--disable-request-logging",
             ],
             "/__admin/health",
@@ -534,14 +546,24 @@ def wiremock(setup: Setup) -> Server:
         )
 
     return Server(
-        "wiremock",
+        name,
         version,
         start,
         dict(setup.calls),
         notes={w: "stub with apollo-fake's body" for w in WORKLOADS},
         warmup=3.0,
-        remark="JVM on both cores; no journal, no request log",
+        remark=(
+            "JVM on both cores; its default request journal, no request log"
+            if journal
+            else "JVM on both cores; no journal (a mode apollo-fake has not): for reference"
+        ),
+        reference=not journal,
     )
+
+
+def wiremock_no_journal(setup: Setup) -> Server:
+    """WireMock with ``--no-request-journal``: for reference (see :func:`wiremock`)."""
+    return wiremock(setup, journal=False)
 
 
 def httpserver(setup: Setup) -> Server:
@@ -595,6 +617,7 @@ PEERS: dict[str, Callable[[Setup], Server]] = {
     "json-server": json_server,
     "prism": prism,
     "wiremock": wiremock,
+    "wiremock-no-journal": wiremock_no_journal,
     "pytest-httpserver": httpserver,
     "apollo-fake-on-cheroot": on_cheroot,
 }

@@ -10,6 +10,9 @@ report with totals). The servers run one at a time on 127.0.0.1:
   the same server function (``bench/bare.py``): the ceiling for any Flask app;
 - json-server 0.17, Prism, WireMock and pytest-httpserver (``bench/peers.py``),
   installed on first use; one that cannot be installed or started is skipped.
+  WireMock keeps its request journal, as it does by default and as apollo-fake
+  always does; WireMock with ``--no-request-journal`` is a second row, shown for
+  reference and not held to the target (apollo-fake has no such mode).
 
 Prints one table per workload with req/s, p99 latency and apollo-fake's ratio to
 each server, and writes everything to ``bench/results/throughput.json``.
@@ -80,6 +83,7 @@ class Measured:
     name: str
     version: str = ""
     remark: str = ""
+    reference: bool = False  # shown, not held to the target (see peers.Server.reference)
     results: dict[str, Result] = field(default_factory=dict)
     skipped: str = ""
     busy_before: float | None = None  # share of all cores other processes used just before
@@ -376,7 +380,7 @@ def measure(
 
     Returns the results and the server's Server header.
     """
-    measured = Measured(server.name, server.version, server.remark)
+    measured = Measured(server.name, server.version, server.remark, server.reference)
     measured.busy_before = wait_idle()
     busy = ""
     if measured.busy_before is not None and measured.busy_before > BUSY_WARNING:
@@ -560,9 +564,13 @@ def verdicts(measured: list[Measured], workloads: Sequence[str]) -> list[str]:
             continue
         misses: list[str] = []
         compared: list[str] = []
+        references: list[str] = []
         for m in measured[1:]:
             r = m.results.get(w)
             if m.skipped or r is None or r.rps is None:
+                continue
+            if m.reference:
+                references.append(f"{f.rps / r.rps:.2f} x {m.name}")
                 continue
             compared.append(m.name + ("*" if _disturbed(r) or _disturbed(f) else ""))
             if m.name == "bare-flask":
@@ -578,6 +586,8 @@ def verdicts(measured: list[Measured], workloads: Sequence[str]) -> list[str]:
         else:
             verdict = "met" if not misses else "NOT met: " + "; ".join(misses)
             out.append(f"  {w:<7} {verdict} (against {', '.join(compared)})")
+        if references:
+            out.append(f"  {'':<7} for reference, not the same work: {', '.join(references)}")
     if any("*" in line for line in out):
         out.append("  * one of the two runs was disturbed by other jobs: not a fair comparison")
     return out
@@ -597,7 +607,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--only",
         default="",
         metavar="NAME,...",
-        help="servers (bare-flask, json-server, prism, wiremock, pytest-httpserver, "
+        help="servers (bare-flask, json-server, prism, wiremock, wiremock-no-journal, "
+        "pytest-httpserver, "
         "apollo-fake-on-cheroot) and/or "
         "workloads (page, entry, create, report) to run; apollo-fake always runs",
     )

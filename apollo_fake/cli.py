@@ -327,7 +327,6 @@ def serve(
         journal_size=journal_size,
         control=not no_control,
         control_token=control_token,
-        loopback_only=host in LOOPBACK,
     )
     fake = Fake(store, today=today, start=start, settings=settings)
     if host not in LOOPBACK and not (tokens and control_token):

@@ -16,7 +16,3 @@ class Settings:
     journal_bytes: int = 64 * 1024 * 1024  # and at most this much, bodies, paths and all
     control: bool = True  # serve the /_fake/ control API
     control_token: str | None = None  # required in X-Fake-Control-Token when set
-    # Served on a loopback address only: without a control token, control calls must
-    # name the host as an address or localhost (a DNS name rebound onto 127.0.0.1 is
-    # how a web site would reach it from a developer's browser).
-    loopback_only: bool = False

@@ -32,11 +32,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from apollo_fake import fixtures as fx
     from apollo_fake.cli import _keep_collector_passes_short
-    from apollo_fake.fake import Fake, Settings
+    from apollo_fake.fake import Fake
     from apollo_fake.web import create_app
 
     store, start = fx.starting_store(args.fixtures, None, None, args.today)
-    fake = Fake(store, today=args.today, start=start, settings=Settings(loopback_only=True))
+    fake = Fake(store, today=args.today, start=start)
     app = create_app(fake)
     _keep_collector_passes_short()
     server = WSGIServer((HOST, 0), app, numthreads=THREADS, server_name="apollo-fake-on-cheroot")

@@ -117,6 +117,8 @@ class Server:
     remark: str = ""
     # Shown for reference, not held to the target: it skips work apollo-fake always does.
     reference: bool = False
+    # Sent before each workload, as a test suite would between tests (a journal's reset).
+    between: Call | None = None
 
 
 # Processes -------------------------------------------------------------------------------
@@ -488,7 +490,9 @@ def wiremock(setup: Setup, journal: bool = True) -> Server:
     """WireMock standalone (the jar in the npm package ``wiremock``) with canned stubs.
 
     By default it keeps its request journal, as WireMock does out of the box (its
-    ``verify`` reads it) and as apollo-fake always does. ``journal=False`` is
+    ``verify`` reads it) and as apollo-fake always does; the journal is cleared
+    before each workload, as a suite would between tests (apollo-fake's keeps its
+    last 10,000 requests, WireMock's grows for the whole workload). ``journal=False`` is
     ``--no-request-journal``, a mode apollo-fake has no equivalent of: a reference
     row, not a peer doing the same work. Neither writes a request log (apollo-fake
     runs ``--quiet``). A bounded journal (``--max-request-journal-entries``, like
@@ -558,6 +562,7 @@ def wiremock(setup: Setup, journal: bool = True) -> Server:
             else "JVM on both cores; no journal (a mode apollo-fake has not): for reference"
         ),
         reference=not journal,
+        between=Call("DELETE", "/__admin/requests") if journal else None,
     )
 
 

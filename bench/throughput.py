@@ -401,6 +401,8 @@ def measure(
                 measured.results[w] = Result(note=server.notes.get(w, "not supported"))
                 continue
             try:
+                if server.between is not None:
+                    fetch(running.port, server.between)
                 status, body, headers = fetch(running.port, call)
             except (OSError, http.client.HTTPException) as exc:
                 measured.results[w] = Result(note=f"no answer: {exc}")

@@ -32,7 +32,9 @@ from typing import Any
 
 import pytest
 
-from apollo_fake.fake import Settings
+from apollo_fake import contract, schemas
+from apollo_fake.fake import Fake, Settings
+from apollo_fake.server import LiveServer
 
 from conftest import TODAY, Api, change_some, entries_doc, make_api, new_entry, small_doc
 from control_ways import (
@@ -44,6 +46,7 @@ from control_ways import (
     STATUS_RULE,
     TO_RULE,
     call,
+    control_schema,
     error,
     rule_of,
 )
@@ -911,20 +914,67 @@ def test_with_a_token_a_browser_of_any_origin_needs_only_the_token(
     assert call(api, "GET", "/_fake/requests", headers=headers).status == 200
 
 
+def _reset_through(way: str, listen: str, host: str) -> list[tuple[int, bytes]]:
+    """POST /_fake/reset, then GET /account, naming ``host``, to a fake listening on
+    ``listen``, reached one way in; return each answer's status and body."""
+    fake = Fake(small_doc(), today=TODAY)
+    calls = [("POST", "/_fake/reset"), ("GET", "/account")]
+    if way == "client":
+        client = fake.app.test_client()
+        base = f"http://{listen if ':' not in listen else f'[{listen}]'}:8000"
+        answers = [
+            client.open(path, method=method, base_url=base, headers={"Host": host})
+            for method, path in calls
+        ]
+        results = [(r.status_code, r.get_data()) for r in answers]
+    else:
+        serving = fake.serve(listen) if way == "fake.serve" else _live(fake, listen)
+        with serving as url:
+            port = int(url.rsplit(":", 1)[1])
+            results = []
+            for method, path in calls:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                try:
+                    conn.putrequest(method, path, skip_host=True)
+                    conn.putheader("Host", host)
+                    conn.endheaders()
+                    response = conn.getresponse()
+                    results.append((response.status, response.read()))
+                finally:
+                    conn.close()
+    return results
+
+
+@contextlib.contextmanager
+def _live(fake: Fake, listen: str) -> Iterator[str]:
+    with LiveServer(fake.app, host=listen) as server:
+        yield f"http://127.0.0.1:{server.port}"
+
+
+@pytest.mark.parametrize("way", ["client", "live", "fake.serve"])
 @pytest.mark.parametrize(
-    ("loopback_only", "host", "status"),
+    ("listen", "host", "status"),
     [
-        (True, "127.0.0.1:8000", 200),
-        (True, "localhost:8000", 200),
-        (True, "[::1]:8000", 200),
-        (True, "rebound.example:8000", 403),  # a DNS name pointed at 127.0.0.1
-        (False, "apollo-fake:8000", 200),  # served on all addresses: a service's name
+        ("127.0.0.1", "127.0.0.1:8000", 200),
+        ("127.0.0.1", "localhost:8000", 200),
+        ("127.0.0.1", "[::1]:8000", 200),
+        ("127.0.0.1", "rebound.example:8000", 403),  # a DNS name pointed at 127.0.0.1
+        ("0.0.0.0", "apollo-fake:8000", 200),  # served on all addresses: a service's name
     ],
 )
 def test_served_on_loopback_a_control_call_names_the_host_as_an_address_or_localhost(
-    make: Callable[..., Api], loopback_only: bool, host: str, status: int
+    way: str, listen: str, host: str, status: int
 ) -> None:
-    api = make(settings=Settings(loopback_only=loopback_only))
-    r = call(api, "POST", "/_fake/reset", headers={"Host": host})
-    assert r.status == status, r
-    assert api.get("/account", headers={"Host": host}).status == 200  # the API is not concerned
+    # Derived from the address the fake listens on, whichever server: `serve`, the
+    # plugin's live server and Fake.serve() alike; the Apollo calls are not concerned.
+    (reset, reset_body), (account, account_body) = _reset_through(way, listen, host)
+    assert reset == status, reset_body
+    if status == 403:
+        assert json.loads(reset_body) == error(403, CONTROL_FORBIDDEN)
+        schemas.full_validator(contract.ERROR_SCHEMA).validate(json.loads(reset_body))
+    else:
+        schemas.full_validator(control_schema("POST", "/_fake/reset")).validate(
+            json.loads(reset_body)
+        )
+    assert account == 200
+    schemas.full_validator("account-response.schema.json").validate(json.loads(account_body))

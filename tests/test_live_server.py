@@ -686,7 +686,7 @@ def long_settle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(core_module, "SETTLE_SECONDS", 60.0)
 
 
-RESET = b"POST /_fake/reset HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"
+RESET = b"POST /_fake/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
 
 
 def test_a_reset_answers_at_once_while_a_body_is_still_arriving(

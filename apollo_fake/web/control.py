@@ -74,6 +74,23 @@ def _is_address(name: str | None) -> bool:
     return True
 
 
+def _served_on_loopback() -> bool:
+    """Tell whether the request came to a fake that only this machine can reach.
+
+    A server names the address it listens on as SERVER_NAME (every server of this
+    package does: ``serve``, ``run``, the plugin's and ``Fake.serve()``), Flask's
+    test client names localhost. An address for all interfaces (0.0.0.0, ::) or a
+    name is not loopback: the fake is then reached by a name of the network's.
+    """
+    name = str(request.environ.get("SERVER_NAME", "")).strip("[]")
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def _host_allowed() -> bool:
     """Tell whether a control call names this host as only this machine would.
 
@@ -82,7 +99,7 @@ def _host_allowed() -> bool:
     rebound its name to reach the fake from a developer's browser, which sends no
     Origin on its same-origin reads.
     """
-    if not _fake().settings.loopback_only:
+    if not _served_on_loopback():
         return True
     host = _hostname("//" + request.headers.get("Host", ""))
     return _is_address(host) or host in LOOPBACK_NAMES

@@ -14,20 +14,22 @@ $(PY):
 
 # uv installs the package and its extras into the environment: it resolves and unpacks
 # the test extras several times faster than pip, which makes most of a fresh clone's
-# set-up. pip only installs uv itself.
+# set-up. pip installs uv itself, and does the install where uv cannot: uv does not
+# read pip's configuration (a private index, a proxy's certificate).
 UV := $(VENV)/bin/uv
 $(UV): | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check 'uv>=0.5,<1'
+	-$(PY) -m pip install --quiet --disable-pip-version-check 'uv>=0.5,<1'
 
-INSTALL := $(UV) pip install --quiet --python $(PY)
+install = $(UV) pip install --quiet --python $(PY) $(1) || \
+	$(PY) -m pip install --quiet --disable-pip-version-check $(1)
 
 # Stamps re-run the install when pyproject.toml changes.
 $(VENV)/.installed-run: pyproject.toml | $(UV)
-	$(INSTALL) -e .
+	$(call install,-e .)
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(UV)
-	$(INSTALL) -e '.[test]'
+	$(call install,-e '.[test]')
 	@touch $@ $(VENV)/.installed-run
 
 # The install is editable: compile the package's bytecode, as a wheel install does,

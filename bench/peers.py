@@ -117,8 +117,8 @@ class Server:
     remark: str = ""
     # Shown for reference, not held to the target: it skips work apollo-fake always does.
     reference: bool = False
-    # Sent before each workload, as a test suite would between tests (a journal's reset).
-    between: Call | None = None
+    # Started afresh for each workload: what a workload leaves in memory would slow the next.
+    fresh_each: bool = False
 
 
 # Processes -------------------------------------------------------------------------------
@@ -490,9 +490,10 @@ def wiremock(setup: Setup, journal: bool = True) -> Server:
     """WireMock standalone (the jar in the npm package ``wiremock``) with canned stubs.
 
     By default it keeps its request journal, as WireMock does out of the box (its
-    ``verify`` reads it) and as apollo-fake always does; the journal is cleared
-    before each workload, as a suite would between tests (apollo-fake's keeps its
-    last 10,000 requests, WireMock's grows for the whole workload). ``journal=False`` is
+    ``verify`` reads it) and as apollo-fake always does. Its journal keeps every
+    request with its answer, for the whole run: it is started afresh for each
+    workload, or the report's 2.9 MB answers, kept, leave the next workload a
+    heap too full to answer. ``journal=False`` is
     ``--no-request-journal``, a mode apollo-fake has no equivalent of: a reference
     row, not a peer doing the same work. Neither writes a request log (apollo-fake
     runs ``--quiet``). A bounded journal (``--max-request-journal-entries``, like
@@ -562,7 +563,7 @@ def wiremock(setup: Setup, journal: bool = True) -> Server:
             else "JVM on both cores; no journal (a mode apollo-fake has not): for reference"
         ),
         reference=not journal,
-        between=Call("DELETE", "/__admin/requests") if journal else None,
+        fresh_each=journal,
     )
 
 

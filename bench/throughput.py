@@ -400,9 +400,14 @@ def measure(
             if call is None:
                 measured.results[w] = Result(note=server.notes.get(w, "not supported"))
                 continue
+            if server.fresh_each and measured.results:
+                running.stop()
+                try:
+                    running = server.start()
+                except Skip as exc:
+                    measured.results[w] = Result(note=f"did not start again: {exc}")
+                    break
             try:
-                if server.between is not None:
-                    fetch(running.port, server.between)
                 status, body, headers = fetch(running.port, call)
             except (OSError, http.client.HTTPException) as exc:
                 measured.results[w] = Result(note=f"no answer: {exc}")

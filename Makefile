@@ -16,19 +16,21 @@ $(PY):
 # the test extras several times faster than pip, which makes most of a fresh clone's
 # set-up. pip installs uv itself, and does the install where uv cannot: uv does not
 # read pip's configuration (a private index, a proxy's certificate).
+# The stamp is made whether uv installed or not, so that a failed try is not repeated.
 UV := $(VENV)/bin/uv
-$(UV): | $(PY)
+$(VENV)/.uv-tried: | $(PY)
 	-$(PY) -m pip install --quiet --disable-pip-version-check 'uv>=0.5,<1'
+	@touch $@
 
-install = $(UV) pip install --quiet --python $(PY) $(1) || \
+install = { [ -x $(UV) ] && $(UV) pip install --quiet --python $(PY) $(1); } || \
 	$(PY) -m pip install --quiet --disable-pip-version-check $(1)
 
 # Stamps re-run the install when pyproject.toml changes.
-$(VENV)/.installed-run: pyproject.toml | $(UV)
+$(VENV)/.installed-run: pyproject.toml | $(VENV)/.uv-tried
 	$(call install,-e .)
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(UV)
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/.uv-tried
 	$(call install,-e '.[test]')
 	@touch $@ $(VENV)/.installed-run
 
@@ -60,10 +62,9 @@ ifeq ($(CHROMIUM),)
 	  { $(APT) update >/dev/null && $(APT) install --no-install-recommends chromium >/dev/null; }
 endif
 
-# `tests` is named so that pytest reads tests/conftest.py before xdist counts its workers:
-# one more than the cores, since part of the suite waits on subprocesses and sockets.
+# -n auto: one xdist worker more than the cores (tests/conftest.py says why).
 test: $(VENV)/.installed-test $(TS_CLIENTS)/node_modules/.installed chromium  ## Run the whole test suite, on every core.
-	$(PY) -m pytest -n auto --dist worksteal $(or $(PYTEST_ARGS),tests)
+	$(PY) -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test  ## Run the benchmarks (not part of the tests).
 	$(PY) -m bench

@@ -9,7 +9,8 @@ where it is built and asyncio's own elsewhere, through asyncio's documented API
 httptools (the binding to llhttp, the parser of Node.js) parses the requests
 through its documented ``HttpRequestParser`` callbacks. Neither writes an answer:
 every byte sent is the app's answer or the contract's JSON error, rendered by
-:func:`apollo_fake.errors.render`.
+:func:`apollo_fake.errors.render` (and the 204, no body, of the server's own
+readiness probe, a secret path no client names).
 
 Why not a WSGI server off the shelf: each one measured answers from a pool of
 threads, handing every request from the thread that reads it to the one that
@@ -653,10 +654,7 @@ class _Connection(asyncio.Protocol):
             self.held = result
             self._in_pool(env, began, _finish, result, answer, env, keep)
             return
-        made = _finish(result, answer, env, keep)
-        self._send(made)
-        if made is not None and server.log is not None:
-            server.log.add(env, made.code, began)
+        self._send_logged(env, began, _finish(result, answer, env, keep))
 
     def _in_pool(
         self, env: dict[str, Any], began: float, make: Callable[..., _Answer | None], *args: Any
@@ -682,9 +680,7 @@ class _Connection(asyncio.Protocol):
                 answer = _failed()
             self.out = []
             try:
-                self._send(answer)
-                if answer is not None and self.server.log is not None:
-                    self.server.log.add(env, answer.code, began)
+                self._send_logged(env, began, answer)
                 self._pump()
             finally:
                 self._flush()
@@ -715,6 +711,12 @@ class _Connection(asyncio.Protocol):
         out, self.out = self.out, None
         if out and not self._gone():
             self.transport.write(b"".join(out))  # type: ignore[union-attr]
+
+    def _send_logged(self, env: dict[str, Any], began: float, answer: _Answer | None) -> None:
+        """Send an answer the app made, and log it ("-" for a drop: nothing was sent)."""
+        self._send(answer)
+        if self.server.log is not None:
+            self.server.log.add(env, "-" if answer is None else answer.code, began)
 
     def _send(self, answer: _Answer | None) -> None:
         if self._gone():
@@ -1390,7 +1392,7 @@ def _launch(
 ) -> tuple[Server, threading.Thread]:
     """Bind, then serve from a daemon thread; raise ServerError if the address is refused.
 
-    ``fake`` is the fake whose app is served (inside the wrappers), if it is: its app
+    ``fake`` is the fake whose app is served, if it is: its app
     is called on the event loop unless ``inline`` says otherwise, and its requests
     begin as their head arrives. A daemon thread cannot keep a process alive that
     forgot to stop its server, or one stopping while a client stalls.

@@ -577,7 +577,8 @@ def verdicts(measured: list[Measured], workloads: Sequence[str]) -> list[str]:
             if m.skipped or r is None or r.rps is None:
                 continue
             if m.reference:
-                references.append(f"{f.rps / r.rps:.2f} x {m.name}")
+                ratio = _ratio(f, r)
+                references.append(f"{'-' if ratio is None else f'{ratio:.2f}'} x {m.name}")
                 continue
             compared.append(m.name + ("*" if _disturbed(r) or _disturbed(f) else ""))
             if m.name == "bare-flask":

@@ -42,6 +42,7 @@ DEMO = ROOT / "fixtures" / "demo.json"
 TODAY = datetime.date(2012, 7, 31)  # tests on small.json run with the clock frozen here
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest -p no:xdist still runs
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """Run one xdist worker more than there are cores for ``-n auto``.
 

@@ -34,6 +34,7 @@ SMALL = ROOT / "fixtures" / "small.json"
 DEMO = ROOT / "fixtures" / "demo.json"
 SCRIPT = [str(Path(sys.executable).parent / "apollo-fake")]
 LOG_LINE = re.compile(r"(GET|POST|PUT|DELETE) (\S+) (\d{3}) \d+(\.\d+)?ms")
+DROPPED_LINE = re.compile(r"(GET|POST|PUT|DELETE) (\S+) (-) \d+(\.\d+)?ms")  # nothing sent
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Any:
@@ -118,20 +119,26 @@ def test_each_request_logs_one_line_to_stderr(serve: Any) -> None:
 
 def test_a_request_is_logged_while_the_server_runs(serve: Any) -> None:
     # Lines are written in batches a moment apart, not held until the stop; a delayed
-    # answer (made in the pool) is logged once it is sent, with the time it took.
+    # answer (made in the pool) is logged once it is sent, with the time it took, and
+    # a dropped one with "-" for its status: nothing was sent.
     server = serve(*SMALL_ARGS)
-    assert server.request("POST", "/_fake/faults", {"path": "/account", "delay_ms": 300})[0] == 201
+    for rule in ({"path": "/account", "delay_ms": 300}, {"path": "/timeEntries/72", "drop": True}):
+        assert server.request("POST", "/_fake/faults", rule)[0] == 201
     assert server.request("GET", "/timeEntries/71")[0] == 200
     assert server.request("GET", "/account")[0] == 200
-    lines = [str(server.stderr.get(timeout=SERVE_DEADLINE)).rstrip("\n") for _ in range(3)]
-    matches = [LOG_LINE.fullmatch(line) for line in lines]
+    with pytest.raises(ConnectionError):  # closed or reset: no answer
+        server.request("GET", "/timeEntries/72")
+    lines = [str(server.stderr.get(timeout=SERVE_DEADLINE)).rstrip("\n") for _ in range(5)]
+    matches = [DROPPED_LINE.fullmatch(line) or LOG_LINE.fullmatch(line) for line in lines]
     assert all(matches), lines
     assert [m.group(1, 2, 3) for m in matches if m] == [
         ("POST", "/_fake/faults", "201"),
+        ("POST", "/_fake/faults", "201"),
         ("GET", "/timeEntries/71", "200"),
         ("GET", "/account", "200"),
+        ("GET", "/timeEntries/72", "-"),
     ]
-    assert float(lines[2].rsplit(" ", 1)[1][:-2]) >= 300  # the delay is in its time
+    assert float(lines[3].rsplit(" ", 1)[1][:-2]) >= 300  # the delay is in its time
     assert server.stop() == 0
 
 

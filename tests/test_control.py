@@ -22,6 +22,7 @@ import http.client
 import json
 import queue
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -36,7 +37,16 @@ from apollo_fake import contract, schemas
 from apollo_fake.fake import Fake, Settings
 from apollo_fake.server import LiveServer
 
-from conftest import TODAY, Api, change_some, entries_doc, make_api, new_entry, small_doc
+from conftest import (
+    TODAY,
+    Api,
+    change_some,
+    entries_doc,
+    make_api,
+    new_entry,
+    read_to_close,
+    small_doc,
+)
 from control_ways import (
     FAULT_RULE,
     HEADER_NAME_RULE,
@@ -898,9 +908,9 @@ def test_without_a_token_only_pages_of_this_machine_drive_the_control_api(
 
 
 CONTROL_FORBIDDEN = (
-    "The control API refuses calls a browser makes from a page of another site or through a "
-    "host name other than localhost: open the page at 127.0.0.1 or localhost, or start the "
-    "fake with --control-token"
+    "The control API refuses calls from a page of another site, and calls through a host name "
+    "other than an address or localhost: open the page at 127.0.0.1 or localhost, or give the "
+    "fake a control token (serve --control-token, or Settings(control_token=...))"
 )
 
 
@@ -912,6 +922,19 @@ def test_with_a_token_a_browser_of_any_origin_needs_only_the_token(
     assert call(api, "GET", "/_fake/requests", headers=headers).status == 401
     headers["X-Fake-Control-Token"] = "T"
     assert call(api, "GET", "/_fake/requests", headers=headers).status == 200
+
+
+def test_served_on_loopback_an_http_1_0_control_call_without_host_is_answered() -> None:
+    # HTTP/1.0 lets a client leave Host out; a browser never does, so nothing is rebound.
+    fake = Fake(small_doc(), today=TODAY)
+    fake.faults.add("/account", status=503)
+    with LiveServer(fake.app) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"POST /_fake/reset HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
+            head, _, body = read_to_close(sock).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200"), head
+    schemas.full_validator(control_schema("POST", "/_fake/reset")).validate(json.loads(body))
+    assert fake.faults.rules == []
 
 
 def _reset_through(way: str, listen: str, host: str) -> list[tuple[int, bytes]]:

@@ -17,6 +17,7 @@ import gc
 import io
 import json
 import logging
+import re
 import select
 import socket
 import struct
@@ -912,16 +913,19 @@ def test_an_unknown_method_pipelined_after_others_is_a_405_and_the_line_goes_on(
 
 
 def test_a_logged_server_gives_up_a_delayed_answer_when_its_client_is_gone() -> None:
-    # The request log wraps the app's answer: a hang-up must still reach the held one.
+    # A hang-up reaches the held answer with the log on too, and the log says that
+    # nothing was sent ("-"), as for a drop.
     fake = Fake(small_doc(), today=TODAY)
     before = fixtures.dumps(fake.state())
     fake.faults.add(PROJECT, "POST", delay_ms=60000)
-    with LiveServer(fake.app, log=io.StringIO()) as server:
+    log = io.StringIO()
+    with LiveServer(fake.app, log=log) as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.sendall(post(PROJECT, CREATE))
             wait_until(lambda: fake.in_flight == 1, "the create is held")
         assert fake.wait_idle(5), "the held request outlived its client"
     assert fixtures.dumps(fake.state()) == before
+    assert re.fullmatch(rf"POST {PROJECT} - \d+\.\dms\n", log.getvalue()), log.getvalue()
 
 
 def test_nothing_pipelined_after_connection_close_is_begun_or_answered(

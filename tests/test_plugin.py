@@ -14,8 +14,10 @@ server's robustness: no fixed ports, clear start failures, stopped at session en
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import socket
+import sys
 import textwrap
 import time
 import warnings
@@ -88,13 +90,23 @@ RULE = (
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """Run pytest on the inner project in this process, the plugin loaded by entry point.
 
-    The inner session gets a fresh configuration and plugin manager, as in a process
-    of its own; only the warning filters are process-wide, so this suite's "error"
-    filter is set aside for it.
+    The inner session gets a configuration and a plugin manager of its own (the
+    plugin keeps its state in the config's stash), but shares the process: its
+    threads, loggers and imported modules (pytester restores ``sys.modules``) and
+    the warning filters, of which this suite's "error" is set aside for it. An inner
+    session that hangs would hang this worker: after ``INNER_HANG_GUARD_S`` the
+    process ends, with every thread's traceback on stderr.
     """
-    with warnings.catch_warnings():
-        warnings.resetwarnings()
-        return pytester.runpytest_inprocess(*FAST, *args)
+    faulthandler.dump_traceback_later(INNER_HANG_GUARD_S, exit=True, file=sys.__stderr__)
+    try:
+        with warnings.catch_warnings():
+            warnings.resetwarnings()
+            return pytester.runpytest_inprocess(*FAST, *args)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+INNER_HANG_GUARD_S = 120  # far above any inner run: only a hang reaches it
 
 
 def run_apart(pytester: pytest.Pytester, *args: str, timeout: float = 30) -> pytest.RunResult:

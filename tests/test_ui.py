@@ -765,7 +765,7 @@ def test_a_page_of_another_site_cannot_drive_the_fake(
     # DNS rebinding: the same fake reached through a name of the attacker's.
     plain_page.goto(f"http://{OTHER_SITE}:{live.port}/_fake/ui")
     expect(plain_page.locator("#status")).to_contain_text(
-        "refuses calls a browser makes", timeout=GUARD_MS
+        "refuses calls from a page of another site", timeout=GUARD_MS
     )
     plain_page.goto("about:blank")
     assert live.control("GET", "/_fake/state") == before

@@ -43,13 +43,14 @@ class ControlUnauthorized(ApolloError):
 
 
 class ControlForbidden(ApolloError):
-    """A browser's control call from a page of another site or host name (403)."""
+    """A control call from a page of another site, or through another host name (403)."""
 
     status = 403
     title = (
-        "The control API refuses calls a browser makes from a page of another site or "
-        "through a host name other than localhost: open the page at 127.0.0.1 or "
-        "localhost, or start the fake with --control-token"
+        "The control API refuses calls from a page of another site, and calls through a "
+        "host name other than an address or localhost: open the page at 127.0.0.1 or "
+        "localhost, or give the fake a control token (serve --control-token, or "
+        "Settings(control_token=...))"
     )
 
 
@@ -99,9 +100,10 @@ def _host_allowed() -> bool:
     rebound its name to reach the fake from a developer's browser, which sends no
     Origin on its same-origin reads.
     """
-    if not _served_on_loopback():
-        return True
-    host = _hostname("//" + request.headers.get("Host", ""))
+    named = request.headers.get("Host")
+    if named is None or not _served_on_loopback():
+        return True  # a browser always names the host: an HTTP/1.0 client may not
+    host = _hostname("//" + named)
     return _is_address(host) or host in LOOPBACK_NAMES
 
 

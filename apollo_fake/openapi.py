@@ -443,10 +443,10 @@ def _error_responses() -> dict[str, Any]:
         ),
         "control-forbidden": _error(
             403,
-            "No control token is configured and a browser made the call from a page of "
-            "another site, or through a host name other than localhost (DNS rebinding). "
-            "Calls without Origin and Sec-Fetch-Site headers (clients, curl) are not "
-            "concerned. Nothing changed.",
+            "No control token is configured, and a browser made the call from a page of "
+            "another site, or the call named the host as other than an address or "
+            "localhost while the fake listens on loopback (DNS rebinding). Clients and "
+            "curl naming the host as they reach it are not concerned. Nothing changed.",
         ),
         "not-found": _error(404, "The parent, entry or snapshot does not exist."),
         "payload-too-large": _error(

@@ -119,6 +119,9 @@ class Server:
     reference: bool = False
     # Started afresh for each workload: what a workload leaves in memory would slow the next.
     fresh_each: bool = False
+    # Sent after the warm-up, before the timed run: a journal's reset, so that the run
+    # starts warm and empty, as apollo-fake's journal is bounded.
+    after_warmup: Call | None = None
 
 
 # Processes -------------------------------------------------------------------------------
@@ -492,8 +495,9 @@ def wiremock(setup: Setup, journal: bool = True) -> Server:
     By default it keeps its request journal, as WireMock does out of the box (its
     ``verify`` reads it) and as apollo-fake always does. Its journal keeps every
     request with its answer, for the whole run: it is started afresh for each
-    workload, or the report's 2.9 MB answers, kept, leave the next workload a
-    heap too full to answer. ``journal=False`` is
+    workload (or the report's 2.9 MB answers, kept, leave the next workload a
+    heap too full to answer), warmed up longer for its JIT, and its journal is
+    cleared between the warm-up and the timed run. ``journal=False`` is
     ``--no-request-journal``, a mode apollo-fake has no equivalent of: a reference
     row, not a peer doing the same work. Neither writes a request log (apollo-fake
     runs ``--quiet``). A bounded journal (``--max-request-journal-entries``, like
@@ -556,7 +560,7 @@ def wiremock(setup: Setup, journal: bool = True) -> Server:
         start,
         dict(setup.calls),
         notes={w: "stub with apollo-fake's body" for w in WORKLOADS},
-        warmup=3.0,
+        warmup=8.0 if journal else 3.0,
         remark=(
             "JVM on both cores; its default request journal, no request log"
             if journal
@@ -564,6 +568,7 @@ def wiremock(setup: Setup, journal: bool = True) -> Server:
         ),
         reference=not journal,
         fresh_each=journal,
+        after_warmup=Call("DELETE", "/__admin/requests") if journal else None,
     )
 
 

@@ -418,7 +418,14 @@ def measure(
                 measured.results[w] = Result(note=f"answers HTTP {status}: {snippet}")
                 continue
             run_wrk(wrk, running, call, warmup + server.warmup, workdir, f"{server.name}-{w}")
+            not_cleared = ""
+            if server.after_warmup is not None:
+                try:
+                    fetch(running.port, server.after_warmup)
+                except (OSError, http.client.HTTPException) as exc:
+                    not_cleared = f"{server.after_warmup.describe()} failed: {exc}"
             result = run_wrk(wrk, running, call, duration, workdir, f"{server.name}-{w}")
+            result.note = "; ".join(x for x in (result.note, not_cleared) if x)
             if _disturbed(result) and budget.retries > 0:
                 # Other jobs come and go on a shared machine: wait for a quiet moment
                 # and measure once more, keeping the less disturbed run.

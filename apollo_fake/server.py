@@ -212,8 +212,9 @@ def _failed() -> _Answer:
 
 def _checked(
     answer: list[Any], body: bytes, method: str
-) -> tuple[str, list[tuple[str, str]]]:
-    """Return the app's status and headers, raising ValueError if HTTP cannot carry them.
+) -> tuple[str, list[tuple[str, str]], str | None]:
+    """Return the app's status, headers and Connection header (lower-cased, None if it
+    gave none), raising ValueError if HTTP cannot carry them.
 
     Statuses and header names already found good are remembered (an app answers
     with the same few); the values are checked together, then one by one to name
@@ -228,6 +229,7 @@ def _checked(
         if len(_GOOD_STATUSES) < _GOOD_KEPT:
             _GOOD_STATUSES.add(status)
     lengths = []
+    connection = None
     for name, value in headers:
         lower = _GOOD_NAMES.get(name)
         if lower is None:
@@ -238,6 +240,8 @@ def _checked(
                 _GOOD_NAMES[name] = lower
         if lower == "content-length":
             lengths.append(value)
+        elif lower == "connection":
+            connection = value
     try:
         values = "\t".join([value for _, value in headers])  # a tab may be in a value
         bad = _BAD_VALUE.search(values) is not None
@@ -255,7 +259,7 @@ def _checked(
         headers.append(("Content-Length", str(len(body))))
     elif lengths and method != "HEAD" and lengths != [str(len(body))]:
         raise ValueError(f"Content-Length {lengths} does not match the body ({len(body)})")
-    return status, headers
+    return status, headers, None if connection is None else connection.lower()
 
 
 def _make_answer(
@@ -309,16 +313,12 @@ def _finish(
         log.exception("apollo-fake's server failed on %s", env.get("REQUEST_URI"))
         return _failed()
     try:
-        status, headers = _checked(answer, body, method)
+        status, headers, connection = _checked(answer, body, method)
     except (ValueError, TypeError, UnicodeError) as exc:
         log.error("apollo-fake's server made a bad answer to %s: %s", env.get("REQUEST_URI"), exc)
         return _failed()
     close = not keep
-    connection = None  # the app's own Connection header, if it gave one
-    for name, value in headers:
-        if name.lower() == "connection":
-            connection = value.lower()
-    if connection == "close":
+    if connection == "close":  # the app's own Connection header says so
         close = True
     protocol = "HTTP/1.1"
     if env["SERVER_PROTOCOL"] == "HTTP/1.0":

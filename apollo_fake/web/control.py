@@ -75,6 +75,23 @@ def _is_address(name: str | None) -> bool:
     return True
 
 
+def _is_loopback(name: str | None) -> bool:
+    """Tell whether a host name or address reaches only this machine."""
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _names_this_host(host: str | None) -> bool:
+    """Tell whether a Host names the fake as only its own machine's pages would: an
+    address or localhost (a DNS name pointed at 127.0.0.1 is how a web site rebinds
+    itself onto this machine)."""
+    return _is_address(host) or host in LOOPBACK_NAMES
+
+
 def _served_on_loopback() -> bool:
     """Tell whether the request came to a fake that only this machine can reach.
 
@@ -83,13 +100,7 @@ def _served_on_loopback() -> bool:
     test client names localhost. An address for all interfaces (0.0.0.0, ::) or a
     name is not loopback: the fake is then reached by a name of the network's.
     """
-    name = str(request.environ.get("SERVER_NAME", "")).strip("[]")
-    if name in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    return _is_loopback(str(request.environ.get("SERVER_NAME", "")).strip("[]"))
 
 
 def _host_allowed() -> bool:
@@ -103,8 +114,7 @@ def _host_allowed() -> bool:
     named = request.headers.get("Host")
     if named is None or not _served_on_loopback():
         return True  # a browser always names the host: an HTTP/1.0 client may not
-    host = _hostname("//" + named)
-    return _is_address(host) or host in LOOPBACK_NAMES
+    return _names_this_host(_hostname("//" + named))
 
 
 def _browser_allowed() -> bool:
@@ -122,14 +132,12 @@ def _browser_allowed() -> bool:
     if origin is None and "Sec-Fetch-Site" not in headers:
         return True
     host = _hostname("//" + headers.get("Host", ""))
-    if not (_is_address(host) or host in LOOPBACK_NAMES):
+    if not _names_this_host(host):
         return False
     if origin is None:
         return headers.get("Sec-Fetch-Site") != "cross-site"
     page = _hostname(origin)  # None for "null": a sandboxed frame or a file
-    return page == host or page in LOOPBACK_NAMES or (
-        _is_address(page) and ipaddress.ip_address(page or "").is_loopback
-    )
+    return page == host or _is_loopback(page)
 
 
 def _fake() -> Core:

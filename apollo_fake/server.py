@@ -146,8 +146,21 @@ _DROP = None  # what an answer is when the app dropped the connection
 _FAILED: list[bytes] = []  # ... and when the app raised (its own object): a JSON 500
 # Statuses, and header names (each with its lower case), that answers gave and HTTP carries.
 _GOOD_STATUSES: set[str] = set()
-_GOOD_NAMES: dict[str, str] = {}
+_GOOD_LINES: dict[Any, tuple[str, str]] = {}  # (name, value): its line, its name lower-cased
 _GOOD_KEPT = 1024
+_GOOD_VALUE = 256  # a longer header value is checked every time, not kept
+_TARGET_KEPT = 256  # a longer request target is decoded every time, not kept
+_METHOD_NAMES: dict[bytes, str] = {}
+
+
+def _method_name(method: bytes) -> str:
+    """Return a method llhttp read as a string, one string per method."""
+    name = _METHOD_NAMES.get(method)
+    if name is None:
+        name = method.decode("latin-1")
+        if len(_METHOD_NAMES) < 64:  # llhttp knows a few dozen methods
+            _METHOD_NAMES[method] = name
+    return name
 _UNKNOWN_METHOD = "Invalid method encountered"  # llhttp's words
 _METHOD = re.compile(rb"[A-Z][A-Z0-9_-]*")  # a method llhttp may not know, upper case
 _METHOD_LIMIT = 32
@@ -181,16 +194,16 @@ def _http_date() -> bytes:
 _SERVER_LINE = f"\r\nServer: {SERVER_NAME}\r\n\r\n".encode()
 
 
-def _wire_bytes(line: str, headers: list[tuple[str, str]], body: bytes, protocol: str) -> bytes:
-    """Return an answer as it goes on the wire."""
-    head = "".join([protocol, " ", line, "\r\n", *[f"{k}: {v}\r\n" for k, v in headers], "Date: "])
+def _wire_bytes(status: str, lines: list[str], body: bytes, protocol: str) -> bytes:
+    """Return an answer as it goes on the wire, from its status and its header lines."""
+    head = "".join([protocol, " ", status, "\r\n", *lines, "Date: "])
     return b"".join((head.encode("latin-1"), _http_date(), _SERVER_LINE, body))
 
 
 def _refusal_bytes(err: ApolloError, protocol: str = "HTTP/1.1") -> bytes:
     """Return a whole refusal as it goes on the wire: status line, headers, JSON body."""
     line, headers, body = refusal_answer(err)
-    return _wire_bytes(line, headers, body, protocol)
+    return _wire_bytes(line, [f"{k}: {v}\r\n" for k, v in headers], body, protocol)
 
 
 class _Answer:
@@ -210,56 +223,62 @@ def _failed() -> _Answer:
     return _Answer(_refusal_bytes(InternalError()), True, "500")
 
 
-def _checked(
+def _head_lines(
     answer: list[Any], body: bytes, method: str
-) -> tuple[str, list[tuple[str, str]], str | None]:
-    """Return the app's status, headers and Connection header (lower-cased, None if it
-    gave none), raising ValueError if HTTP cannot carry them.
+) -> tuple[str, list[str], str | None]:
+    """Return the app's status, its header lines as sent, and its Connection header
+    (lower-cased, None if it gave none), raising ValueError if HTTP cannot carry them.
 
-    Statuses and header names already found good are remembered (an app answers
-    with the same few); the values are checked together, then one by one to name
-    the bad one.
+    Statuses and header lines already found good are remembered (an app answers
+    with the same few), so a header is checked once, not on every answer.
     """
     if not answer:
         raise ValueError("the app did not call start_response")
-    status, headers = answer[0], list(answer[1])
+    status, headers = answer[0], answer[1]
     if status not in _GOOD_STATUSES:
         if not isinstance(status, str) or not _STATUS.match(status):
             raise ValueError(f"the status {status!r} is not a code and a reason")
         if len(_GOOD_STATUSES) < _GOOD_KEPT:
             _GOOD_STATUSES.add(status)
+    lines = []
     lengths = []
     connection = None
-    for name, value in headers:
-        lower = _GOOD_NAMES.get(name)
-        if lower is None:
-            if not isinstance(name, str) or not _TOKEN.match(name):
-                raise ValueError(f"the header {name!r} cannot be sent")
-            lower = name.lower()
-            if len(_GOOD_NAMES) < _GOOD_KEPT:
-                _GOOD_NAMES[name] = lower
+    good = _GOOD_LINES
+    for header in headers:
+        found = good.get(header) if type(header) is tuple else None
+        if found is None:
+            found = _header_line(header)
+            if type(header) is tuple and len(header[1]) <= _GOOD_VALUE:
+                if len(good) >= _GOOD_KEPT:
+                    good.clear()  # values change (a Location names a new entry): start again
+                good[header] = found
+        line, lower = found
+        lines.append(line)
         if lower == "content-length":
-            lengths.append(value)
+            lengths.append(header[1])
         elif lower == "connection":
-            connection = value
-    try:
-        values = "\t".join([value for _, value in headers])  # a tab may be in a value
-        bad = _BAD_VALUE.search(values) is not None
-        values.encode("latin-1")
-    except (TypeError, UnicodeError):
-        bad = True
-    if bad:
-        for name, value in headers:
-            if not isinstance(value, str) or _BAD_VALUE.search(value):
-                raise ValueError(f"the header {name!r} cannot be sent")
-            value.encode("latin-1")
+            connection = header[1]
     code = int(status[:3])
-    has_body = code >= 200 and code not in _NO_BODY
-    if has_body and not lengths:
-        headers.append(("Content-Length", str(len(body))))
+    if not lengths and code >= 200 and code not in _NO_BODY:
+        lines.append(f"Content-Length: {len(body)}\r\n")
     elif lengths and method != "HEAD" and lengths != [str(len(body))]:
         raise ValueError(f"Content-Length {lengths} does not match the body ({len(body)})")
-    return status, headers, None if connection is None else connection.lower()
+    return status, lines, None if connection is None else connection.lower()
+
+
+def _header_line(header: Any) -> tuple[str, str]:
+    """Return a header's line as sent and its lower-cased name, or raise ValueError."""
+    name, value = header
+    if not isinstance(name, str) or not _TOKEN.match(name):
+        raise ValueError(f"the header {name!r} cannot be sent")
+    if not isinstance(value, str) or _BAD_VALUE.search(value):
+        raise ValueError(f"the header {name!r} cannot be sent")
+    line = f"{name}: {value}\r\n"
+    try:
+        line.encode("latin-1")
+    except UnicodeError:
+        raise ValueError(f"the header {name!r} cannot be sent") from None
+    return line, name.lower()
 
 
 def _make_answer(
@@ -300,12 +319,15 @@ def _finish(
         return _failed()
     method = env["REQUEST_METHOD"]
     try:
-        try:
-            chunks = list(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+        if type(result) is list:  # the fake's own apps answer a list: nothing to close
+            chunks = result
+        else:
+            try:
+                chunks = list(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
         body = b"".join([*answer[2], *chunks]) if answer and answer[2] else b"".join(chunks)
     except ConnectionAbortedError:
         return None
@@ -313,7 +335,7 @@ def _finish(
         log.exception("apollo-fake's server failed on %s", env.get("REQUEST_URI"))
         return _failed()
     try:
-        status, headers, connection = _checked(answer, body, method)
+        status, lines, connection = _head_lines(answer, body, method)
     except (ValueError, TypeError, UnicodeError) as exc:
         log.error("apollo-fake's server made a bad answer to %s: %s", env.get("REQUEST_URI"), exc)
         return _failed()
@@ -324,11 +346,11 @@ def _finish(
     if env["SERVER_PROTOCOL"] == "HTTP/1.0":
         protocol = "HTTP/1.0"
         if not close:
-            headers.append(("Connection", "keep-alive"))
+            lines.append("Connection: keep-alive\r\n")
     if close and connection is None:
-        headers.append(("Connection", "close"))
+        lines.append("Connection: close\r\n")
     sent = b"" if method == "HEAD" else body
-    return _Answer(_wire_bytes(status, headers, sent, protocol), close, status[:3])
+    return _Answer(_wire_bytes(status, lines, sent, protocol), close, status[:3])
 
 
 def _probe_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -355,6 +377,7 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, str] = ("", "0")  # address and port, as the environ has them
+        self.base: dict[str, Any] = {}  # the environ's keys shared by its requests
         # Requests parsed and not yet answered, in order; a refusal ends the line.
         self.queue: collections.deque[dict[str, Any] | ApolloError] = collections.deque()
         self.waiting: list[bytes] = []  # bytes that came while an answer was made in the pool
@@ -398,6 +421,7 @@ class _Connection(asyncio.Protocol):
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = (str(peer[0]), str(peer[1]))
         self.server.connections.add(self)
+        self.base = self.server.environ_base(self.peer, self.secure)
         self._deadline(self._idle)
 
     def data_received(self, data: bytes) -> None:
@@ -495,11 +519,11 @@ class _Connection(asyncio.Protocol):
         if upgrade and self.has_body and not self.method and self.parser.get_method() == b"CONNECT":
             # llhttp would skip the body and read it as the next request: refused.
             raise _Refused(not_http("a CONNECT request may not have a body"))
-        self.target = self.url.decode("latin-1")
-        path = self.path = path_info(self.target)
-        fake = self.server.fake
-        if fake is not None and is_apollo_call(path):
-            self.begun = fake.arrive()  # in flight from now, as far as the fake can tell
+        server = self.server
+        self.target, path, apollo = server.read_target(self.url)
+        self.path = path
+        if apollo:
+            self.begun = server.fake.arrive()  # type: ignore[union-attr]  # in flight from now
         if length > MAX_BODY and length > body_limit(path):
             # Refused by the app without reading it: answered now, not once it has come
             # (it may never come), and the connection ends after the answer.
@@ -563,33 +587,14 @@ class _Connection(asyncio.Protocol):
     def _environ(self) -> dict[str, Any]:
         parser = self.parser
         target = self.target
-        query = target.partition("?")[2]
-        server = self.server
-        env: dict[str, Any] = {
-            "REQUEST_METHOD": self.method or parser.get_method().decode("latin-1"),
-            "SCRIPT_NAME": "",
-            "PATH_INFO": self.path,  # decoded (but for %2F), as WSGI has it
-            "QUERY_STRING": query,
-            "REQUEST_URI": target,
-            "RAW_URI": target,
-            "SERVER_NAME": server.host,
-            "SERVER_PORT": server.port_text,
-            "SERVER_PROTOCOL": "HTTP/" + parser.get_http_version(),
-            "SERVER_SOFTWARE": SERVER_NAME,
-            "REMOTE_ADDR": self.peer[0],
-            "REMOTE_PORT": self.peer[1],
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "https" if self.secure else "http",
-            "wsgi.input": BytesIO(b"".join(self.body)),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            CHECKED: True,  # the head's limits were enforced while it was read
-            _KEEP: parser.should_keep_alive(),
-        }
-        if self.secure:
-            env["HTTPS"] = "on"
+        env = self.base.copy()  # what every request on the connection shares
+        env["REQUEST_METHOD"] = self.method or _method_name(parser.get_method())
+        env["PATH_INFO"] = self.path  # decoded (but for %2F), as WSGI has it
+        env["QUERY_STRING"] = target.partition("?")[2]
+        env["REQUEST_URI"] = env["RAW_URI"] = target
+        env["SERVER_PROTOCOL"] = "HTTP/" + parser.get_http_version()
+        env["wsgi.input"] = BytesIO(b"".join(self.body))
+        env[_KEEP] = parser.should_keep_alive()
         if self.begun is not None:  # the app ends it from now on
             env[BEGUN], self.begun = self.begun, None
         keys = _ENVIRON_KEYS
@@ -1036,6 +1041,7 @@ class Server:
         # A secret path the server answers itself (204), to tell when it answers.
         self.probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
         self.connections: set[_Connection] = set()  # from connection_made to connection_lost
+        self._targets: dict[bytes, tuple[str, str, bool]] = {}  # see read_target
         self.answering: set[asyncio.Future[Any]] = set()  # answers being made in the pool
         self.refused: set[_PlainOnTLS] = set()  # plain HTTP on the HTTPS port, being answered
         self.sock: socket.socket | None = None
@@ -1046,6 +1052,45 @@ class Server:
         # that closes them), and those whose handshake is under way.
         self._waiting: dict[socket.socket, asyncio.TimerHandle] = {}
         self._handshakes: set[asyncio.Task[Any]] = set()
+
+    def read_target(self, url: bytes) -> tuple[str, str, bool]:
+        """Return a request target decoded, the path the app routes on, and whether it
+        is a call for the fake's app (counted in flight from its head).
+
+        Remembered: a client asks for the same few targets, and the journal then
+        keeps one string of each.
+        """
+        found = self._targets.get(url)
+        if found is None:
+            target = url.decode("latin-1")
+            path = path_info(target)
+            found = (target, path, self.fake is not None and is_apollo_call(path))
+            if len(url) <= _TARGET_KEPT:
+                if len(self._targets) >= _GOOD_KEPT:
+                    self._targets.clear()
+                self._targets[url] = found
+        return found
+
+    def environ_base(self, peer: tuple[str, str], secure: bool) -> dict[str, Any]:
+        """Return the environ's keys that are the same for every request of a connection."""
+        env: dict[str, Any] = {
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": self.host,
+            "SERVER_PORT": self.port_text,
+            "SERVER_SOFTWARE": SERVER_NAME,
+            "REMOTE_ADDR": peer[0],
+            "REMOTE_PORT": peer[1],
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "https" if secure else "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            CHECKED: True,  # the head's limits were enforced while it was read
+        }
+        if secure:
+            env["HTTPS"] = "on"
+        return env
 
     @property
     def port(self) -> int:

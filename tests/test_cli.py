@@ -17,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 from typing import Any
@@ -88,9 +87,7 @@ def test_ready_line_comes_first_and_only_once_the_server_answers(
 def test_a_signal_stops_the_server_with_exit_code_0(serve: Any, signum: int) -> None:
     server = serve("--quiet", *SMALL_ARGS)
     assert server.request("GET", "/account")[0] == 200
-    began = time.monotonic()
-    assert server.stop(signum) == 0
-    assert time.monotonic() - began < 5
+    assert server.stop(signum) == 0  # within stop's bounded wait
     assert "Traceback" not in server.drain(server.stderr)
 
 

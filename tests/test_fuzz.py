@@ -23,7 +23,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -295,10 +294,8 @@ def test_the_checks_catch_a_server_error(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(service, "account", broken)
     operation = IN_PROCESS["/account"]["GET"]
     case = operation.Case()
-    began = time.monotonic()
     with _quiet_log(), pytest.raises(FailureGroup) as caught:
         case.call_and_validate(checks=CHECKS)
-    assert time.monotonic() - began < 10
     kinds = {type(e) for e in caught.value.exceptions}
     assert kinds == {ServerError, UndefinedStatusCode}
 

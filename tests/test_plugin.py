@@ -1361,9 +1361,8 @@ def test_a_refused_listen_errors_quickly(pytester: pytest.Pytester, refusal: str
             """
         )
     )
-    began = time.monotonic()
-    result = run_apart(pytester, timeout=20)
-    elapsed = time.monotonic() - began
+    # A bounded wait: a start-up that retried, or waited for a port, would overrun it.
+    result = run_apart(pytester, timeout=15)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
@@ -1371,7 +1370,6 @@ def test_a_refused_listen_errors_quickly(pytester: pytest.Pytester, refusal: str
             "E *ServerError: cannot listen on 127.0.0.1:0: *",
         ]
     )
-    assert elapsed < 10
 
 
 def test_a_serving_thread_that_dies_errors_within_seconds(pytester: pytest.Pytester) -> None:

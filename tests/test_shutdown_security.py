@@ -21,6 +21,7 @@ import json
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -87,14 +88,15 @@ def test_sigterm_under_load_lets_in_flight_requests_finish_and_exits_0(serve: An
     time.sleep(0.4)
     signalled = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
-    code = server.proc.wait(timeout=10)
-    took = time.monotonic() - signalled
+    try:
+        code = server.proc.wait(timeout=5)  # a stop waits a bounded time for answers
+    except subprocess.TimeoutExpired:
+        code = None
     stop.set()
     for t in threads:
         t.join(10)
 
-    assert code == 0
-    assert took < 5, f"exited {took:.1f} s after SIGTERM"
+    assert code == 0, "still running 5 s after SIGTERM" if code is None else code
     # The requests in flight at the signal were answered in full.
     assert [s for s, _ in slow] == [200, 200], slow
     assert all(body["account"]["name"] == "Acme Ltd" for _, body in slow)

@@ -401,17 +401,19 @@ def _keep_collector_passes_short() -> None:
     A pass walks every tracked object of the generations it collects: with the
     loaded data, the journal and the entries clients created, that stalls the
     requests it lands in. What is loaded now lives as long as the server, and what
-    survives an older generation's pass is alive, so both are moved out of the
-    collector's sight (``gc.freeze``): each pass then walks only what came since
-    the last one. Frozen objects are still freed by reference counting, which is
-    how the fake's records die (nothing in the store forms a cycle); only a cycle
-    formed before a freeze and broken after it would stay, and the soak benchmark
-    watches for growth. No collection first: the collector has run all along, and
-    one now would find next to nothing and only delay the start.
+    survives a pass of an older generation is nearly all alive, so both are moved
+    out of the collector's sight (``gc.freeze``): each pass then walks only what
+    came since the last one. Frozen objects are still freed by reference counting,
+    which is how the fake's records die (nothing in the store forms a cycle). What
+    a freeze keeps for good is a cycle that was still in use then and became
+    garbage later: at most the cycles of the request the pass interrupted.
+    No collection first: the collector has run all along, and one now would find
+    next to nothing and only delay the start.
 
     Young passes are rare: the young generation counts the objects made and not
-    yet freed, and a server's requests free nearly all they make, so what it holds
-    is what clients created. Passes over many of those, seldom, cost the requests
+    yet freed, and the fake's requests, refused ones too, free what they make by
+    reference counting (tests/test_bounds.py holds refusals to it), so it grows
+    with what clients create. Passes over many of those, seldom, cost the requests
     less in total and at the tail than frequent passes over few (see ``bench/``
     and the README).
     """

@@ -56,6 +56,20 @@ class ApolloError(Exception):
         """Return the contract's error body."""
         return {"error": {"status": self.status, "message": self.message, "details": self.details}}
 
+    def answered(self) -> ApolloError:
+        """Return the error as an outcome kept after its ``except``: without the
+        traceback and the exceptions it was raised in.
+
+        A caught exception's traceback holds the frames it passed through, and they
+        hold the request (its body too) and, through their callers, whatever kept
+        the exception: a cycle that only the cyclic collector frees. An answered
+        request's error needs none of it.
+        """
+        self.__traceback__ = None
+        self.__context__ = None
+        self.__cause__ = None
+        return self
+
 
 class InternalError(ApolloError):
     """A bug in the fake (500): answered in the contract's shape, never as a traceback."""

@@ -154,6 +154,18 @@ def full_validator(name: str) -> Any:
         if validator.is_type(instance, "string") and not _ecma_regex(patrn).search(instance):
             yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
 
+    def not_(validator: Any, not_schema: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        # jsonschema's own, but for the error that shows the instance valid under
+        # not_schema: dropped here with its links cut (see _cut_links), not left in
+        # a cycle with the instance (a whole request body) for the collector.
+        error = next(validator.evolve(schema=not_schema).iter_errors(instance), None)
+        if error is None:
+            yield jsonschema.ValidationError(
+                f"{instance!r} should not be valid under {not_schema!r}"
+            )
+        else:
+            _cut_links([error])
+
     def dialectless(doc: dict[str, Any]) -> dict[str, Any]:
         # Every file is draft 2020-12; left in, "$schema" makes jsonschema switch
         # back to its stock class when a $ref enters another file, losing `pattern`.
@@ -167,7 +179,7 @@ def full_validator(name: str) -> Any:
     # part, not the integer 60, whatever JSON Schema's own "integer" allows.
     base = jsonschema.Draft202012Validator
     types = base.TYPE_CHECKER.redefine("integer", lambda _, value: _is_json_integer(value))
-    cls = validators.extend(base, {"pattern": pattern}, type_checker=types)
+    cls = validators.extend(base, {"pattern": pattern, "not": not_}, type_checker=types)
     checker = jsonschema.FormatChecker(formats=())
     for fmt, check in FORMATS.items():
         checker.checks(fmt)(check)
@@ -240,10 +252,30 @@ def _place(part: str | int) -> tuple[int, str]:
 
 
 def errors(name: str, instance: Any) -> list[Any]:
-    """Return every jsonschema error of the instance, shallowest first."""
+    """Return every jsonschema error of the instance, shallowest first.
+
+    Their links back are cut (see _cut_links): nothing here reads a branch's own path.
+    """
     found = list(full_validator(name).iter_errors(instance))
     found.sort(key=lambda e: (len(e.absolute_path), [_place(p) for p in e.absolute_path]))
+    _cut_links(found)
     return found
+
+
+def _cut_links(errors: list[Any]) -> None:
+    """Cut the links from the errors' branches back to them.
+
+    An error of ``anyOf`` or ``oneOf`` holds the errors of its branches
+    (``context``), and each of them its ``parent``: a cycle, and each error holds
+    the part of the instance it is about. Without it, a refused request's body is
+    freed with its answer, not at the cyclic collector's next pass, which `serve`
+    makes rare.
+    """
+    branches = [child for e in errors for child in e.context]
+    while branches:
+        child = branches.pop()
+        child.parent = None
+        branches.extend(child.context)
 
 
 def _target(schema: Any) -> Any:

@@ -144,23 +144,42 @@ _PARSER_REFUSALS: dict[str, Callable[[], ApolloError]] = {
 }
 _DROP = None  # what an answer is when the app dropped the connection
 _FAILED: list[bytes] = []  # ... and when the app raised (its own object): a JSON 500
-# Statuses, and header names (each with its lower case), that answers gave and HTTP carries.
-_GOOD_STATUSES: set[str] = set()
-_GOOD_LINES: dict[Any, tuple[str, str]] = {}  # (name, value): its line, its name lower-cased
-_GOOD_KEPT = 1024
-_GOOD_VALUE = 256  # a longer header value is checked every time, not kept
-_TARGET_KEPT = 256  # a longer request target is decoded every time, not kept
-_METHOD_NAMES: dict[bytes, str] = {}
+_KEPT = 1024  # entries of each memo below
+_KEPT_TEXT = 256  # a longer header value or request target is worked out each time
+
+
+class _Memo(dict[Any, Any]):
+    """What was worked out for a key a client or an app sends again and again.
+
+    Bounded in count (the keys' length is bounded by their callers): full, it starts
+    again empty, so that keys that change (a Location naming a new entry) cost one
+    miss each and crowd nothing out for long. Read and written from the loop and
+    the pool threads, one dict operation at a time.
+    """
+
+    def keep(self, key: Any, value: Any) -> None:
+        """Remember a value, forgetting everything first if full."""
+        if len(self) >= _KEPT:
+            self.clear()
+        self[key] = value
+
+
+# Statuses, and headers (with their line, name lower-cased and value), that answers
+# gave and HTTP carries; methods llhttp read, as strings.
+_GOOD_STATUSES = _Memo()
+_GOOD_LINES = _Memo()
+_METHOD_NAMES = _Memo()
 
 
 def _method_name(method: bytes) -> str:
     """Return a method llhttp read as a string, one string per method."""
-    name = _METHOD_NAMES.get(method)
+    name: str | None = _METHOD_NAMES.get(method)
     if name is None:
         name = method.decode("latin-1")
-        if len(_METHOD_NAMES) < 64:  # llhttp knows a few dozen methods
-            _METHOD_NAMES[method] = name
+        _METHOD_NAMES.keep(method, name)
     return name
+
+
 _UNKNOWN_METHOD = "Invalid method encountered"  # llhttp's words
 _METHOD = re.compile(rb"[A-Z][A-Z0-9_-]*")  # a method llhttp may not know, upper case
 _METHOD_LIMIT = 32
@@ -223,9 +242,7 @@ def _failed() -> _Answer:
     return _Answer(_refusal_bytes(InternalError()), True, "500")
 
 
-def _head_lines(
-    answer: list[Any], body: bytes, method: str
-) -> tuple[str, list[str], str | None]:
+def _head_lines(answer: list[Any], body: bytes, method: str) -> tuple[str, list[str], str | None]:
     """Return the app's status, its header lines as sent, and its Connection header
     (lower-cased, None if it gave none), raising ValueError if HTTP cannot carry them.
 
@@ -238,8 +255,7 @@ def _head_lines(
     if status not in _GOOD_STATUSES:
         if not isinstance(status, str) or not _STATUS.match(status):
             raise ValueError(f"the status {status!r} is not a code and a reason")
-        if len(_GOOD_STATUSES) < _GOOD_KEPT:
-            _GOOD_STATUSES.add(status)
+        _GOOD_STATUSES.keep(status, True)
     lines = []
     lengths = []
     connection = None
@@ -247,17 +263,16 @@ def _head_lines(
     for header in headers:
         found = good.get(header) if type(header) is tuple else None
         if found is None:
-            found = _header_line(header)
-            if type(header) is tuple and len(header[1]) <= _GOOD_VALUE:
-                if len(good) >= _GOOD_KEPT:
-                    good.clear()  # values change (a Location names a new entry): start again
-                good[header] = found
-        line, lower = found
+            name, value = header  # a pair, or ValueError
+            found = _header_line(name, value)
+            if type(header) is tuple and len(value) <= _KEPT_TEXT:
+                good.keep(header, found)
+        line, lower, value = found
         lines.append(line)
         if lower == "content-length":
-            lengths.append(header[1])
+            lengths.append(value)
         elif lower == "connection":
-            connection = header[1]
+            connection = value
     code = int(status[:3])
     if not lengths and code >= 200 and code not in _NO_BODY:
         lines.append(f"Content-Length: {len(body)}\r\n")
@@ -266,9 +281,9 @@ def _head_lines(
     return status, lines, None if connection is None else connection.lower()
 
 
-def _header_line(header: Any) -> tuple[str, str]:
-    """Return a header's line as sent and its lower-cased name, or raise ValueError."""
-    name, value = header
+def _header_line(name: Any, value: Any) -> tuple[str, str, str]:
+    """Return a header's line as sent, its name lower-cased and its value, or raise
+    ValueError."""
     if not isinstance(name, str) or not _TOKEN.match(name):
         raise ValueError(f"the header {name!r} cannot be sent")
     if not isinstance(value, str) or _BAD_VALUE.search(value):
@@ -278,7 +293,7 @@ def _header_line(header: Any) -> tuple[str, str]:
         line.encode("latin-1")
     except UnicodeError:
         raise ValueError(f"the header {name!r} cannot be sent") from None
-    return line, name.lower()
+    return line, name.lower(), value
 
 
 def _make_answer(
@@ -460,7 +475,11 @@ class _Connection(asyncio.Protocol):
         return None if self.secure else True
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the connection."""
+        """Forget the connection, and what it still holds of its requests.
+
+        The parser and the connection refer to each other: a cycle, which only the
+        cyclic collector frees, with whatever it holds then (a head of 64 KiB).
+        """
         self.closed = True
         self.closing = True
         self._cancel_deadline()
@@ -468,6 +487,8 @@ class _Connection(asyncio.Protocol):
         self._discard_queue()
         self._cancel_held()
         self.server.connections.discard(self)
+        self._reset_request()
+        self.waiting, self.unparsed, self.replay, self.out = [], b"", None, None
 
     # --- httptools' callbacks
 
@@ -594,6 +615,7 @@ class _Connection(asyncio.Protocol):
         env["REQUEST_URI"] = env["RAW_URI"] = target
         env["SERVER_PROTOCOL"] = "HTTP/" + parser.get_http_version()
         env["wsgi.input"] = BytesIO(b"".join(self.body))
+        env["wsgi.errors"] = sys.stderr  # as it is now: a test may capture it
         env[_KEEP] = parser.should_keep_alive()
         if self.begun is not None:  # the app ends it from now on
             env[BEGUN], self.begun = self.begun, None
@@ -768,6 +790,9 @@ class _Connection(asyncio.Protocol):
             cause = exc.__context__
             if not isinstance(cause, _Refused):
                 log.error("apollo-fake's server failed reading a request", exc_info=cause)
+            if cause is not None:
+                # The parser keeps it, and its traceback the frames that read the data.
+                cause.__traceback__ = None
             self._stop_reading(cause.err if isinstance(cause, _Refused) else InternalError())
         except httptools.HttpParserError as exc:
             reason = str(exc.args[0]) if exc.args else "malformed"
@@ -1041,7 +1066,7 @@ class Server:
         # A secret path the server answers itself (204), to tell when it answers.
         self.probe = "/_apollo_fake_probe/" + secrets.token_hex(8)
         self.connections: set[_Connection] = set()  # from connection_made to connection_lost
-        self._targets: dict[bytes, tuple[str, str, bool]] = {}  # see read_target
+        self._targets = _Memo()  # see read_target
         self.answering: set[asyncio.Future[Any]] = set()  # answers being made in the pool
         self.refused: set[_PlainOnTLS] = set()  # plain HTTP on the HTTPS port, being answered
         self.sock: socket.socket | None = None
@@ -1060,15 +1085,13 @@ class Server:
         Remembered: a client asks for the same few targets, and the journal then
         keeps one string of each.
         """
-        found = self._targets.get(url)
+        found: tuple[str, str, bool] | None = self._targets.get(url)
         if found is None:
             target = url.decode("latin-1")
             path = path_info(target)
             found = (target, path, self.fake is not None and is_apollo_call(path))
-            if len(url) <= _TARGET_KEPT:
-                if len(self._targets) >= _GOOD_KEPT:
-                    self._targets.clear()
-                self._targets[url] = found
+            if len(url) <= _KEPT_TEXT:
+                self._targets.keep(url, found)
         return found
 
     def environ_base(self, peer: tuple[str, str], secure: bool) -> dict[str, Any]:
@@ -1082,7 +1105,6 @@ class Server:
             "REMOTE_PORT": peer[1],
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "https" if secure else "http",
-            "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,

@@ -384,3 +384,120 @@ def test_the_report_never_reads_more_than_six_months(decade: Fake, query: str) -
     assert windows[0] <= 185
     assert materialized[0] <= 185  # one entry a day: no more were read
     assert len(r.get_json()["time-entries"]) == materialized[0]
+
+
+# --- a refused request's data dies with its answer -------------------------------------
+# What only the cyclic collector frees stays until its next pass, and `serve` makes
+# those passes rare: a cycle that held a request's body would let a client pile up
+# gigabytes of them. These hold every refusal to plain reference counting.
+
+BIG = 50_000  # bytes: far above anything else a request leaves behind, within the URL limit
+
+
+def freed_only_by_collecting(action: Callable[[], Any]) -> int:
+    """Run ``action`` with the cyclic collector off; return the bytes that a collection
+    then frees: what it left in cycles."""
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        action()
+        before = tracemalloc.get_traced_memory()[0]
+        gc.collect()
+        return before - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body", "status"),
+    [
+        pytest.param("POST", "/projects/51/timeEntries", b"{" + b"x" * BIG, 400, id="not-json"),
+        pytest.param(
+            "POST",
+            "/projects/51/timeEntries",
+            b'{"time-entry": {"seconds": "' + b"x" * BIG + b'"}}',
+            422,
+            id="invalid-seconds",  # the errors of its anyOf refer to each other
+        ),
+        pytest.param(
+            "POST",
+            "/projects/99999/timeEntries",
+            b'{"time-entry": {"seconds": "60", "notes": "' + b"n" * BIG + b'"}}',
+            404,
+            id="no-parent",
+        ),
+        pytest.param("GET", "/timeEntries/71?" + "q" * BIG, b"", 400, id="unknown-parameter"),
+        pytest.param("GET", "/no/such/" + "a" * BIG, b"", 404, id="no-route"),
+        pytest.param(
+            "POST",
+            "/_fake/faults",
+            b'{"path": "/a", "status": "' + b"z" * BIG + b'"}',
+            400,
+            id="control-fault-rule",  # its schema's "not" of an "anyOf"
+        ),
+    ],
+)
+def test_a_refused_request_leaves_no_cycle_holding_what_it_sent(
+    method: str, target: str, body: bytes, status: int
+) -> None:
+    from werkzeug.test import EnvironBuilder
+
+    from apollo_fake.fake import Settings
+
+    # No journal: it keeps bodies on purpose, bounded by its own budget.
+    fake = Fake(small_doc(), today=TODAY, settings=Settings(journal_size=0))
+    path, _, query = target.partition("?")
+    answered = []
+
+    def call() -> None:
+        environ = EnvironBuilder(
+            path=path,
+            query_string=query,
+            method=method,
+            data=body,
+            content_type="application/json",
+        ).get_environ()
+        result = fake.app(environ, lambda line, headers, exc=None: answered.append(line))
+        b"".join(result)
+
+    call()  # warm: validators compiled, routes read
+    left = freed_only_by_collecting(lambda: [call() for _ in range(3)])
+    assert left < BIG, f"{left:,} bytes in cycles after 3 requests of {BIG:,} bytes each"
+    assert {int(line[:3]) for line in answered} == {status}
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", id="url-414"),
+        pytest.param(
+            b"GET /account HTTP/1.1\r\nHost: x\r\nX-A: " + b"b" * 70_000 + b"\r\n\r\n",
+            id="head-431",
+        ),
+    ],
+)
+def test_a_connection_refused_by_the_server_leaves_no_cycle_holding_what_it_sent(
+    head: bytes,
+) -> None:
+    import socket
+    import time
+
+    from apollo_fake.server import LiveServer
+
+    fake = Fake(small_doc(), today=TODAY)
+
+    def refused() -> None:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(head)
+            assert sock.recv(12)[9:12] in (b"414", b"431")
+        deadline = time.monotonic() + 10  # a hang guard: the server forgets it at once
+        while server._server is not None and server._server.connections:
+            assert time.monotonic() < deadline, "the server kept the connection"
+            time.sleep(0.01)
+
+    with LiveServer(fake.app) as server:
+        refused()  # warm
+        left = freed_only_by_collecting(lambda: [refused() for _ in range(3)])
+    assert left < BIG, f"{left:,} bytes in cycles after 3 connections sending {len(head):,} each"

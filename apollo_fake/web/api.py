@@ -559,7 +559,7 @@ class ApiApp:
         try:
             self._guard(call)
         except ApolloError as err:
-            return err
+            return err.answered()
         return None
 
     def _answer(self, call: Call) -> Reply | ApolloError:
@@ -567,7 +567,7 @@ class ApiApp:
         try:
             return self._dispatch(call)
         except ApolloError as err:
-            return err
+            return err.answered()
         except Exception as exc:  # a bug: answer JSON, never a traceback, and log it
             log.error("apollo-fake failed on %s %s", call.method, call.path, exc_info=exc)
             return InternalError()

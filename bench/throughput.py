@@ -16,7 +16,8 @@ report with totals). The servers run one at a time on 127.0.0.1:
 
 A peer within 15% of apollo-fake's req/s on a workload is a call one run each
 cannot make (a JVM's run-to-run spread is about that wide): both are measured
-twice more, in turns, each on a fresh start, and the median runs are compared.
+twice more, in turns, each of those runs on a fresh start, and the median runs
+(req/s, and that run's p99) are compared.
 
 Prints one table per workload with req/s, p99 latency and apollo-fake's ratio to
 each server, and writes everything to ``bench/results/throughput.json``.
@@ -65,8 +66,8 @@ IDLE_WAIT = 10.0  # seconds to wait for it to drop before each server, within th
 MAX_RETRIES = 3  # disturbed measurements repeated per run: at most a minute more at 10 s
 # A peer this close to apollo-fake's req/s (either way) is a call one run each cannot
 # make: a JVM's or a shared machine's run-to-run spread is about as wide. Both are then
-# measured SETTLE_RUNS times more, taking turns, each run on a fresh start, and the
-# median run of each is compared.
+# measured SETTLE_RUNS times more, taking turns, each of those runs on a fresh start,
+# and the median run of each is compared.
 CLOSE = 0.15
 SETTLE_RUNS = 2
 
@@ -85,6 +86,7 @@ class Result:
     attempts: int = 1
     note: str = ""
     runs: list[float] = field(default_factory=list)  # req/s of every run, when settled
+    runs_p99_ms: list[float | None] = field(default_factory=list)  # ... and their p99
 
 
 @dataclass
@@ -864,13 +866,16 @@ def settle(
                     by_name[m.name], wrk, [w], args.duration, args.warmup, workdir, budget
                 )
                 result = again.results.get(w)
-                if result is not None and result.rps is not None:
+                # A run whose server died measured nothing: it is not counted.
+                if result is not None and result.rps is not None and "exited" not in result.note:
                     runs[m.name].append(result)
         for m in settled:
             kept = sorted(runs[m.name], key=lambda r: r.rps or 0.0)
-            median = kept[(len(kept) - 1) // 2]  # of an even count, the lower: no flattery
-            median.body_bytes = m.results[w].body_bytes
+            # Of an even count (a run lost), the one that favours the other side.
+            middle = (len(kept) - 1) // 2 if m is measured[0] else len(kept) // 2
+            median = kept[middle]
             median.runs = [r.rps for r in runs[m.name] if r.rps is not None]
+            median.runs_p99_ms = [r.p99_ms for r in runs[m.name] if r.rps is not None]
             shown = ", ".join(f"{rps:,.0f}" for rps in median.runs)
             median.note = "; ".join(
                 x for x in (median.note, f"median of {len(median.runs)} runs ({shown})") if x

@@ -89,14 +89,15 @@ def test_sigterm_under_load_lets_in_flight_requests_finish_and_exits_0(serve: An
     signalled = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     try:
-        code = server.proc.wait(timeout=5)  # a stop waits a bounded time for answers
+        # A hang guard: a stop waits a bounded time (STOP_S) for the answers in flight.
+        code = server.proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         code = None
     stop.set()
     for t in threads:
         t.join(10)
 
-    assert code == 0, "still running 5 s after SIGTERM" if code is None else code
+    assert code == 0, "still running 10 s after SIGTERM" if code is None else code
     # The requests in flight at the signal were answered in full.
     assert [s for s, _ in slow] == [200, 200], slow
     assert all(body["account"]["name"] == "Acme Ltd" for _, body in slow)

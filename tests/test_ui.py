@@ -166,6 +166,7 @@ def test_the_page_polls_often_enough_to_show_a_request_within_a_second() -> None
     script = (Path(inspector.__file__).parent / "ui" / "ui.js").read_text(encoding="utf-8")
     found = re.search(r"^const POLL_MS = (\d+);", script, re.MULTILINE)
     assert found is not None, "ui.js no longer names its polling interval POLL_MS"
+    assert "let wait = POLL_MS;" in script, "the polling loop no longer waits POLL_MS"
     # A request that lands just after a poll waits one interval, then the poll's round trip.
     assert int(found.group(1)) <= PROMISED_MS / 2
 

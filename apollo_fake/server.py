@@ -145,7 +145,7 @@ _PARSER_REFUSALS: dict[str, Callable[[], ApolloError]] = {
 _DROP = None  # what an answer is when the app dropped the connection
 _FAILED: list[bytes] = []  # ... and when the app raised (its own object): a JSON 500
 _KEPT = 1024  # entries of each memo below
-_KEPT_TEXT = 256  # a longer header value or request target is worked out each time
+_KEPT_TEXT = 256  # a longer status, header or request target is worked out each time
 
 
 class _Memo(dict[Any, Any]):
@@ -255,7 +255,8 @@ def _head_lines(answer: list[Any], body: bytes, method: str) -> tuple[str, list[
     if status not in _GOOD_STATUSES:
         if not isinstance(status, str) or not _STATUS.match(status):
             raise ValueError(f"the status {status!r} is not a code and a reason")
-        _GOOD_STATUSES.keep(status, True)
+        if len(status) <= _KEPT_TEXT:
+            _GOOD_STATUSES.keep(status, True)
     lines = []
     lengths = []
     connection = None
@@ -265,7 +266,7 @@ def _head_lines(answer: list[Any], body: bytes, method: str) -> tuple[str, list[
         if found is None:
             name, value = header  # a pair, or ValueError
             found = _header_line(name, value)
-            if type(header) is tuple and len(value) <= _KEPT_TEXT:
+            if type(header) is tuple and len(name) + len(value) <= _KEPT_TEXT:
                 good.keep(header, found)
         line, lower, value = found
         lines.append(line)

@@ -673,7 +673,7 @@ class _Connection(asyncio.Protocol):
         if env["PATH_INFO"] == server.probe:  # neither the app's nor logged
             self._send(_answer_whole(_probe_app, env, server.fake, keep))
             return
-        began = time.perf_counter()
+        began = time.perf_counter() if server.log is not None else 0.0  # for the log only
         if not server.inline:
             self._in_pool(env, began, _answer_whole, server.app, env, server.fake, keep)
             return

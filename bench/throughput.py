@@ -64,11 +64,7 @@ TARGET_BARE_RATIO = 0.8
 BUSY_WARNING = 0.15
 IDLE_WAIT = 10.0  # seconds to wait for it to drop before each server, within the time budget
 MAX_RETRIES = 3  # disturbed measurements repeated per run: at most a minute more at 10 s
-# A peer this close to apollo-fake's req/s (either way) is a call one run each cannot
-# make: a JVM's or a shared machine's run-to-run spread is about as wide. Both are then
-# measured SETTLE_RUNS times more, taking turns, each of those runs on a fresh start,
-# and the median run of each is compared.
-CLOSE = 0.15
+CLOSE = 0.15  # a peer this close to apollo-fake's req/s is settled (see the docstring)
 SETTLE_RUNS = 2
 
 

@@ -21,6 +21,7 @@ import re
 import select
 import socket
 import struct
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -301,6 +302,35 @@ def test_headers_with_underscores_are_not_passed_to_the_app(connect: Any, fake: 
             assert sock.response().status == 200
     assert "HTTP_X_FORWARDED" not in seen[-1]
     assert seen[-1]["HTTP_X_OTHER"] == "2,3"
+
+
+def test_each_request_on_a_connection_gets_an_environ_of_its_own(
+    fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The environ starts from what the connection's requests share: what an app writes
+    # into one, or a header one sent, is not in the next; wsgi.errors is stderr as it
+    # is at each request (a test may have captured it meanwhile).
+    seen: list[dict[str, Any]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        seen.append(dict(environ))
+        environ["apollo_fake.test.written"] = True
+        return fake.app(environ, start_response)
+
+    with LiveServer(app) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+            sock = Wire(raw)
+            sock.send(get("/account", "X-First: 1\r\n"))
+            assert sock.response().status == 200
+            captured = io.StringIO()
+            monkeypatch.setattr(sys, "stderr", captured)
+            sock.send(get("/account"))
+            assert sock.response().status == 200
+    first, second = seen
+    assert first["HTTP_X_FIRST"] == "1" and "HTTP_X_FIRST" not in second
+    assert "apollo_fake.test.written" not in second
+    assert second["wsgi.errors"] is captured and first["wsgi.errors"] is not captured
+    assert second["REMOTE_PORT"] == first["REMOTE_PORT"]  # the same connection
 
 
 @pytest.mark.parametrize(
